@@ -1,0 +1,44 @@
+// Command ntpbox is a LAN time server that speaks chrony's language: its
+// config file takes chrony.conf directives.
+//
+//	ntpbox serve [-f FILE] [-x] [-d]     run the NTP server
+//	ntpbox check -f FILE                 validate a config file
+//	ntpbox query [-p PORT] HOST...       ask NTP servers for the time
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: ntpbox COMMAND [flags]
+
+commands:
+  serve   run the NTP server (chronyd)            ntpbox serve [-f FILE] [-x] [-d]
+  check   validate a config file, do not run it   ntpbox check [-f FILE]
+  query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...
+
+Run "ntpbox COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var code int
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "serve":
+		code = serve(args)
+	case "check":
+		code = check(args)
+	case "query":
+		code = query(args)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "ntpbox: unknown command %q\n%s", cmd, usage)
+		code = 2
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,210 @@
+package ntpserver
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// RateLimit is chrony's `ratelimit` in numbers: a client may send Burst
+// requests back to back, then one per 2^Interval seconds on average. Of the
+// requests over the limit, one in 2^Leak is answered anyway (so a client
+// whose address is spoofed by an attacker still gets some service); with
+// KoD > 0, one in 2^KoD of the rest is answered with a RATE Kiss-o'-Death
+// so a well-behaved client slows down.
+type RateLimit struct {
+	Interval int // log2 seconds
+	Burst    int
+	Leak     int
+	KoD      int
+}
+
+// Verdict is the client log's decision on one request.
+type Verdict uint8
+
+const (
+	Answer Verdict = iota // answer normally
+	Limit                 // over the limit: say nothing
+	Kiss                  // over the limit: answer with RATE KoD
+)
+
+// ClientLog remembers recent clients by address, with bounded memory, and
+// applies the rate limit. Like chrony's client log it is a hash table of
+// fixed-size buckets: a new address takes a free slot in its bucket or
+// evicts the record idle the longest, so one flooding address costs one
+// record and cannot push the others out of their token buckets.
+//
+// Time is a value: every call takes the request's receive time in
+// nanoseconds. Safe for concurrent use.
+type ClientLog struct {
+	buckets []clBucket
+	mask    uint64
+	seed    uint64
+	limit   bool
+	cost    int64 // nanoseconds of credit one response costs: 2^Interval s
+	maxCred int64 // Burst * cost
+	leak    uint
+	kod     uint
+}
+
+const slotsPerBucket = 16
+
+type clBucket struct {
+	mu   sync.Mutex
+	recs [slotsPerBucket]clRecord
+}
+
+type clRecord struct {
+	addr   [16]byte
+	used   bool
+	credit int64 // ns of credit, capped at maxCred
+	first  int64 // ns, first request seen
+	last   int64 // ns, last request seen
+	hits   uint32
+	drops  uint32
+	kods   uint32
+}
+
+// RecordSize is the memory one client record takes, for clientloglimit.
+const RecordSize = 64
+
+// NewClientLog makes a log that uses at most about limitBytes of memory
+// (chrony's clientloglimit; at least one bucket). rl nil means no rate
+// limiting: clients are only counted.
+func NewClientLog(limitBytes int, rl *RateLimit) *ClientLog {
+	n := limitBytes / (RecordSize * slotsPerBucket)
+	if n < 1 {
+		n = 1
+	}
+	n = 1 << (bits.Len(uint(n)) - 1) // round down to a power of two
+	c := &ClientLog{
+		buckets: make([]clBucket, n),
+		mask:    uint64(n - 1),
+		seed:    rand.Uint64() | 1,
+	}
+	if rl != nil {
+		c.limit = true
+		c.cost = int64(time.Second)
+		if rl.Interval >= 0 {
+			c.cost <<= uint(rl.Interval)
+		} else {
+			c.cost >>= uint(-rl.Interval)
+		}
+		c.maxCred = c.cost * int64(max(rl.Burst, 1))
+		c.leak = uint(rl.Leak)
+		c.kod = uint(rl.KoD)
+	}
+	return c
+}
+
+// Capacity is the number of clients the log can hold.
+func (c *ClientLog) Capacity() int { return len(c.buckets) * slotsPerBucket }
+
+func (c *ClientLog) hash(a *[16]byte) uint64 {
+	h := binary.LittleEndian.Uint64(a[:8])*c.seed ^ binary.LittleEndian.Uint64(a[8:])
+	h *= 0x9E3779B97F4A7C15
+	return h ^ h>>29
+}
+
+// Request logs a request from addr received at now (ns) and decides
+// whether to answer it.
+func (c *ClientLog) Request(addr netip.Addr, now int64) Verdict {
+	key := addr.Unmap().As16()
+	b := &c.buckets[c.hash(&key)&c.mask]
+	b.mu.Lock()
+	r := b.find(&key, now, c.maxCred)
+	r.hits++
+	elapsed := now - r.last
+	if elapsed < 0 { // the clock was stepped back
+		elapsed = 0
+	}
+	r.last = now
+	v := Answer
+	if c.limit {
+		r.credit += elapsed
+		if r.credit > c.maxCred {
+			r.credit = c.maxCred
+		}
+		if r.credit >= c.cost {
+			r.credit -= c.cost
+		} else {
+			v = c.overLimit()
+			switch v {
+			case Limit:
+				r.drops++
+			case Kiss:
+				r.kods++
+			}
+		}
+	}
+	b.mu.Unlock()
+	return v
+}
+
+// overLimit decides the fate of a request over the limit: leaked (answered),
+// kissed, or dropped.
+func (c *ClientLog) overLimit() Verdict {
+	if c.leak > 0 && rand.Uint32()&(1<<c.leak-1) == 0 {
+		return Answer
+	}
+	if c.kod > 0 && rand.Uint32()&(1<<c.kod-1) == 0 {
+		return Kiss
+	}
+	return Limit
+}
+
+// find returns the record for key, taking a free slot or evicting the
+// least recently seen record of the bucket. A new record starts with a
+// full burst of credit.
+func (b *clBucket) find(key *[16]byte, now, maxCred int64) *clRecord {
+	victim := &b.recs[0]
+	for i := range b.recs {
+		r := &b.recs[i]
+		if r.used && r.addr == *key {
+			return r
+		}
+		if !r.used {
+			if victim.used {
+				victim = r
+			}
+			continue
+		}
+		if victim.used && r.last < victim.last {
+			victim = r
+		}
+	}
+	*victim = clRecord{addr: *key, used: true, credit: maxCred, first: now, last: now}
+	return victim
+}
+
+// ClientStats is a snapshot of one client's record.
+type ClientStats struct {
+	Addr              netip.Addr
+	Hits, Drops, KoDs uint32
+	First, Last       int64 // ns, as passed to Request
+}
+
+// Clients returns a snapshot of every client in the log.
+func (c *ClientLog) Clients() []ClientStats {
+	var out []ClientStats
+	for i := range c.buckets {
+		b := &c.buckets[i]
+		b.mu.Lock()
+		for j := range b.recs {
+			r := &b.recs[j]
+			if !r.used {
+				continue
+			}
+			out = append(out, ClientStats{
+				Addr: netip.AddrFrom16(r.addr).Unmap(),
+				Hits: r.hits, Drops: r.drops, KoDs: r.kods,
+				First: r.first, Last: r.last,
+			})
+		}
+		b.mu.Unlock()
+	}
+	return out
+}

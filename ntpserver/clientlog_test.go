@@ -1,0 +1,133 @@
+package ntpserver
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+const sec = int64(time.Second)
+
+func count(c *ClientLog, a netip.Addr, start, step int64, n int) (answered, kissed int) {
+	for i := 0; i < n; i++ {
+		switch c.Request(a, start+int64(i)*step) {
+		case Answer:
+			answered++
+		case Kiss:
+			kissed++
+		}
+	}
+	return
+}
+
+func TestRateLimitNormalClientsNeverLimited(t *testing.T) {
+	c := NewClientLog(524288, &RateLimit{Interval: 3, Burst: 8, Leak: 2})
+	a := netip.MustParseAddr("198.18.0.10")
+	// chrony's iburst: up to 8 requests 2 s apart, then the normal poll.
+	if got, _ := count(c, a, 0, 2*sec, 8); got != 8 {
+		t.Errorf("iburst: %d of 8 answered", got)
+	}
+	if got, _ := count(c, a, 16*sec, 64*sec, 100); got != 100 {
+		t.Errorf("64 s polling: %d of 100 answered", got)
+	}
+	// minpoll 1 clients (2 s) are over an 8 s interval: after the burst
+	// they are limited, as in chrony.
+}
+
+func TestRateLimitFlood(t *testing.T) {
+	c := NewClientLog(524288, &RateLimit{Interval: 0, Burst: 8, Leak: 2})
+	flood := netip.MustParseAddr("198.18.0.66")
+	normal := netip.MustParseAddr("198.18.0.10")
+	// 10 s of 10000 requests/s from one address, while another polls
+	// once a second.
+	answered, normalAnswered := 0, 0
+	for i := int64(0); i < 100000; i++ {
+		now := i * sec / 10000
+		if c.Request(flood, now) == Answer {
+			answered++
+		}
+		if i%10000 == 0 && c.Request(normal, now) == Answer {
+			normalAnswered++
+		}
+	}
+	// Allowed: burst 8 + 1/s for 10 s = 18, plus about a quarter of the
+	// rest leaked.
+	if answered < 20000 || answered > 30000 {
+		t.Errorf("flooder answered %d of 100000, want about 25%% leaked", answered)
+	}
+	if normalAnswered != 10 {
+		t.Errorf("normal client answered %d of 10", normalAnswered)
+	}
+}
+
+func TestRateLimitNoLeakAndKoD(t *testing.T) {
+	c := NewClientLog(4096, &RateLimit{Interval: 0, Burst: 4, Leak: 0, KoD: 1})
+	a := netip.MustParseAddr("2001:db8::1")
+	answered, kissed := count(c, a, 0, 1000, 10000) // 10000 requests in 10 ms
+	if answered != 4 {
+		t.Errorf("answered %d, want the burst of 4 only", answered)
+	}
+	if kissed < 4000 || kissed > 6000 {
+		t.Errorf("kissed %d, want about half of the limited", kissed)
+	}
+}
+
+func TestClientLogBounded(t *testing.T) {
+	c := NewClientLog(64*1024, nil)
+	if c.Capacity() != 1024 {
+		t.Fatalf("capacity %d, want 1024 for 64 KiB", c.Capacity())
+	}
+	for i := 0; i < 100000; i++ {
+		a := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		c.Request(a, int64(i))
+	}
+	if n := len(c.Clients()); n > c.Capacity() {
+		t.Errorf("%d records in a log of %d", n, c.Capacity())
+	}
+}
+
+func TestClientLogEvictsIdlest(t *testing.T) {
+	c := NewClientLog(RecordSize*slotsPerBucket, &RateLimit{Interval: 0, Burst: 1}) // one bucket
+	poller := netip.MustParseAddr("198.18.0.1")
+	c.Request(poller, 0)
+	c.Request(poller, sec/2) // over limit: credit used up
+	// 15 other addresses fill the bucket, then more keep arriving: the
+	// poller is evicted last because it stays the most recent.
+	for i := 0; i < 1000; i++ {
+		now := sec + int64(i)*1000
+		c.Request(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), now)
+		if i%10 == 0 {
+			c.Request(poller, now)
+		}
+	}
+	found := false
+	for _, s := range c.Clients() {
+		if s.Addr == poller {
+			found = s.Hits > 2
+		}
+	}
+	if !found {
+		t.Error("a regularly seen client was evicted by one-shot addresses")
+	}
+}
+
+func TestClientLogMappedAddressIsIPv4(t *testing.T) {
+	c := NewClientLog(4096, nil)
+	c.Request(netip.MustParseAddr("::ffff:198.18.0.1"), 1)
+	c.Request(netip.MustParseAddr("198.18.0.1"), 2)
+	cl := c.Clients()
+	if len(cl) != 1 || cl[0].Hits != 2 || !cl[0].Addr.Is4() {
+		t.Errorf("clients %+v", cl)
+	}
+}
+
+func BenchmarkClientLogRequest(b *testing.B) {
+	c := NewClientLog(524288, &RateLimit{Interval: 3, Burst: 8, Leak: 2})
+	a := netip.MustParseAddr("198.18.0.10")
+	b.ReportAllocs()
+	var now int64
+	for b.Loop() {
+		now += 1000
+		c.Request(a, now)
+	}
+}

@@ -1,0 +1,290 @@
+package ntpserver
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batch is how many datagrams one recvmmsg/sendmmsg moves.
+const batch = 32
+
+const (
+	rxBufLen  = 2048 // longer than MaxPacketLen, so oversized packets are seen as such
+	oobLen    = 128  // a timestamp and a packet-info message, with room to spare
+	txOOBLen  = 64
+	cmsgAlign = 8
+)
+
+// batchIO holds one loop's buffers; nothing in the loop allocates.
+type batchIO struct {
+	rxHdr  [batch]unix.Mmsghdr
+	rxIov  [batch]unix.Iovec
+	rxBuf  [batch][rxBufLen]byte
+	names  [batch][unix.SizeofSockaddrInet6]byte
+	oob    [batch][oobLen]byte
+	txHdr  [batch]unix.Mmsghdr
+	txIov  [batch]unix.Iovec
+	txBuf  [batch][HeaderLen]byte
+	txOOB  [batch][txOOBLen]byte
+	errnos int
+}
+
+func newBatchIO() *batchIO {
+	b := new(batchIO)
+	for i := range b.rxHdr {
+		b.rxIov[i].Base = &b.rxBuf[i][0]
+		b.rxIov[i].SetLen(rxBufLen)
+		h := &b.rxHdr[i].Hdr
+		h.Iov = &b.rxIov[i]
+		h.SetIovlen(1)
+		h.Name = &b.names[i][0]
+		h.Control = &b.oob[i][0]
+		b.txIov[i].Base = &b.txBuf[i][0]
+	}
+	return b
+}
+
+// resetRx restores the lengths the kernel overwrote in the last receive.
+func (b *batchIO) resetRx(n int) {
+	for i := 0; i < n; i++ {
+		h := &b.rxHdr[i].Hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(oobLen)
+		h.Flags = 0
+	}
+}
+
+// enableRxInfo asks the kernel for receive timestamps and for the
+// destination address of each datagram (so replies leave from the address
+// the request was sent to, and broadcasts can be recognised).
+func enableRxInfo(fd uintptr, v6 bool) error {
+	if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return err
+	}
+	if v6 {
+		return unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
+	}
+	return unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+}
+
+func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	la, _ := conn.LocalAddr().(*net.UDPAddr)
+	v6 := la != nil && la.IP.To4() == nil
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = enableRxInfo(fd, v6) }); err != nil || serr != nil {
+		s.log.Warn("kernel receive timestamps unavailable; using the portable loop", "err", errors.Join(err, serr))
+		return nil, false
+	}
+	b := newBatchIO()
+	for {
+		b.resetRx(batch)
+		var n int
+		err := rc.Read(func(fd uintptr) bool {
+			r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rxHdr[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+			if e == unix.EAGAIN || e == unix.EINTR {
+				return false
+			}
+			if e != 0 {
+				n = 0
+				return true
+			}
+			n = int(r)
+			return true
+		})
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil, true
+			}
+			return err, true
+		}
+		if n == 0 {
+			continue
+		}
+		m := s.process(b, n, c)
+		if m == 0 {
+			continue
+		}
+		tx := TimeToNTP(s.now())
+		for j := 0; j < m; j++ {
+			PutTransmit(b.txBuf[j][:], tx)
+		}
+		if err := sendAll(rc, b, m); err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil, true
+			}
+			return err, true
+		}
+	}
+}
+
+// process applies policy to n received datagrams and prepares the
+// replies in b.tx*, returning how many there are.
+func (s *Server) process(b *batchIO, n int, c *counters) int {
+	st := s.state.Load()
+	acc := s.access.Load()
+	var fallback int64
+	m := 0
+	c.received.Add(uint64(n))
+	for i := 0; i < n; i++ {
+		h := &b.rxHdr[i]
+		src := sockaddrToAddrPort(&b.names[i])
+		info := parseCmsgs(b.oob[i][:h.Hdr.Controllen])
+		var d Drop
+		var k int
+		switch {
+		case h.Hdr.Flags&unix.MSG_TRUNC != 0 || h.Len > MaxPacketLen:
+			d = DropTooLong
+		case info.broadcast:
+			d = DropBadDest
+		default:
+			rx := info.rxNs
+			if rx == 0 {
+				if fallback == 0 {
+					fallback = s.now().UnixNano()
+				}
+				rx = fallback
+			}
+			k, d = s.handle(b.txBuf[m][:], b.rxBuf[i][:h.Len], src, rx, st, acc)
+		}
+		c.byDrop[d].Add(1)
+		if k == 0 {
+			continue
+		}
+		t := &b.txHdr[m].Hdr
+		t.Name = &b.names[i][0]
+		t.Namelen = h.Hdr.Namelen
+		b.txIov[m].SetLen(k)
+		t.Iov = &b.txIov[m]
+		t.SetIovlen(1)
+		if cl := info.replyCmsg(b.txOOB[m][:]); cl > 0 {
+			t.Control = &b.txOOB[m][0]
+			t.SetControllen(cl)
+		} else {
+			t.Control = nil
+			t.SetControllen(0)
+		}
+		m++
+	}
+	return m
+}
+
+// sendAll sends the first m prepared replies. A reply the kernel refuses
+// (no route, say) is skipped; it does not hold up the rest.
+func sendAll(rc syscall.RawConn, b *batchIO, m int) error {
+	sent := 0
+	for sent < m {
+		err := rc.Write(func(fd uintptr) bool {
+			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.txHdr[sent])), uintptr(m-sent), unix.MSG_DONTWAIT, 0, 0)
+			switch {
+			case e == unix.EAGAIN || e == unix.EINTR:
+				return false
+			case e != 0:
+				b.errnos++
+				sent++
+			default:
+				sent += int(r)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sockaddrToAddrPort(n *[unix.SizeofSockaddrInet6]byte) netip.AddrPort {
+	family := *(*uint16)(unsafe.Pointer(&n[0]))
+	port := binary.BigEndian.Uint16(n[2:4])
+	switch family {
+	case unix.AF_INET:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(n[4:8])), port)
+	case unix.AF_INET6:
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(n[8:24])), port)
+	}
+	return netip.AddrPort{}
+}
+
+// rxInfo is what the control messages of one datagram said.
+type rxInfo struct {
+	rxNs      int64 // kernel receive time, Unix ns; 0 if absent
+	v4, v6    bool
+	dst4      [4]byte
+	dst6      [16]byte
+	ifindex   uint32
+	broadcast bool // sent to a broadcast or multicast address
+}
+
+// parseCmsgs walks the control messages at fixed offsets.
+func parseCmsgs(b []byte) rxInfo {
+	var info rxInfo
+	for len(b) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(b) {
+			break
+		}
+		data := b[unix.SizeofCmsghdr:l]
+		switch {
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
+			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+			info.rxNs = ts.Sec*1e9 + ts.Nsec
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			p := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+			a := netip.AddrFrom4(p.Addr)
+			info.broadcast = a.IsMulticast() || a == ipv4Bcast
+			// A datagram queued before IP_PKTINFO was enabled carries no
+			// local address; leave the reply's source to the kernel.
+			if p.Spec_dst == [4]byte{} {
+				break
+			}
+			info.v4 = true
+			info.dst4 = p.Addr
+			info.ifindex = uint32(p.Ifindex)
+			// For a unicast datagram to one of our addresses the kernel's
+			// chosen local address equals the destination; it differs for
+			// a subnet broadcast.
+			info.broadcast = info.broadcast || p.Spec_dst != p.Addr
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			p := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+			info.v6 = true
+			info.dst6 = p.Addr
+			info.ifindex = p.Ifindex
+			info.broadcast = netip.AddrFrom16(p.Addr).IsMulticast()
+		}
+		b = b[min((l+cmsgAlign-1)&^(cmsgAlign-1), len(b)):]
+	}
+	return info
+}
+
+// replyCmsg writes the packet-info control message that makes the reply
+// leave from the address the request was sent to, and returns its length.
+func (info *rxInfo) replyCmsg(b []byte) int {
+	switch {
+	case info.v4:
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+		h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+		p := (*unix.Inet4Pktinfo)(unsafe.Pointer(&b[unix.SizeofCmsghdr]))
+		*p = unix.Inet4Pktinfo{Spec_dst: info.dst4}
+		return unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+	case info.v6:
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
+		h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
+		p := (*unix.Inet6Pktinfo)(unsafe.Pointer(&b[unix.SizeofCmsghdr]))
+		*p = unix.Inet6Pktinfo{Addr: info.dst6, Ifindex: info.ifindex}
+		return unix.CmsgSpace(unix.SizeofInet6Pktinfo)
+	}
+	return 0
+}

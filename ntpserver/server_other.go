@@ -1,0 +1,7 @@
+//go:build !linux
+
+package ntpserver
+
+import "net"
+
+func (s *Server) serveBatched(*net.UDPConn, *counters) (error, bool) { return nil, false }
