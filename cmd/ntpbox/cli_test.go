@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+)
+
+func ntpbox(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	c := exec.Command(ntpboxBin, args...)
+	var o, e strings.Builder
+	c.Stdout, c.Stderr = &o, &e
+	err := c.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name     string
+		conf     string
+		code     int
+		contains []string
+	}{
+		{"the seed's server config", "server 0.centos.pool.ntp.org iburst\nserver 1.centos.pool.ntp.org iburst\nallow 10.0.0.0/8\nlocal stratum 3\n",
+			0, []string{"OK (2 sources, 1 access rules, 0 warnings)"}},
+		{"bad subnet names file line directive", "local stratum 3\nallow 10.0.0.0/33\n",
+			1, []string{"bad.conf:2: allow:", "10.0.0.0/33", "invalid"}},
+		{"unknown directive", "alow 10.0.0.0/8\n", 1, []string{":1: alow: unknown directive"}},
+		{"bad stratum", "local stratum 16\n", 1, []string{":1: local:", "16"}},
+		{"unimplemented chrony directive warns", "log measurements\nallow\n",
+			0, []string{"warning:", ":1: log: not implemented by ntpbox", "1 warnings"}},
+		{"every error reported", "port x\nratelimit burst 0\n", 1, []string{":1: port:", ":2: ratelimit:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := writeFile(t, dir, "bad.conf", tc.conf)
+			out, errOut, code := ntpbox(t, "check", "-f", f)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(out+errOut, s) {
+					t.Errorf("output lacks %q:\n%s%s", s, out, errOut)
+				}
+			}
+		})
+	}
+	if _, errOut, code := ntpbox(t, "check", "-f", dir+"/missing.conf"); code != 1 || !strings.Contains(errOut, "missing.conf") {
+		t.Errorf("missing file: exit %d, %s", code, errOut)
+	}
+}
+
+func TestServeRefusesBadConfig(t *testing.T) {
+	f := writeFile(t, t.TempDir(), "ntpbox.conf", "allow\nlocal stratum 3 orphan x\n")
+	_, errOut, code := ntpbox(t, "serve", "-x", "-f", f)
+	if code != 1 || !strings.Contains(errOut, "ntpbox.conf:2: local:") {
+		t.Errorf("exit %d, stderr %s", code, errOut)
+	}
+}
+
+func TestQueryNoServer(t *testing.T) {
+	_, errOut, code := ntpbox(t, "query", "-p", "9", "-t", "300ms", "127.0.0.1")
+	if code != 1 || !strings.Contains(errOut, "127.0.0.1:9") {
+		t.Errorf("exit %d, stderr %s", code, errOut)
+	}
+	if _, _, code := ntpbox(t, "query"); code != 2 {
+		t.Errorf("query without hosts: exit %d, want 2 (usage)", code)
+	}
+}
+
+func TestFormatResult(t *testing.T) {
+	r := &ntpserver.QueryResult{
+		Server: "198.18.0.1:123",
+		Header: ntpserver.Packet{Version: 4, Stratum: 3, RefID: 0xC6120002},
+		Offset: -1500 * time.Microsecond,
+		Delay:  250 * time.Microsecond,
+	}
+	want := "server 198.18.0.1:123, stratum 3, refid 198.18.0.2, leap none, version 4, offset -0.001500 s, delay 0.000250 s"
+	if got := formatResult(r); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// saneOffset: client and server share this host's clock, so anything
+// beyond a few milliseconds means a wrong timestamp.
+const saneOffset = 0.010
+
+type clientReport struct {
+	tool    string
+	stratum int
+	offset  float64 // seconds
+	leap    string
+}
+
+var (
+	ntpdateLine = regexp.MustCompile(`([+-]?\d+\.\d+) \+/- \d+\.\d+ (\S+) s(\d+) (\S+)`)
+	chronyQLine = regexp.MustCompile(`System clock wrong by ([+-]?\d+\.\d+) seconds`)
+	queryLine   = regexp.MustCompile(`stratum (\d+), refid (\S+), leap (\S+), version (\d), offset ([+-]\d+\.\d+) s`)
+)
+
+func ntpdateQ(t *testing.T, ns *netns, addr string) clientReport {
+	t.Helper()
+	out, err := ns.output(20*time.Second, "ntpdate", "-q", addr)
+	m := ntpdateLine.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("ntpdate -q %s: %v\n%s", addr, err, out)
+	}
+	off, _ := strconv.ParseFloat(m[1], 64)
+	st, _ := strconv.Atoi(m[3])
+	return clientReport{"ntpdate", st, off, m[4]}
+}
+
+func ntpdigJ(t *testing.T, ns *netns, addr string) clientReport {
+	t.Helper()
+	out, err := ns.output(20*time.Second, "ntpdig", "-j", addr)
+	var r struct {
+		Offset  float64 `json:"offset"`
+		Stratum int     `json:"stratum"`
+		Leap    string  `json:"leap"`
+	}
+	if err != nil || json.Unmarshal([]byte(strings.TrimSpace(out)), &r) != nil {
+		t.Fatalf("ntpdig -j %s: %v\n%s", addr, err, out)
+	}
+	return clientReport{"ntpdig", r.Stratum, r.Offset, r.Leap}
+}
+
+// chronydQ is chronyd's one-shot measurement, without the right to set
+// the clock. It reports the offset only.
+func chronydQ(t *testing.T, ns *netns, addr string) float64 {
+	t.Helper()
+	out, err := ns.output(30*time.Second, "setpriv", "--bounding-set", "-sys_time", "--",
+		"chronyd", "-Q", "-t", "10", "-f", "/dev/null", fmt.Sprintf("server %s iburst maxsamples 4", addr))
+	m := chronyQLine.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("chronyd -Q %s: %v\n%s", addr, err, out)
+	}
+	off, _ := strconv.ParseFloat(m[1], 64)
+	return off
+}
+
+func ntpboxQuery(t *testing.T, ns *netns, addr string) (r clientReport, refid string) {
+	t.Helper()
+	out, err := ns.output(10*time.Second, ntpboxBin, "query", addr)
+	m := queryLine.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("ntpbox query %s: %v\n%s", addr, err, out)
+	}
+	st, _ := strconv.Atoi(m[1])
+	off, _ := strconv.ParseFloat(m[5], 64)
+	return clientReport{"ntpbox query", st, off, m[3]}, m[2]
+}
+
+func TestRealClientsAcceptNtpbox(t *testing.T) {
+	requireTools(t, "ip", "setpriv", "chronyd", "chronyc", "ntpdate", "ntpdig")
+	ns := newNetns(t)
+	startNtpbox(t, ns, "local stratum 3\nallow all\nbindaddress 127.0.0.1\n", "127.0.0.1")
+
+	for _, r := range []clientReport{ntpdateQ(t, ns, "127.0.0.1"), ntpdigJ(t, ns, "127.0.0.1")} {
+		t.Logf("%s: stratum %d offset %+.6f leap %s", r.tool, r.stratum, r.offset, r.leap)
+		if r.stratum != 3 || math.Abs(r.offset) > saneOffset || r.leap != "no-leap" {
+			t.Errorf("%s reports stratum %d offset %v leap %s; want 3, |offset| < %v, no-leap", r.tool, r.stratum, r.offset, r.leap, saneOffset)
+		}
+	}
+	if off := chronydQ(t, ns, "127.0.0.1"); math.Abs(off) > saneOffset {
+		t.Errorf("chronyd -Q: offset %v", off)
+	} else {
+		t.Logf("chronyd -Q: offset %+.6f", off)
+	}
+
+	// chronyd as a full client (no clock control) selects ntpbox as its
+	// source and reports its stratum.
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700) // chronyd refuses a command socket in a directory others can read
+	conf := writeFile(t, dir, "client.conf", fmt.Sprintf(`server 127.0.0.1 iburst minpoll 0 maxpoll 0
+port 0
+cmdport 0
+bindcmdaddress %[1]s/chronyd.sock
+pidfile %[1]s/chronyd.pid
+`, dir))
+	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	var sources string
+	waitFor(t, "chronyd to select ntpbox (^*)", 30*time.Second, func() bool {
+		sources, _ = ns.output(5*time.Second, "chronyc", "-h", dir+"/chronyd.sock", "-n", "sources")
+		return strings.Contains(sources, "^* 127.0.0.1")
+	})
+	t.Logf("chronyc sources:\n%s", sources)
+	f := strings.Fields(sources[strings.Index(sources, "^* 127.0.0.1"):])
+	if f[2] != "3" {
+		t.Errorf("chronyc reports stratum %s for ntpbox, want 3", f[2])
+	}
+}
+
+func TestQueryAgreesWithRealClientsOnChronyd(t *testing.T) {
+	requireTools(t, "ip", "setpriv", "chronyd", "ntpdate", "ntpdig")
+	ns := newNetns(t)
+	startChronydServer(t, ns, "127.0.0.2")
+	var ours clientReport
+	var refid string
+	waitFor(t, "chronyd to answer", 15*time.Second, func() bool {
+		out, err := ns.output(5*time.Second, ntpboxBin, "query", "-t", "500ms", "127.0.0.2")
+		return err == nil && strings.Contains(out, "stratum 2")
+	})
+	ours, refid = ntpboxQuery(t, ns, "127.0.0.2")
+	if refid != "127.127.1.1" {
+		t.Errorf("ntpbox query: refid %s, want chronyd's local reference 127.127.1.1", refid)
+	}
+	for _, r := range []clientReport{ntpdateQ(t, ns, "127.0.0.2"), ntpdigJ(t, ns, "127.0.0.2")} {
+		t.Logf("%s: stratum %d offset %+.6f leap %s; ntpbox query: stratum %d offset %+.6f leap %s",
+			r.tool, r.stratum, r.offset, r.leap, ours.stratum, ours.offset, ours.leap)
+		if r.stratum != ours.stratum || math.Abs(r.offset-ours.offset) > 0.002 {
+			t.Errorf("%s and ntpbox query disagree: stratum %d vs %d, offset %+.6f vs %+.6f", r.tool, r.stratum, ours.stratum, r.offset, ours.offset)
+		}
+	}
+	if ours.stratum != 2 || ours.leap != "none" {
+		t.Errorf("ntpbox query: stratum %d leap %s, want 2 none", ours.stratum, ours.leap)
+	}
+}
