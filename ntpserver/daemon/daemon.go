@@ -1,4 +1,6 @@
-package ntpserver
+// Package daemon is `ntpbox serve`: it builds the NTP server from a
+// config, listens, and runs until its context ends.
+package daemon
 
 import (
 	"context"
@@ -9,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
@@ -23,39 +26,10 @@ type RunOptions struct {
 	NoClockControl bool
 	// Ready, if set, is called with the bound addresses once the server
 	// is listening (port 0 in the config yields ephemeral ports only when
-	// Listen is given them, see ListenAddrs).
-	Ready func(addrs []net.Addr, s *Server)
+	// ntpserver.Listen is given them, see ntpserver.ListenAddrs).
+	Ready func(addrs []net.Addr, s *ntpserver.Server)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-}
-
-// NewFromConfig builds a server from a validated config: access table,
-// client log with the configured rate limit, and the state `local`
-// implies.
-func NewFromConfig(cfg *config.Config, now func() time.Time, log *slog.Logger) *Server {
-	if now == nil {
-		now = time.Now
-	}
-	var clients *ClientLog
-	if !cfg.NoClientLog {
-		var rl *RateLimit
-		if cfg.RateLimit != nil {
-			rl = &RateLimit{Interval: cfg.RateLimit.Interval, Burst: cfg.RateLimit.Burst, Leak: cfg.RateLimit.Leak, KoD: cfg.RateLimit.KoD}
-		}
-		clients = NewClientLog(cfg.ClientLogLimit, rl)
-	}
-	precision := MeasurePrecision(now)
-	st := Unsynchronised(precision)
-	if cfg.Local != nil {
-		st = LocalClock(uint8(cfg.Local.Stratum), precision)
-	}
-	return NewServer(Options{
-		Access:  NewAccess(cfg.Access),
-		Clients: clients,
-		State:   &st,
-		Now:     now,
-		Logger:  log,
-	})
 }
 
 // servesAnyone reports whether the access rules allow at least one
@@ -80,12 +54,12 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	srv := NewFromConfig(cfg, o.Now, log)
+	srv := ntpserver.NewFromConfig(cfg, o.Now, log)
 	if len(cfg.Sources) > 0 {
 		log.Warn("upstream sync is not implemented yet: server/pool lines are validated but not polled", "sources", len(cfg.Sources))
 	}
 	st := srv.State()
-	log.Info("serving state", "stratum", st.Stratum, "leap", st.Leap.String(), "refid", RefIDString(st.Stratum, st.RefID), "precision", st.Precision)
+	log.Info("serving state", "stratum", st.Stratum, "leap", st.Leap.String(), "refid", ntpserver.RefIDString(st.Stratum, st.RefID), "precision", st.Precision)
 
 	if cfg.Port == 0 || !servesAnyone(cfg.Access) {
 		log.Warn("NTP server port not opened: no allow directive or port 0 (as chrony)")
@@ -95,7 +69,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		<-ctx.Done()
 		return nil
 	}
-	conns, warns, err := Listen(ctx, ListenAddrs(cfg.BindAddresses, cfg.Port), workers)
+	conns, warns, err := ntpserver.Listen(ctx, ntpserver.ListenAddrs(cfg.BindAddresses, cfg.Port), workers)
 	for _, w := range warns {
 		log.Warn(w.Error())
 	}

@@ -1,0 +1,80 @@
+package control
+
+import (
+	"net/netip"
+	"time"
+)
+
+// The reports are what the daemon tells `ntpbox sources`, `sourcestats`,
+// `tracking` and `clients`: plain values, JSON-encodable, with the same
+// content as chronyc's columns.
+
+// SourceReport is one upstream source: a line of `sources` and of
+// `sourcestats`.
+type SourceReport struct {
+	Name string         `json:"name"` // as configured (hostname, or the pool name's member address)
+	Addr netip.AddrPort `json:"addr"` // resolved address; zero if unresolved
+	// Mode is chronyc's first column: '^' server, '=' peer, '#' local clock.
+	Mode string `json:"mode"`
+	// State is chronyc's second column: '*' synchronised to, '+' combined,
+	// '-' not combined, '?' unreachable, 'x' falseticker, '~' too variable.
+	State   string `json:"state"`
+	Stratum int    `json:"stratum"`
+	Poll    int    `json:"poll"`  // log2 seconds
+	Reach   uint8  `json:"reach"` // 8-bit reachability register (printed in octal)
+	// LastRx is how long ago the last good sample was received; negative
+	// when there has been none.
+	LastRx time.Duration `json:"last_rx"`
+	// The last sample: offset adjusted for later clock corrections,
+	// offset as measured, and the error bound (+/-).
+	AdjustedOffset time.Duration `json:"adjusted_offset"`
+	MeasuredOffset time.Duration `json:"measured_offset"`
+	ErrorBound     time.Duration `json:"error_bound"`
+
+	// sourcestats columns.
+	NP         int           `json:"np"`         // samples retained
+	NR         int           `json:"nr"`         // runs of residuals of one sign
+	Span       time.Duration `json:"span"`       // from oldest to newest sample
+	Frequency  float64       `json:"frequency"`  // ppm, estimated residual frequency
+	FreqSkew   float64       `json:"freq_skew"`  // ppm, error bound of Frequency
+	Offset     time.Duration `json:"offset"`     // estimated offset of the source
+	StdDev     time.Duration `json:"std_dev"`    // of the samples
+	KissCode   string        `json:"kiss_code"`  // last Kiss-o'-Death received, if any
+	Selectable bool          `json:"selectable"` // false for noselect, DENY/RSTR, unresolved
+}
+
+// TrackingReport is `tracking`: the state of the system clock.
+type TrackingReport struct {
+	RefID          uint32        `json:"ref_id"`
+	RefName        string        `json:"ref_name"` // address or name of the reference
+	Stratum        int           `json:"stratum"`
+	RefTime        time.Time     `json:"ref_time"`    // UTC of the last clock update
+	SystemTime     time.Duration `json:"system_time"` // positive: the system clock is fast of NTP time
+	LastOffset     time.Duration `json:"last_offset"`
+	RMSOffset      time.Duration `json:"rms_offset"`
+	Frequency      float64       `json:"frequency"` // ppm; positive: the clock would run fast uncorrected
+	ResidualFreq   float64       `json:"residual_freq"`
+	Skew           float64       `json:"skew"`
+	RootDelay      time.Duration `json:"root_delay"`
+	RootDispersion time.Duration `json:"root_dispersion"`
+	UpdateInterval time.Duration `json:"update_interval"`
+	Leap           string        `json:"leap"`          // "Normal", "Insert second", "Delete second", "Not synchronised"
+	ClockControl   bool          `json:"clock_control"` // false under -x
+}
+
+// ClientReport is a line of `clients`.
+type ClientReport struct {
+	Addr     netip.Addr    `json:"addr"`
+	NTP      uint64        `json:"ntp"`      // requests
+	Drop     uint64        `json:"drop"`     // dropped by the rate limit
+	KoD      uint64        `json:"kod"`      // answered with RATE
+	Interval int           `json:"interval"` // log2 of the average interval between requests; 127 if unknown
+	LastAgo  time.Duration `json:"last_ago"` // since the last request
+}
+
+// Provider is what the control server asks the daemon.
+type Provider interface {
+	Sources() []SourceReport
+	Tracking() TrackingReport
+	Clients() []ClientReport
+}
