@@ -1,0 +1,174 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// The commands a client may send.
+const (
+	CmdSources     = "sources"     // []SourceReport
+	CmdSourceStats = "sourcestats" // []SourceReport, the same data
+	CmdTracking    = "tracking"    // TrackingReport
+	CmdClients     = "clients"     // []ClientReport
+)
+
+// Limits of one control connection.
+const (
+	maxRequest  = 4096            // bytes of the request line
+	maxResponse = 64 << 20        // bytes of a response a client accepts
+	connTimeout = 5 * time.Second // for the whole exchange
+	maxConns    = 16              // served at once; more wait in the backlog
+	maxBackoff  = 1 * time.Second // between failing Accepts
+	minBackoff  = 5 * time.Millisecond
+)
+
+// request and response are the two JSON lines of a connection.
+type request struct {
+	Cmd string `json:"cmd"`
+}
+
+type response struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// Serve answers control connections accepted on ln from p until ln is
+// closed, then waits for the connections in progress and returns nil. It
+// returns an error only if ln fails for good; a failing connection is
+// logged and dropped.
+//
+// Each connection carries one request line and gets one response line,
+// all within 5 seconds; a request longer than 4096 bytes, or that is not
+// JSON, or names an unknown command, gets an error response. At most 16
+// connections are served at once; more wait in the listen backlog. A
+// panic in p is logged and answered as an internal error.
+func Serve(ln net.Listener, p Provider, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{p: p, log: log, timeout: connTimeout}
+	return s.serve(ln)
+}
+
+type server struct {
+	p       Provider
+	log     *slog.Logger
+	timeout time.Duration
+}
+
+func (s *server) serve(ln net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, maxConns)
+	var delay time.Duration
+	for {
+		sem <- struct{}{}
+		conn, err := ln.Accept()
+		if err != nil {
+			<-sem
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// E.g. EMFILE: wait for connections to finish, as net/http does.
+			delay = min(max(2*delay, minBackoff), maxBackoff)
+			s.log.Warn("control accept failed", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.serveConn(conn)
+		})
+	}
+}
+
+func (s *server) serveConn(conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(s.timeout))
+	line, err := readLine(bufio.NewReaderSize(conn, maxRequest))
+	var out []byte
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		out = errorLine(fmt.Sprintf("request longer than %d bytes", maxRequest))
+	case err != nil:
+		s.log.Debug("control read", "err", err)
+		return
+	default:
+		out, err = handle(s.p, line)
+		if err != nil {
+			s.log.Error("control request", "err", err)
+		}
+	}
+	if _, err := conn.Write(out); err != nil {
+		s.log.Debug("control write", "err", err)
+	}
+}
+
+// readLine reads one line; a last line without '\n' counts. It fails with
+// bufio.ErrBufferFull when the line does not fit in r's buffer.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if err == io.EOF && len(line) > 0 {
+		err = nil
+	}
+	return line, err
+}
+
+// handle answers one request line from p: the response line, and an
+// error to log when the fault is the daemon's rather than the client's.
+// It never panics, whatever the line holds and whatever p does.
+func handle(p Provider, line []byte) (out []byte, err error) {
+	var req request
+	if err := json.Unmarshal(bytes.TrimSpace(line), &req); err != nil {
+		return errorLine(fmt.Sprintf("bad request: %v", err)), nil
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%s: panic: %v", req.Cmd, v)
+			out = errorLine("internal error answering " + req.Cmd)
+		}
+	}()
+	var result any
+	switch req.Cmd {
+	case CmdSources, CmdSourceStats:
+		result = nonNil(p.Sources())
+	case CmdTracking:
+		result = p.Tracking()
+	case CmdClients:
+		result = nonNil(p.Clients())
+	default:
+		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking or clients)", req.Cmd)), nil
+	}
+	data, err := json.Marshal(result)
+	if err != nil {
+		return errorLine("internal error answering " + req.Cmd), fmt.Errorf("%s: encode: %w", req.Cmd, err)
+	}
+	out, err = json.Marshal(response{Result: data})
+	if err != nil {
+		return errorLine("internal error answering " + req.Cmd), fmt.Errorf("%s: encode: %w", req.Cmd, err)
+	}
+	return append(out, '\n'), nil
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func errorLine(msg string) []byte {
+	out, _ := json.Marshal(response{Error: msg}) // a string always encodes
+	return append(out, '\n')
+}

@@ -1,0 +1,88 @@
+package control
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// This file prints `tracking` and `clients` as chronyc 4.3 does.
+
+// FormatTracking writes t as `chronyc tracking` does.
+//
+//	Reference ID    : C0A80001 (ntp1.example.net)
+//	Stratum         : 3
+//	Ref time (UTC)  : Fri Jan 27 09:49:17 2017
+//	System time     : 0.000006523 seconds slow of NTP time
+//	...
+//	Leap status     : Normal
+func FormatTracking(w io.Writer, t TrackingReport) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Reference ID    : %08X (%s)\n", t.RefID, t.RefName)
+	fmt.Fprintf(&b, "Stratum         : %d\n", t.Stratum)
+	fmt.Fprintf(&b, "Ref time (UTC)  : %s\n", refTime(t.RefTime))
+	// chronyc's "System time" is the correction chronyd still has to
+	// apply, positive when the clock is slow; ours is the clock's error,
+	// positive when fast. chronyc says "fast" for zero.
+	fmt.Fprintf(&b, "System time     : %s of NTP time\n", fastSlow(t.SystemTime.Seconds(), 9, "seconds", t.SystemTime >= 0))
+	fmt.Fprintf(&b, "Last offset     : %+.9f seconds\n", t.LastOffset.Seconds())
+	fmt.Fprintf(&b, "RMS offset      : %.9f seconds\n", t.RMSOffset.Seconds())
+	fmt.Fprintf(&b, "Frequency       : %s\n", fastSlow(t.Frequency, 3, "ppm", t.Frequency > 0))
+	fmt.Fprintf(&b, "Residual freq   : %+.3f ppm\n", t.ResidualFreq)
+	fmt.Fprintf(&b, "Skew            : %.3f ppm\n", t.Skew)
+	fmt.Fprintf(&b, "Root delay      : %.9f seconds\n", t.RootDelay.Seconds())
+	fmt.Fprintf(&b, "Root dispersion : %.9f seconds\n", t.RootDispersion.Seconds())
+	fmt.Fprintf(&b, "Update interval : %.1f seconds\n", t.UpdateInterval.Seconds())
+	fmt.Fprintf(&b, "Leap status     : %s\n", leapStatus(t.Leap))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// refTime is chronyc's %T: strftime "%a %b %d %T %Y" in UTC. A daemon that
+// has never been synchronised reports the Unix epoch, as chronyd does; the
+// zero time.Time prints the same.
+func refTime(t time.Time) string {
+	if t.IsZero() {
+		t = time.Unix(0, 0)
+	}
+	return t.UTC().Format("Mon Jan 02 15:04:05 2006")
+}
+
+// leapStatus is chronyc's %L: one of the four leap states, "Invalid" for
+// anything else.
+func leapStatus(s string) string {
+	switch s {
+	case "Normal", "Insert second", "Delete second", "Not synchronised":
+		return s
+	}
+	return "Invalid"
+}
+
+// clientsTitle is chronyc's, with its last four columns for command-port
+// accesses. ntpbox has no UDP command port (and chronyc does not count the
+// unix socket), so those columns always read 0, 0, -, -, as chronyc prints
+// them for a host that only spoke NTP.
+const clientsTitle = "Hostname                      NTP   Drop Int IntL Last     Cmd   Drop Int  Last"
+
+// FormatClients writes clients as `chronyc clients` does, in the order
+// given.
+//
+// The IntL column (chrony's average interval after rate limiting) is not
+// tracked by ntpbox and always prints "-". KoD has no column in chronyc;
+// it is in the JSON only.
+func FormatClients(w io.Writer, clients []ClientReport) error {
+	var b strings.Builder
+	b.WriteString(header(clientsTitle))
+	for _, c := range clients {
+		if !c.Addr.IsValid() {
+			continue // as chronyc skips a record it cannot find
+		}
+		fmt.Fprintf(&b, "%-25s  %6d  %5d  %s  %s  %s  %6d  %5d  %s  %s\n",
+			truncName(c.Addr.String(), nameWidth), c.NTP, c.Drop,
+			clientInterval(c.Interval), clientInterval(127), seconds(c.LastAgo),
+			0, 0, clientInterval(127), seconds(-1))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
