@@ -155,7 +155,13 @@ func writeFile(t *testing.T, dir, name, content string) string {
 // `ntpbox query` gets an answer from addr.
 func startNtpbox(t *testing.T, ns *netns, conf, addr string) {
 	t.Helper()
-	f := writeFile(t, t.TempDir(), "ntpbox.conf", conf)
+	dir := t.TempDir()
+	if !strings.Contains(conf, "bindcmdaddress") {
+		// Each test its own control socket: the default one may belong to
+		// another daemon on this machine.
+		conf += "bindcmdaddress " + dir + "/ntpbox.sock\n"
+	}
+	f := writeFile(t, dir, "ntpbox.conf", conf)
 	ns.start(ntpboxBin, "serve", "-x", "-f", f)
 	waitFor(t, "ntpbox to answer on "+addr, 10*time.Second, func() bool {
 		_, err := ns.output(2*time.Second, ntpboxBin, "query", "-t", "300ms", addr)
@@ -166,6 +172,13 @@ func startNtpbox(t *testing.T, ns *netns, conf, addr string) {
 // startChronydServer runs chronyd -x as a stratum-2 server on addr:123.
 func startChronydServer(t *testing.T, ns *netns, addr string) {
 	t.Helper()
+	startChronydServerCmd(t, ns, addr)
+}
+
+// startChronydServerCmd is startChronydServer returning the process, so a
+// test can kill it early.
+func startChronydServerCmd(t *testing.T, ns *netns, addr string) *exec.Cmd {
+	t.Helper()
 	dir := t.TempDir()
 	conf := writeFile(t, dir, "chrony.conf", fmt.Sprintf(`bindaddress %s
 allow all
@@ -174,5 +187,5 @@ cmdport 0
 bindcmdaddress /
 pidfile %s/chronyd.pid
 `, addr, dir))
-	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	return ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
 }

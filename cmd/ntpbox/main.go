@@ -4,6 +4,10 @@
 //	ntpbox serve [-f FILE] [-x] [-d]     run the NTP server
 //	ntpbox check -f FILE                 validate a config file
 //	ntpbox query [-p PORT] HOST...       ask NTP servers for the time
+//	ntpbox sources [-v] [--json]         the upstream sources, as chronyc prints them
+//	ntpbox sourcestats [-v] [--json]     their statistics
+//	ntpbox tracking [--json]             the state of the system clock
+//	ntpbox clients [--json]              the NTP clients served
 package main
 
 import (
@@ -17,6 +21,12 @@ commands:
   serve   run the NTP server (chronyd)            ntpbox serve [-f FILE] [-x] [-d]
   check   validate a config file, do not run it   ntpbox check [-f FILE]
   query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...
+
+status of the running server, printed as chronyc does (each takes [-f FILE | -s SOCKET] [--json]):
+  sources      the time sources (chronyc sources)     ntpbox sources [-v]
+  sourcestats  their statistics (chronyc sourcestats) ntpbox sourcestats [-v]
+  tracking     the system clock (chronyc tracking)    ntpbox tracking
+  clients      the NTP clients (chronyc clients)      ntpbox clients
 
 Run "ntpbox COMMAND -h" for the flags of a command.
 `
@@ -34,6 +44,8 @@ func main() {
 		code = check(args)
 	case "query":
 		code = query(args)
+	case "sources", "sourcestats", "tracking", "clients":
+		code = status(cmd, args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

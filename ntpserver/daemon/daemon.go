@@ -5,14 +5,17 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/ntpserver/control"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // RunOptions are the knobs of Run that do not come from the config file.
@@ -22,14 +25,15 @@ type RunOptions struct {
 	// address, spread by SO_REUSEPORT. Default: one per CPU.
 	Workers int
 	// NoClockControl is chronyd's -x: never adjust the system clock.
-	// (The server alone never does; the upstream sync will honour it.)
 	NoClockControl bool
 	// Ready, if set, is called with the bound addresses once the server
-	// is listening (port 0 in the config yields ephemeral ports only when
-	// ntpserver.Listen is given them, see ntpserver.ListenAddrs).
+	// is listening (nil when the config opens no NTP port).
 	Ready func(addrs []net.Addr, s *ntpserver.Server)
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock overrides the system clock (tests). With NoClockControl it is
+	// wrapped so that it is only read.
+	Clock clock.Clock
+	// Resolver looks up source names; default net.DefaultResolver.
+	Resolver Resolver
 }
 
 // servesAnyone reports whether the access rules allow at least one
@@ -43,8 +47,17 @@ func servesAnyone(rules []config.AccessRule) bool {
 	return false
 }
 
-// Run is `ntpbox serve`: it listens where the config says and answers
-// NTP requests until ctx is cancelled.
+// Run is `ntpbox serve`. It
+//
+//  1. picks the clock: the kernel's, or under -x a read-only view of it;
+//  2. restores the frequency from the drift file;
+//  3. starts the upstream sync, which polls the configured sources and
+//     steers the clock;
+//  4. opens the control socket for `ntpbox sources` and friends;
+//  5. answers NTP requests with the state the sync publishes,
+//
+// until ctx is cancelled or the sync gives up (maxchange), and saves the
+// drift file on the way out.
 func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	log := o.Logger
 	if log == nil {
@@ -54,27 +67,79 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	srv := ntpserver.NewFromConfig(cfg, o.Now, log)
-	if len(cfg.Sources) > 0 {
-		log.Warn("upstream sync is not implemented yet: server/pool lines are validated but not polled", "sources", len(cfg.Sources))
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.System()
 	}
-	st := srv.State()
-	log.Info("serving state", "stratum", st.Stratum, "leap", st.Leap.String(), "refid", ntpserver.RefIDString(st.Stratum, st.RefID), "precision", st.Precision)
+	if o.NoClockControl {
+		clk = clock.NewNoControl(clk)
+		log.Info("clock control disabled (-x): the system clock is only read")
+	}
+	res := o.Resolver
+	if res == nil {
+		res = net.DefaultResolver
+	}
+	precision := ntpserver.MeasurePrecision(clk.Now)
+	var freq float64
+	if cfg.DriftFile != "" {
+		ppm, ok, err := readDrift(cfg.DriftFile)
+		switch {
+		case err != nil:
+			log.Warn("ignoring drift file", "err", err)
+		case ok:
+			freq = ppm
+			log.Info("frequency restored from drift file", "ppm", ppm, "file", cfg.DriftFile)
+		}
+	}
+	eng := upstream.NewEngine(upstream.Config{
+		MakeStep:       cfg.MakeStep,
+		MaxChange:      cfg.MaxChange,
+		MinSources:     cfg.MinSources,
+		Local:          cfg.Local,
+		RTCSync:        cfg.RTCSync,
+		InitialFreqPPM: freq,
+		ClockControl:   !o.NoClockControl,
+		Precision:      precision,
+		HasSources:     len(cfg.Sources) > 0,
+	}, clk, log.With("component", "sync"))
+	srv := ntpserver.NewFromConfig(cfg, clk.Now, log)
+	srv.SetState(eng.SyncState())
+	sy, err := newSyncer(eng, clk, srv, cfg.Sources, res, cfg.DriftFile, log.With("component", "sync"))
+	if err != nil {
+		return fmt.Errorf("upstream sockets: %w", err)
+	}
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var ln net.Listener
+	if path := control.SocketPath(cfg); path != "" {
+		ln, err = control.Listen(path)
+		if err != nil {
+			log.Warn("control socket not available; ntpbox sources/tracking will not reach this daemon", "err", err)
+		} else {
+			log.Info("control socket", "path", path)
+			wg.Go(func() { control.Serve(ln, provider{s: sy, srv: srv, now: clk.Now}, log.With("component", "control")) })
+		}
+	}
+
+	var conns []*net.UDPConn
 	if cfg.Port == 0 || !servesAnyone(cfg.Access) {
 		log.Warn("NTP server port not opened: no allow directive or port 0 (as chrony)")
-		if o.Ready != nil {
-			o.Ready(nil, srv)
+	} else {
+		var warns []error
+		conns, warns, err = ntpserver.Listen(ctx, ntpserver.ListenAddrs(cfg.BindAddresses, cfg.Port), workers)
+		for _, w := range warns {
+			log.Warn(w.Error())
 		}
-		<-ctx.Done()
-		return nil
-	}
-	conns, warns, err := ntpserver.Listen(ctx, ntpserver.ListenAddrs(cfg.BindAddresses, cfg.Port), workers)
-	for _, w := range warns {
-		log.Warn(w.Error())
-	}
-	if err != nil {
-		return err
+		if err != nil {
+			sy.close()
+			if ln != nil {
+				ln.Close()
+			}
+			wg.Wait()
+			return err
+		}
 	}
 	var addrs []net.Addr
 	seen := map[string]bool{}
@@ -84,26 +149,35 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			addrs = append(addrs, c.LocalAddr())
 		}
 	}
-	log.Info("listening", "addrs", addrs, "sockets", len(conns))
+	st := srv.State()
+	log.Info("serving", "addrs", addrs, "sockets", len(conns), "sources", len(cfg.Sources),
+		"stratum", st.Stratum, "leap", st.Leap.String(), "refid", ntpserver.RefIDString(st.Stratum, st.RefID), "precision", precision)
 	if o.Ready != nil {
 		o.Ready(addrs, srv)
 	}
-
-	var wg sync.WaitGroup
-	errs := make(chan error, len(conns))
+	errs := make(chan error, len(conns)+1)
 	for _, c := range conns {
 		wg.Go(func() {
 			if err := srv.Serve(c); err != nil {
-				errs <- err
+				errs <- fmt.Errorf("serve %s: %w", c.LocalAddr(), err)
 			}
 		})
 	}
+	wg.Go(func() {
+		if err := sy.run(ctx); err != nil {
+			errs <- err
+		}
+	})
 	select {
 	case <-ctx.Done():
 	case err = <-errs:
 	}
+	cancel()
 	for _, c := range conns {
 		c.Close()
+	}
+	if ln != nil {
+		ln.Close()
 	}
 	wg.Wait()
 	s := srv.Stats()

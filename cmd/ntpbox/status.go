@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/ntpserver/control"
+)
+
+// statusTimeout bounds one exchange with the daemon.
+const statusTimeout = 5 * time.Second
+
+// status runs `ntpbox sources|sourcestats|tracking|clients`: ask the
+// running daemon over its control socket and print what chronyc prints.
+func status(cmd string, args []string) int {
+	return runStatus(cmd, args, os.Stdout, os.Stderr)
+}
+
+func runStatus(cmd string, args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	verbose := new(bool)
+	verboseUsage := ""
+	if cmd == control.CmdSources || cmd == control.CmdSourceStats {
+		fset.BoolVar(verbose, "v", false, "print chronyc's legend of the columns")
+		verboseUsage = " [-v]"
+	}
+	asJSON := fset.Bool("json", false, "print the report as JSON, for scripts")
+	file := fset.String("f", defaultConfig, "config `file` whose bindcmdaddress names the control socket")
+	sock := fset.String("s", "", "control `socket` of the daemon (instead of -f)")
+	fset.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ntpbox %s%s [--json] [-f FILE | -s SOCKET]\n", cmd, verboseUsage)
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fset.NArg() > 0 {
+		fset.Usage()
+		return 2
+	}
+	fileSet := false
+	fset.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "f" })
+
+	path, err := socketFor(*file, fileSet, *sock)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+		defer cancel()
+		err = printStatus(ctx, stdout, path, cmd, *verbose, *asJSON)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ntpbox: %s\n", err)
+		return 1
+	}
+	return 0
+}
+
+// socketFor finds the daemon's control socket as `ntpbox serve` chose it:
+// the -s socket if given, else from the config file. A missing config
+// file is not an error unless it was named with -f: the daemon then runs
+// with the default socket too.
+func socketFor(file string, fileSet bool, sock string) (string, error) {
+	if sock != "" {
+		if fileSet {
+			return "", errors.New("-f and -s are exclusive: -s names the socket, -f a config file that names it")
+		}
+		return sock, nil
+	}
+	cfg, _, err := config.Load(file)
+	switch {
+	case err != nil && !fileSet && errors.Is(err, fs.ErrNotExist):
+		return control.DefaultSocketPath, nil
+	case err != nil:
+		return "", err
+	}
+	path := control.SocketPath(cfg)
+	if path == "" {
+		return "", fmt.Errorf("%s: bindcmdaddress / disables the control socket, so the daemon cannot be asked (name a socket with -s SOCKET)", file)
+	}
+	return path, nil
+}
+
+// printStatus asks for one report and prints it.
+func printStatus(ctx context.Context, w io.Writer, path, cmd string, verbose, asJSON bool) error {
+	switch cmd {
+	case control.CmdSources:
+		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []control.SourceReport) error {
+			return control.FormatSources(w, s, verbose)
+		})
+	case control.CmdSourceStats:
+		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []control.SourceReport) error {
+			return control.FormatSourceStats(w, s, verbose)
+		})
+	case control.CmdTracking:
+		return show(ctx, w, path, cmd, asJSON, control.FormatTracking)
+	case control.CmdClients:
+		return show(ctx, w, path, cmd, asJSON, control.FormatClients)
+	}
+	return fmt.Errorf("unknown status command %q", cmd)
+}
+
+// show requests a report of type T and prints it as chronyc or as JSON.
+func show[T any](ctx context.Context, w io.Writer, path, cmd string, asJSON bool, format func(io.Writer, T) error) error {
+	var report T
+	if err := control.Request(ctx, path, cmd, &report); err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	return format(w, report)
+}

@@ -1,0 +1,12 @@
+// Package clocktest simulates a small NTP world in accelerated time so
+// that the real upstream engine and clock discipline can be tested
+// against it: a system clock with a frequency error, random-walk wander
+// and steps (Clock, a clock.Clock), NTP servers that answer the engine's
+// real requests with the ntpserver codec (Server: offsets, steps,
+// falsetickers, outages, leap announcements, Kiss-o'-Death), network
+// paths with delay, jitter, asymmetry and loss (Link), and a driver that
+// jumps from event to event (Sim) — a simulated day takes well under a
+// second.
+//
+// Everything is deterministic for a given seed (math/rand/v2 PCG).
+package clocktest

@@ -1,0 +1,237 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/clock"
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+)
+
+// Resolver looks up the addresses of a source's name; net.DefaultResolver
+// is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// syncer is the I/O around the upstream engine: it resolves names, sends
+// the engine's requests at the times it asks for, hands it the replies
+// with their kernel receive timestamps, and feeds the server the state to
+// serve. The engine itself is pure and not safe for concurrent use: every
+// call to it holds mu.
+type syncer struct {
+	mu  sync.Mutex
+	eng *upstream.Engine
+
+	clk       clock.Clock
+	srv       *ntpserver.Server
+	log       *slog.Logger
+	res       Resolver
+	driftPath string
+	lines     []config.Source
+
+	conn4, conn6 *net.UDPConn
+	byAddr       map[netip.AddrPort]upstream.SourceID
+	lineOf       map[upstream.SourceID]int
+	resolving    map[int]bool
+	failures     map[int]int
+	rx           chan reply
+	resolved     chan resolution
+}
+
+type reply struct {
+	from netip.AddrPort
+	pkt  []byte
+	t4   time.Time
+}
+
+type resolution struct {
+	line  int
+	addrs []netip.AddrPort
+}
+
+// resolveRetry is how long to wait before resolving a name again after a
+// failure: names are resolved when needed and retried, never fatal.
+var resolveRetry = []time.Duration{2 * time.Second, 8 * time.Second, 32 * time.Second, 128 * time.Second, 512 * time.Second}
+
+func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lines []config.Source, res Resolver, driftPath string, log *slog.Logger) (*syncer, error) {
+	s := &syncer{
+		eng: eng, clk: clk, srv: srv, log: log, res: res, driftPath: driftPath, lines: lines,
+		byAddr:    map[netip.AddrPort]upstream.SourceID{},
+		lineOf:    map[upstream.SourceID]int{},
+		resolving: map[int]bool{},
+		failures:  map[int]int{},
+		rx:        make(chan reply, 64),
+		resolved:  make(chan resolution, len(lines)+1),
+	}
+	var err4, err6 error
+	s.conn4, err4 = net.ListenUDP("udp4", nil)
+	s.conn6, err6 = net.ListenUDP("udp6", nil)
+	if s.conn4 == nil && s.conn6 == nil {
+		return nil, errors.Join(err4, err6)
+	}
+	for _, c := range []*net.UDPConn{s.conn4, s.conn6} {
+		if c != nil {
+			if err := ntpserver.EnableRxTimestamps(c); err != nil {
+				log.Warn("no kernel receive timestamps for upstream replies", "err", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *syncer) close() {
+	for _, c := range []*net.UDPConn{s.conn4, s.conn6} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// run is the sync loop; it returns when ctx ends or the engine gives up.
+func (s *syncer) run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer s.close()
+	for _, c := range []*net.UDPConn{s.conn4, s.conn6} {
+		if c != nil {
+			wg.Go(func() { s.receive(c) })
+		}
+	}
+	for i := range s.lines {
+		s.startResolve(ctx, &wg, i, 0)
+	}
+	s.publish()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastDrift := s.clk.Now()
+	buf := make([]byte, ntpserver.HeaderLen)
+	for {
+		s.mu.Lock()
+		_, at, ok := s.eng.NextPoll()
+		s.mu.Unlock()
+		wait := time.Second
+		if ok {
+			wait = min(max(at.Sub(s.clk.Now()), 0), time.Second)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			s.saveDrift()
+			return nil
+		case <-timer.C:
+			s.pollDue(buf)
+		case r := <-s.rx:
+			s.mu.Lock()
+			if id, known := s.byAddr[r.from]; known {
+				s.eng.Receive(id, r.pkt, r.t4)
+			}
+			s.mu.Unlock()
+			s.publish()
+		case r := <-s.resolved:
+			s.addResolved(r)
+		case <-tick.C:
+			s.publish()
+			s.reresolve(ctx, &wg)
+			if err := s.engineErr(); err != nil {
+				s.saveDrift()
+				return err
+			}
+			if now := s.clk.Now(); now.Sub(lastDrift) > time.Hour || now.Before(lastDrift) {
+				lastDrift = now
+				s.saveDrift()
+			}
+		}
+	}
+}
+
+// pollDue sends every request that is due.
+func (s *syncer) pollDue(buf []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		id, at, ok := s.eng.NextPoll()
+		now := s.clk.Now()
+		if !ok || at.After(now) {
+			return
+		}
+		n := s.eng.Transmit(id, now, buf)
+		addr := s.addrOf(id)
+		conn := s.conn4
+		if addr.Addr().Is6() && !addr.Addr().Is4In6() {
+			conn = s.conn6
+		}
+		if conn == nil || n == 0 {
+			continue
+		}
+		if _, err := conn.WriteToUDPAddrPort(buf[:n], addr); err != nil {
+			s.log.Debug("poll", "source", addr, "err", err)
+		}
+	}
+}
+
+func (s *syncer) addrOf(id upstream.SourceID) netip.AddrPort {
+	for a, i := range s.byAddr {
+		if i == id {
+			return a
+		}
+	}
+	return netip.AddrPort{}
+}
+
+func (s *syncer) engineErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eng.Err()
+}
+
+// publish hands the server the state to serve now.
+func (s *syncer) publish() {
+	s.mu.Lock()
+	st := s.eng.SyncState()
+	s.mu.Unlock()
+	s.srv.SetState(st)
+}
+
+// receive reads replies with their kernel timestamps until conn closes.
+func (s *syncer) receive(conn *net.UDPConn) {
+	buf := make([]byte, ntpserver.MaxPacketLen+1)
+	oob := make([]byte, 128)
+	for {
+		n, from, t4, err := ntpserver.ReadWithTimestamp(conn, buf, oob, s.clk.Now)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		s.rx <- reply{from: from, pkt: append([]byte(nil), buf[:n]...), t4: t4}
+	}
+}
+
+func (s *syncer) saveDrift() {
+	if s.driftPath == "" {
+		return
+	}
+	s.mu.Lock()
+	f := s.eng.Frequency()
+	tr := s.eng.Tracking()
+	s.mu.Unlock()
+	if tr.Stratum == 0 || tr.RefID == ntpserver.LocalRefID {
+		return // never synchronised: the frequency is only the starting guess
+	}
+	if err := writeDrift(s.driftPath, f, tr.Skew); err != nil {
+		s.log.Error(err.Error())
+	}
+}

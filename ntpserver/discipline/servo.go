@@ -1,0 +1,281 @@
+package discipline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config is the servo's configuration. Zero values of the tuning fields
+// select the defaults.
+type Config struct {
+	// StepThreshold and StepLimit are `makestep`: step when the pending
+	// correction exceeds StepThreshold seconds, in the first StepLimit
+	// updates (-1: always). StepLimit 0 never steps.
+	StepThreshold float64
+	StepLimit     int
+
+	// MaxChange is `maxchange OFFSET START IGNORE`; nil disables the check.
+	MaxChange *MaxChange
+
+	// InitialFrequency is the frequency correction to start from (ppm,
+	// clock.Clock convention), with InitialSkew its uncertainty (ppm).
+	InitialFrequency float64
+	InitialSkew      float64
+
+	// Control is false under -x: the servo still tracks the clock's error
+	// (the cooked clock) but assumes none of its Actions take effect, and
+	// KernelFrequency is the correction the kernel keeps applying.
+	Control         bool
+	KernelFrequency float64
+
+	MaxFrequency  float64 // ppm, default 500 (Linux's limit)
+	MaxUpdateSkew float64 // ppm; frequency estimates less certain are not used. Default 1000 (chrony)
+	CorrTimeRatio float64 // slew duration / update interval, default 1
+	// Wander is the assumed random walk of the oscillator's frequency in
+	// ppm per √s; it keeps the frequency estimate open to new evidence.
+	// Default 0.005.
+	Wander float64
+}
+
+// MaxChange is chrony's `maxchange`.
+type MaxChange struct {
+	Offset float64 // seconds
+	Start  int     // updates before the check starts
+	Ignore int     // large offsets ignored before giving up; -1: ignore forever
+}
+
+// Estimate is what the source selection says about the clock.
+type Estimate struct {
+	Offset float64 // seconds: true time minus cooked clock; positive: the clock is behind
+	Freq   float64 // ppm: residual frequency of true time against the cooked clock
+	Skew   float64 // ppm: standard error of Freq
+}
+
+// Action is what the caller must do after Update or Advance.
+type Action struct {
+	// Step, when non-zero, moves the clock by Step (positive: forward).
+	// Apply it before SetFrequency.
+	Step time.Duration
+	// SetFreq asks for clock.SetFrequency(Frequency).
+	SetFreq   bool
+	Frequency float64
+
+	// DOffset and DFreq describe how the cooked clock moved at the update
+	// (seconds and ppm): stored measurements of "true minus cooked"
+	// become offset - DOffset - DFreq·1e-6·(t - now).
+	DOffset float64
+	DFreq   float64
+
+	Ignored bool  // maxchange: this update was ignored
+	Fatal   error // maxchange: the servo gave up and stopped adjusting
+}
+
+// ErrGaveUp is wrapped by the error the servo returns when maxchange
+// makes it give up.
+var ErrGaveUp = errors.New("maxchange exceeded")
+
+// Servo is the clock discipline. It is not safe for concurrent use.
+type Servo struct {
+	cfg   Config
+	epoch time.Time
+
+	t0         float64 // raw seconds since epoch at which pending is valid
+	pending    float64 // seconds: cooked minus system clock at t0
+	freq       float64 // base correction, ppm
+	applied    float64 // correction in effect on the clock, ppm
+	skew       float64 // ppm, standard error of freq
+	slewEnd    float64 // raw seconds when the current slew should be done
+	lastUpdate float64
+	updates    int
+	stepsLeft  int
+	ignores    int
+	fatal      error
+}
+
+// New returns a servo started at now.
+func New(cfg Config, now time.Time) *Servo {
+	if cfg.MaxFrequency <= 0 {
+		cfg.MaxFrequency = 500
+	}
+	if cfg.MaxUpdateSkew <= 0 {
+		cfg.MaxUpdateSkew = 1000
+	}
+	if cfg.CorrTimeRatio <= 0 {
+		cfg.CorrTimeRatio = 1
+	}
+	if cfg.Wander <= 0 {
+		cfg.Wander = 0.005
+	}
+	if cfg.InitialSkew <= 0 {
+		cfg.InitialSkew = cfg.MaxFrequency
+	}
+	s := &Servo{cfg: cfg, epoch: now.Round(0), lastUpdate: math.NaN()}
+	s.freq = s.clampFreq(cfg.InitialFrequency)
+	s.skew = cfg.InitialSkew
+	s.applied = s.freq
+	if !cfg.Control {
+		s.applied = cfg.KernelFrequency
+	}
+	s.stepsLeft = cfg.StepLimit
+	if cfg.MaxChange != nil {
+		s.ignores = cfg.MaxChange.Ignore
+	}
+	return s
+}
+
+func (s *Servo) sec(t time.Time) float64 { return t.Sub(s.epoch).Seconds() }
+
+// settle brings the pending correction forward to raw time t.
+func (s *Servo) settle(t float64) {
+	s.pending += (s.freq - s.applied) * 1e-6 * (t - s.t0)
+	s.t0 = t
+}
+
+// Pending returns the cooked clock minus the system clock at now, in
+// seconds: add it to a clock reading to get the servo's best estimate of
+// true time.
+func (s *Servo) Pending(now time.Time) float64 {
+	return s.pending + (s.freq-s.applied)*1e-6*(s.sec(now)-s.t0)
+}
+
+// Frequency returns the base frequency correction in ppm (clock.Clock
+// convention), without the temporary slew.
+func (s *Servo) Frequency() float64 { return s.freq }
+
+// Applied returns the correction currently asked of the clock, in ppm.
+func (s *Servo) Applied() float64 { return s.applied }
+
+// Skew returns the standard error of Frequency, in ppm.
+func (s *Servo) Skew() float64 { return s.skew }
+
+// Updates returns the number of accepted clock updates.
+func (s *Servo) Updates() int { return s.updates }
+
+// Err returns the error that made the servo give up, or nil.
+func (s *Servo) Err() error { return s.fatal }
+
+// Update applies an estimate taken at raw clock time now. next is the
+// raw time of the caller's next scheduled event (the earliest poll); the
+// slew is planned so that it does not overshoot before then.
+func (s *Servo) Update(now time.Time, e Estimate, next time.Time) Action {
+	t := s.sec(now)
+	s.settle(t)
+	if s.fatal != nil {
+		return Action{Fatal: s.fatal}
+	}
+	if math.IsNaN(e.Offset) || math.IsInf(e.Offset, 0) {
+		return Action{Ignored: true}
+	}
+	if mc := s.cfg.MaxChange; mc != nil && s.updates >= mc.Start && math.Abs(e.Offset) > mc.Offset {
+		if s.ignores != 0 {
+			if s.ignores > 0 {
+				s.ignores--
+			}
+			return Action{Ignored: true}
+		}
+		s.fatal = fmt.Errorf("adjustment of %.3f s exceeds the allowed maximum of %.3f s: %w", e.Offset, mc.Offset, ErrGaveUp)
+		a := s.stopSlew()
+		a.Fatal = s.fatal
+		return a
+	}
+	s.updates++
+
+	var a Action
+	interval := t - s.lastUpdate
+	if math.IsNaN(interval) || interval < 0 {
+		interval = 0
+	}
+	a.DFreq = s.updateFrequency(e, interval)
+
+	s.pending += e.Offset
+	a.DOffset = e.Offset
+	if s.stepAllowed() && math.Abs(s.pending) > s.cfg.StepThreshold && s.cfg.Control {
+		a.Step = secondsToDuration(s.pending)
+		// The system clock reads Step later from now on.
+		t += a.Step.Seconds()
+		s.t0 = t
+		s.pending -= a.Step.Seconds()
+	}
+	s.lastUpdate = t
+	s.slewEnd = t + s.cfg.CorrTimeRatio*max(interval, 1)
+	nextSec := s.sec(next) + a.Step.Seconds()
+	a.SetFreq, a.Frequency = s.plan(t, nextSec)
+	return a
+}
+
+// updateFrequency blends the residual frequency into the base frequency
+// and returns the change.
+func (s *Servo) updateFrequency(e Estimate, interval float64) float64 {
+	if !(e.Skew > 0 && e.Skew < s.cfg.MaxUpdateSkew) || math.IsNaN(e.Freq) {
+		return 0
+	}
+	v := s.skew*s.skew + s.cfg.Wander*s.cfg.Wander*interval
+	k := v / (v + e.Skew*e.Skew)
+	f := s.clampFreq(s.freq + k*e.Freq)
+	df := f - s.freq
+	s.freq = f
+	s.skew = math.Sqrt(v * e.Skew * e.Skew / (v + e.Skew*e.Skew))
+	return df
+}
+
+// stepAllowed implements makestep's limit: it is consumed by every
+// update, as in chrony.
+func (s *Servo) stepAllowed() bool {
+	if s.stepsLeft == 0 {
+		return false
+	}
+	if s.stepsLeft > 0 {
+		s.stepsLeft--
+	}
+	return true
+}
+
+// Advance reports that raw clock time now has been reached and that the
+// caller's next event is at next. It re-plans the slew; the Action may
+// ask for a new frequency.
+func (s *Servo) Advance(now, next time.Time) Action {
+	t := s.sec(now)
+	s.settle(t)
+	if s.fatal != nil {
+		return Action{}
+	}
+	var a Action
+	a.SetFreq, a.Frequency = s.plan(t, s.sec(next))
+	return a
+}
+
+// plan chooses the slew rate at raw time t so that the pending correction
+// is done by slewEnd, but not before the next event (when it will be
+// planned again), and returns the frequency to apply.
+func (s *Servo) plan(t, next float64) (bool, float64) {
+	if !s.cfg.Control {
+		return false, s.applied
+	}
+	T := max(s.slewEnd-t, next-t, 1)
+	a := s.clampFreq(s.freq + s.pending/T*1e6)
+	changed := a != s.applied
+	s.applied = a
+	return changed, a
+}
+
+// stopSlew returns the clock to the base frequency.
+func (s *Servo) stopSlew() Action {
+	if !s.cfg.Control || s.applied == s.freq {
+		return Action{}
+	}
+	s.applied = s.freq
+	return Action{SetFreq: true, Frequency: s.freq}
+}
+
+func (s *Servo) clampFreq(f float64) float64 {
+	if math.IsNaN(f) {
+		return 0
+	}
+	return min(max(f, -s.cfg.MaxFrequency), s.cfg.MaxFrequency)
+}
+
+func secondsToDuration(v float64) time.Duration {
+	return time.Duration(math.Round(v * 1e9))
+}

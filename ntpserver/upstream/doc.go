@@ -1,0 +1,134 @@
+// Package upstream is the client half of NTP: it polls the configured
+// servers, filters their samples, rejects falsetickers, combines the
+// truechimers, disciplines the system clock and says what the NTP server
+// should serve. It speaks chrony's language: `server`, `pool`,
+// `minsources`, `makestep`, `maxchange`, `local` and `rtcsync` mean what
+// they mean in chrony.conf(5), and the reports fill chronyc's `sources`,
+// `sourcestats` and `tracking` columns.
+//
+// The Engine does no I/O and never reads time.Now: the runner owns the
+// sockets and passes clock readings in. Name resolution is the runner's
+// job too (AddSource takes addresses; Unreachable says which ones to
+// re-resolve). That keeps the engine testable in simulated time
+// (package clocktest runs a day in a few milliseconds).
+//
+// # Running it
+//
+// The runner serialises all calls. A sketch of its loop:
+//
+//	eng := upstream.NewEngine(cfg, clk, log)
+//	id := eng.AddSource("ntp1.example.net", addr, src) // for each resolved address
+//	for {
+//		id, at, ok := eng.NextPoll()
+//		// wait until clk reads at, or until a reply arrives:
+//		//   n := eng.Transmit(id, clk.Now(), buf); conn.WriteTo(buf[:n], addr)
+//		//   eng.Receive(id, reply, rxTimestamp)
+//		srv.SetState(eng.SyncState()) // after every call, and at least every few seconds
+//		if err := eng.Err(); err != nil {
+//			// maxchange gave up: log, stop (chronyd exits)
+//		}
+//		for _, id := range eng.Unreachable() {
+//			// re-resolve: RemoveSource(id), AddSource(...)
+//		}
+//	}
+//
+// # How it works
+//
+// Polling follows chrony: iburst sends up to 8 requests 2 s apart until 4
+// good samples; the poll interval moves between minpoll and maxpoll so
+// that each source's regression holds about 8 samples, shortens when new
+// samples stop fitting the prediction, and backs off while replies are
+// missing; an 8-bit reachability register records the last 8 polls. A
+// RATE kiss-o'-death raises the poll and backs off; DENY and RSTR stop
+// polling the source. Requests carry a random transmit timestamp, and a
+// reply must echo it (RFC 5905 test 2); at most one reply per request is
+// accepted.
+//
+// Each source keeps chrony-style statistics: a weighted linear
+// regression of offset against time (weights favour the samples with
+// the shortest round trip), whose window a runs test shortens when the
+// clock's frequency wandered, plus chrony's delay test against queueing
+// noise. A sample far from the prediction is held back: dropped if the
+// next one is normal (a spike), or taken as a new start with it (the
+// source stepped). Samples are kept on the "cooked" clock, the engine's
+// best estimate of true time, and re-expressed after every correction.
+//
+// Selection is RFC 5905 §11.2.1 in chrony's form: every source offers the
+// interval offset ± root distance; the region covered by the most
+// intervals must be covered by a majority (or by the `trust` sources);
+// sources that do not agree with it are falsetickers ('x'). `minsources`,
+// `require`, `noselect` and `prefer` apply as in chrony. The best
+// survivor by root distance and stratum is the system peer ('*'); the
+// survivors whose distance and frequency are close to it are combined
+// ('+'), weighted by 1/distance for the offset and 1/skew² for the
+// frequency. The clock is updated when the system peer has a new sample;
+// package discipline turns the combined estimate into steps and
+// frequency changes. Leap seconds announced by a majority of the
+// survivors are served and handed to the kernel on the last day of a
+// month.
+//
+// The served state follows RFC 5905: stratum one more than the system
+// peer's, its address as reference ID (IPv6: the first four octets of
+// its MD5), the last update as reference time, root delay = the peer's
+// root delay + our round trip, root dispersion = the peer's + our
+// dispersion + jitter + the last correction. The server grows the
+// dispersion by 15 µs per second since then.
+//
+// Offsets in reports use chronyc's sign: positive means the local clock
+// is ahead. Frequencies for the drift file use chrony's: positive means
+// the uncorrected clock runs fast.
+//
+// # The local reference: what `local` means and what to write
+//
+// `local stratum N [orphan] [distance D] [activate A]` lets ntpbox keep
+// serving when no upstream source is usable, as chrony does: the served
+// state becomes stratum N, reference ID 127.127.1.1 (LOCL), no root
+// delay, a root dispersion of the clock's precision, and a reference time
+// that follows the clock. It activates, per chrony's rules, when
+//
+//   - the box is synchronised but its root distance (root delay / 2 +
+//     root dispersion, which grows by 15 µs every second without an
+//     update) has reached D (default 1 s) and, with waitsynced S, at
+//     least S seconds have passed since the last update; or
+//   - the box is not synchronised (no selectable source: all unreachable
+//     for 8 polls, no majority, fewer than minsources) and has been so
+//     for waitunsynced seconds (default 300 with orphan, else 0);
+//
+// and, with activate A, only after the root distance was once below A,
+// i.e. only on a box that was really synchronised at least once.
+//
+// Why `local stratum 3` is risky. A stratum says how far a server is from
+// a reference clock, and clients prefer lower strata. A box that lost its
+// upstream (or never had one: no RTC battery, no network at boot) and
+// serves its free-running clock at stratum 3 looks exactly as good as a
+// box synchronised to a stratum-2 server: clients cannot tell, and they
+// will happily follow a clock that may be seconds or days off. Two boxes
+// both configured `local stratum 3` that lose upstream each claim stratum
+// 3 and drift apart silently; a client polling both sees two equally
+// good servers that disagree, and with only two it cannot even tell which
+// one is wrong.
+//
+// What to write instead:
+//
+//	local stratum 10 orphan
+//
+// Stratum 10 is far above anything real on a LAN, so clients (and other
+// servers) prefer any genuinely synchronised source, and a client of the
+// box can see that it is running on its own. With `orphan`, two or more
+// boxes that poll each other (each lists the others as `server`) agree on
+// one of them: the one with the smallest address serves its local clock
+// at stratum 10, the others synchronise to it (stratum 11), so clients
+// see one time, not several (the runner tells the engine its own address
+// with Engine.SetLocalAddr). For a single box, `local stratum 10
+// distance 0.1` serves as a synchronised server through short outages,
+// its root distance growing honestly, then switches to stratum 10 with
+// reference ID LOCL, which clients can see; add `activate 0.1` so that a
+// box that has never been synchronised never serves its local clock.
+//
+// ntpbox adds one rule of its own: a box configured with upstream
+// sources that has not been synchronised to them at least once serves
+// its local reference at stratum 10 or higher, whatever N says — a box
+// that has never seen real time must not claim a low stratum. A box with
+// no server or pool line at all serves `local stratum N` at N from the
+// start, as chrony does: its own clock is then the intended reference.
+package upstream

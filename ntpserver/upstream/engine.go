@@ -1,0 +1,262 @@
+package upstream
+
+import (
+	crand "crypto/rand"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/clock"
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/ntpserver/discipline"
+)
+
+// Config is what the engine takes from chrony.conf and the command line.
+type Config struct {
+	MakeStep   *config.MakeStep
+	MaxChange  *config.MaxChange
+	MinSources int
+	Local      *config.Local
+	RTCSync    bool
+	// InitialFreqPPM is the drift file's frequency, in chrony's
+	// convention: positive means the uncorrected clock runs fast (the
+	// opposite sign of clock.Clock's correction). 0 if there is none; the
+	// engine then starts from the correction the kernel already applies.
+	InitialFreqPPM float64
+	// ClockControl is false under -x: the engine then never calls Step,
+	// SetFrequency or SetStatus, and tracks the clock's error instead of
+	// correcting it (the runner also wraps the clock in clock.NoControl).
+	ClockControl bool
+	Precision    int8 // log2 s, measured by the runner (ntpserver.MeasurePrecision)
+	// HasSources tells the engine that the config names upstream sources
+	// (server or pool lines), resolved or not. Without any, the local
+	// clock is the intended reference and `local stratum N` is served at
+	// N from the start, as chrony does.
+	HasSources bool
+}
+
+// SourceID names a source registered with AddSource.
+type SourceID int
+
+// Engine is the client half of NTP: it polls the sources, filters their
+// samples, selects and combines the truechimers, disciplines the clock
+// and says what the server should serve. It is not safe for concurrent
+// use; it never reads time.Now or sleeps: time comes from the clock and
+// the arguments.
+type Engine struct {
+	cfg   Config
+	clk   clock.Clock
+	log   *slog.Logger
+	servo *discipline.Servo
+	rng   *rand.Rand
+	epoch time.Time // raw clock time 0 of the engine's float64 time axis
+
+	sources []*source
+	nextID  SourceID
+
+	selected      *source
+	synced        bool // selection succeeded and the clock was updated since
+	everSynced    bool
+	activated     bool    // `local activate`: the root distance went below it once
+	unsyncedSince float64 // cooked seconds
+	ref           reference
+	leap          ntpserver.Leap
+	err           error
+
+	lastOffset float64 // s, true minus clock at the last update
+	rmsOffset  float64 // s
+	interval   float64 // s between the last two updates
+	residual   float64 // ppm left unapplied at the last update
+	rmsKnown   bool
+}
+
+// reference is what the last clock update said about our clock.
+type reference struct {
+	raw       time.Time // system clock at the update (after any step)
+	at        float64   // cooked seconds
+	stratum   int       // of the selected source
+	refID     uint32
+	name      string
+	rootDelay float64 // s
+	rootDisp  float64 // s, at raw
+}
+
+// NewEngine returns an engine with no sources. It reads the clock's
+// frequency and, with clock control, sets the starting frequency (from
+// the drift file when there is one) and an unsynchronised kernel status.
+func NewEngine(cfg Config, clk clock.Clock, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MinSources < 1 {
+		cfg.MinSources = 1
+	}
+	var seed [32]byte
+	crand.Read(seed[:])
+	e := &Engine{
+		cfg:    cfg,
+		clk:    clk,
+		log:    log,
+		rng:    rand.New(rand.NewChaCha8(seed)),
+		epoch:  clk.Now().Round(0),
+		nextID: 1,
+	}
+	kernel, err := clk.Frequency()
+	if err != nil {
+		log.Warn("cannot read the clock frequency; assuming 0 ppm", "err", err)
+		kernel = 0
+	}
+	dc := discipline.Config{
+		Control:          cfg.ClockControl,
+		KernelFrequency:  kernel,
+		InitialFrequency: kernel,
+		StepLimit:        0,
+	}
+	if cfg.InitialFreqPPM != 0 {
+		dc.InitialFrequency = -cfg.InitialFreqPPM
+		dc.InitialSkew = 5 // a drift file is usually good to a few ppm
+	}
+	if ms := cfg.MakeStep; ms != nil {
+		dc.StepThreshold, dc.StepLimit = ms.Threshold, ms.Limit
+	}
+	if mc := cfg.MaxChange; mc != nil {
+		dc.MaxChange = &discipline.MaxChange{Offset: mc.Offset, Start: mc.Start, Ignore: mc.Ignore}
+	}
+	e.servo = discipline.New(dc, e.epoch)
+	if cfg.ClockControl {
+		if err := clk.SetFrequency(dc.InitialFrequency); err != nil {
+			log.Error("set clock frequency", "err", err)
+		}
+		e.pushStatus()
+	}
+	return e
+}
+
+// sec converts a system clock reading to seconds on the engine's axis.
+func (e *Engine) sec(t time.Time) float64 { return t.Sub(e.epoch).Seconds() }
+
+// cooked converts a system clock reading to the engine's best estimate
+// of true time, in seconds on the engine's axis.
+func (e *Engine) cooked(t time.Time) float64 { return e.sec(t) + e.servo.Pending(t) }
+
+func (e *Engine) source(id SourceID) *source {
+	for _, s := range e.sources {
+		if s.id == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// AddSource registers one resolved address for a configured server or
+// pool line. name is what the user wrote (for pool members: the member's
+// address string). It returns the source's id; the first poll is due
+// now.
+func (e *Engine) AddSource(name string, addr netip.AddrPort, src config.Source) SourceID {
+	id := e.nextID
+	e.nextID++
+	s := newSource(id, name, addr, src, e.clk.Now().Round(0))
+	e.sources = append(e.sources, s)
+	e.log.Info("source added", "source", name, "addr", addr.String(), "id", int(id))
+	return id
+}
+
+// RemoveSource forgets a source. If it was the selected one, the engine
+// selects again (without updating the clock).
+func (e *Engine) RemoveSource(id SourceID) {
+	for i, s := range e.sources {
+		if s.id != id {
+			continue
+		}
+		e.sources = append(e.sources[:i], e.sources[i+1:]...)
+		e.log.Info("source removed", "source", s.name, "id", int(id))
+		if e.selected == s {
+			e.selected = nil
+		}
+		now := e.clk.Now().Round(0)
+		e.reselect(now, e.cooked(now), nil)
+		e.advance(now)
+		return
+	}
+}
+
+// SetLocalAddr tells the engine which local address talks to a source.
+// Only `local ... orphan` needs it: as in chrony, an orphan source is
+// selected only if its address, as a reference ID, is smaller than ours.
+func (e *Engine) SetLocalAddr(id SourceID, local netip.Addr) {
+	if s := e.source(id); s != nil {
+		s.localRefID = RefID(local)
+	}
+}
+
+// Err returns a non-nil error once the engine has given up (maxchange).
+// It then no longer adjusts the clock and serves an unsynchronised
+// state; the runner decides what to do (chronyd exits).
+func (e *Engine) Err() error { return e.err }
+
+// Frequency returns the clock's frequency error for the drift file, in
+// ppm, in chrony's convention (positive: the uncorrected clock runs
+// fast), the counterpart of Config.InitialFreqPPM.
+func (e *Engine) Frequency() float64 { return -e.servo.Frequency() }
+
+// nextEvent returns the earliest scheduled poll, or a day from now.
+func (e *Engine) nextEvent(now time.Time) time.Time {
+	next := now.Add(24 * time.Hour)
+	for _, s := range e.sources {
+		if !s.stopped && s.nextPoll.Before(next) {
+			next = s.nextPoll
+		}
+	}
+	return next
+}
+
+// advance lets the servo re-plan its slew at system clock time now.
+func (e *Engine) advance(now time.Time) {
+	if e.err != nil {
+		return
+	}
+	a := e.servo.Advance(now, e.nextEvent(now))
+	e.apply(a)
+}
+
+// apply carries out the clock part of a servo action.
+func (e *Engine) apply(a discipline.Action) {
+	if !e.cfg.ClockControl {
+		return
+	}
+	if a.Step != 0 {
+		if err := e.clk.Step(a.Step); err != nil {
+			e.log.Error("step clock", "step", a.Step, "err", err)
+		}
+	}
+	if a.SetFreq {
+		if err := e.clk.SetFrequency(a.Frequency); err != nil {
+			e.log.Error("set clock frequency", "ppm", a.Frequency, "err", err)
+		}
+	}
+}
+
+// nonce returns a random, non-zero transmit timestamp for a request.
+// Client requests carry no clock reading (RFC 9109 style data
+// minimisation): the origin check only needs the value to be
+// unpredictable.
+func (e *Engine) nonce() ntpserver.Time64 {
+	for {
+		if v := e.rng.Uint64(); v != 0 {
+			return ntpserver.Time64(v)
+		}
+	}
+}
+
+func durationOf(sec float64) time.Duration {
+	if math.IsNaN(sec) {
+		return 0
+	}
+	if math.Abs(sec) > math.MaxInt64/1e9 {
+		return time.Duration(math.Copysign(math.MaxInt64, sec))
+	}
+	return time.Duration(math.Round(sec * 1e9))
+}

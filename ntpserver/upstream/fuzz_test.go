@@ -1,0 +1,72 @@
+package upstream_test
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+)
+
+// FuzzReceive feeds arbitrary datagrams to a source with an outstanding
+// request. When the last octet of the header is odd, the origin is
+// patched to match the request and the server timestamps are moved near
+// our clock, so the bytes reach the sample code. Nothing may panic, and
+// the reports must still be producible.
+func FuzzReceive(f *testing.F) {
+	w := clocktest.NewWorld(clocktest.Start, 1)
+	srv := clocktest.NewServer("192.0.2.1:123")
+	req := make([]byte, ntpserver.HeaderLen)
+	(&ntpserver.Packet{Version: 4, Mode: ntpserver.ModeClient, Transmit: 0x0123456789abcdef}).Encode(req)
+	good := make([]byte, ntpserver.HeaderLen)
+	st := ntpserver.SyncState{Stratum: 1, Precision: -20, RefTime: ntpserver.TimeToNTP(w.Now())}
+	ntpserver.Respond(good, req, ntpserver.TimeToNTP(w.Now()), &st, 0)
+	ntpserver.PutTransmit(good, ntpserver.TimeToNTP(w.Now().Add(time.Microsecond)))
+	kod := make([]byte, ntpserver.HeaderLen)
+	ntpserver.Respond(kod, req, ntpserver.TimeToNTP(w.Now()), &st, ntpserver.KissCode("DENY"))
+	for _, seed := range [][]byte{good, kod, good[:47], {}, append(append([]byte{}, good...), 0, 0, 0, 1)} {
+		f.Add(seed)
+		if len(seed) >= ntpserver.HeaderLen {
+			patched := append([]byte{}, seed...)
+			patched[47] |= 1
+			f.Add(patched)
+		}
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		w := clocktest.NewWorld(clocktest.Start, 1)
+		clk := w.NewClock(clocktest.ClockConfig{})
+		local := &config.Local{Stratum: 10, Distance: 1, WaitUnsynced: -1}
+		eng := upstream.NewEngine(upstream.Config{
+			MakeStep: &config.MakeStep{Threshold: 0.1, Limit: -1}, Local: local,
+			ClockControl: true, Precision: -20,
+		}, clk, nil)
+		id := eng.AddSource("192.0.2.1", srv.Addr, config.Source{MinPoll: 6, MaxPoll: 10})
+		buf := make([]byte, 64)
+		// Several rounds so that samples accumulate into statistics.
+		for round := range 4 {
+			n := eng.Transmit(id, clk.Now(), buf)
+			if n == 0 { // denied
+				break
+			}
+			p := append([]byte{}, pkt...)
+			if len(p) >= ntpserver.HeaderLen && p[47]&1 == 1 {
+				copy(p[24:32], buf[40:48])
+				// Keep the server's timestamps near our clock so the
+				// sample is plausible, shifted by fuzzed amounts.
+				shift := int64(binary.BigEndian.Uint16(p[32:34])) - 1<<15
+				rx := ntpserver.TimeToNTP(clk.Now()).Add(time.Duration(shift) * time.Microsecond)
+				binary.BigEndian.PutUint64(p[32:40], uint64(rx))
+				binary.BigEndian.PutUint64(p[40:48], uint64(rx.Add(time.Duration(p[1])*time.Microsecond)))
+			}
+			eng.Receive(id, p, clk.Now().Add(time.Duration(round)*time.Millisecond))
+			_ = eng.SyncState()
+			_ = eng.Sources()
+			_ = eng.Tracking()
+			_ = eng.Unreachable()
+			_, _, _ = eng.NextPoll()
+		}
+	})
+}

@@ -1,0 +1,62 @@
+package upstream
+
+import (
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+)
+
+// neverSyncedLocalStratum is the lowest stratum a box that has never
+// been synchronised serves its local clock at.
+const neverSyncedLocalStratum = 10
+
+// localStratum is the stratum the local reference is served at now.
+func (e *Engine) localStratum() int {
+	n := e.cfg.Local.Stratum
+	if !e.everSynced && e.cfg.HasSources {
+		n = max(n, neverSyncedLocalStratum)
+	}
+	return n
+}
+
+// localActive reports whether the local reference should be served at
+// system clock time raw (cooked time now).
+func (e *Engine) localActive(raw time.Time, now float64) bool {
+	l := e.cfg.Local
+	if l == nil || e.err != nil {
+		return false
+	}
+	if l.Activate > 0 && !e.activated {
+		return false
+	}
+	if e.synced {
+		return e.rootDistance(raw) >= l.Distance && now-e.ref.at >= l.WaitSynced
+	}
+	return now-e.unsyncedSince >= l.EffectiveWaitUnsynced()
+}
+
+// SyncState is what the NTP server should serve now: the selected
+// source's view (stratum + 1, its address as reference ID, the last
+// update as reference time, root delay and dispersion accumulated along
+// the path), the local reference when it is active, or unsynchronised.
+// After a fatal maxchange it is unsynchronised.
+func (e *Engine) SyncState() ntpserver.SyncState {
+	raw := e.clk.Now().Round(0)
+	now := e.cooked(raw)
+	prec := e.cfg.Precision
+	if e.localActive(raw, now) {
+		return ntpserver.LocalClock(uint8(e.localStratum()), prec)
+	}
+	if !e.synced || e.err != nil || e.ref.stratum+1 >= 16 {
+		return ntpserver.Unsynchronised(prec)
+	}
+	return ntpserver.SyncState{
+		Leap:           e.leap,
+		Stratum:        uint8(e.ref.stratum + 1),
+		Precision:      prec,
+		RefID:          e.ref.refID,
+		RefTime:        ntpserver.TimeToNTP(e.ref.raw),
+		RootDelay:      durationOf(e.ref.rootDelay),
+		RootDispersion: durationOf(e.ref.rootDisp),
+	}
+}

@@ -1,0 +1,161 @@
+package upstream
+
+import (
+	"math"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+)
+
+// This file turns a reply into a sample: the RFC 5905 §8 packet tests,
+// the four-timestamp arithmetic on the cooked clock, chrony's delay test,
+// and step/spike detection.
+
+const (
+	maxDelay        = 3.0  // s, chrony's maxdelay
+	maxResponseTime = 4.0  // s a server may hold a request (chrony)
+	maxDispersion   = 16.0 // s, RFC 5905 MAXDISP: test 7
+)
+
+// Receive handles a datagram from the source's address received at
+// system clock time t4 (the kernel's timestamp when available). Packets
+// that do not answer the outstanding request are ignored; at most one
+// reply per request is accepted. A good sample may update the clock.
+func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
+	s := e.source(id)
+	if s == nil || s.xmt == 0 || s.answered {
+		return
+	}
+	var p ntpserver.Packet
+	if p.Decode(pkt) != nil || p.Mode != ntpserver.ModeServer || p.Version < 1 || p.Version > 4 {
+		return
+	}
+	if p.Origin != s.xmt { // test 2: not the answer to our request
+		return
+	}
+	s.answered = true
+	t4 = t4.Round(0)
+	// Re-plan the slew once the schedule has settled.
+	defer e.advance(t4)
+
+	if p.Leap == ntpserver.LeapUnsynchronised && p.Stratum == 0 {
+		e.kissed(s, &p, t4)
+		return
+	}
+	// Tests 3, 6 and 7: usable timestamps from a synchronised server
+	// whose own error is bounded.
+	rootDelay := p.RootDelay.Duration().Seconds()
+	rootDisp := p.RootDispersion.Duration().Seconds()
+	s.synced = p.Leap != ntpserver.LeapUnsynchronised && p.Stratum >= 1 && p.Stratum < 16 &&
+		rootDelay/2+rootDisp < maxDispersion && !p.Receive.IsZero() && !p.Transmit.IsZero()
+	s.stratum = int(p.Stratum)
+	if !s.synced {
+		e.adjustPoll(s, badPacketAdj)
+		return
+	}
+	s.leap = p.Leap
+	s.reach |= 1
+	s.txSinceRx = 0
+
+	sm, ok := e.measure(s, &p, t4, rootDelay, rootDisp)
+	if !ok || !s.stats.delayOK(&sm) {
+		e.adjustPoll(s, badPacketAdj)
+		return
+	}
+	now := e.cooked(t4)
+	errInEstimate, expected := 0.0, 0.0
+	if s.stats.ok {
+		pred, psd := s.stats.predict(sm.t)
+		errInEstimate = math.Abs(sm.offset - pred)
+		expected = math.Hypot(s.stats.sd, psd)
+	}
+	if !e.accept(s, sm) {
+		return
+	}
+	shortened := false
+	if expected > 0 {
+		z := errInEstimate / max(expected, minStdDevFloor)
+		s.innovation = innovationDecay*s.innovation + (1-innovationDecay)*min(z*z, 100)
+		if s.innovation > innovationLimit && len(s.stats.window()) > minKeep {
+			s.stats.shorten()
+			s.innovation = 1
+			shortened = true
+		}
+	}
+	s.lastRx = now
+	s.updates++
+	adj := pollAdjustment(errInEstimate, sm.distance(), len(s.stats.window()))
+	if shortened {
+		adj = min(adj, -1)
+	}
+	e.adjustPoll(s, adj)
+	if s.burstGood > 0 {
+		s.burstGood--
+		if s.burstGood == 0 {
+			s.burstTotal = 0
+		}
+	}
+	s.reschedule()
+	e.reselect(t4, now, s)
+}
+
+// measure computes a sample from the reply, on the cooked clock.
+func (e *Engine) measure(s *source, p *ntpserver.Packet, t4 time.Time, rootDelay, rootDisp float64) (sample, bool) {
+	t1ntp := ntpserver.TimeToNTP(s.t1)
+	t4ntp := ntpserver.TimeToNTP(t4)
+	p4 := e.servo.Pending(t4)
+	// Differences of NTP timestamps are era-safe and exact to the
+	// nanosecond; the cooked corrections p1 and p4 are added after.
+	t2t1 := p.Receive.Sub(t1ntp).Seconds() - s.p1
+	t3t4 := p.Transmit.Sub(t4ntp).Seconds() - p4
+	local := t4.Sub(s.t1).Seconds() + p4 - s.p1
+	remote := p.Transmit.Sub(p.Receive).Seconds()
+	prec := precisionSeconds(e.cfg.Precision) + precisionSeconds(p.Precision)
+	sm := sample{
+		t:         (e.sec(s.t1) + s.p1 + e.sec(t4) + p4) / 2,
+		offset:    (t2t1 + t3t4) / 2,
+		delay:     max(math.Abs(local-remote), prec),
+		rootDelay: rootDelay,
+		rootDisp:  rootDisp,
+	}
+	sm.measured = sm.offset
+	skew := 0.0
+	if s.stats.ok {
+		skew = s.stats.skew
+	}
+	sm.disp = prec + skew*math.Abs(local)
+	// chrony's test A: a sane delay and server processing time.
+	if sm.delay > maxDelay || remote < 0 || remote > maxResponseTime || local < 0 ||
+		math.IsNaN(sm.offset) || math.IsInf(sm.offset, 0) {
+		return sample{}, false
+	}
+	return sm, true
+}
+
+// accept adds a sample to the statistics, holding back an outlier until
+// the next sample tells whether it was a spike (then it is dropped) or
+// the source stepped (then the history restarts from the two samples).
+func (e *Engine) accept(s *source, sm sample) bool {
+	if !s.stats.outlier(&sm) {
+		s.spike = nil
+		s.stats.add(sm)
+		return true
+	}
+	if sp := s.spike; sp != nil {
+		// Two outliers in a row that agree with each other: a step.
+		bound := max(stepMinimum, sp.distance()+sm.distance())
+		if math.Abs(sm.offset-sp.offset) <= bound {
+			e.log.Info("source stepped: restarting its statistics", "source", s.name, "offset", durationOf(sm.offset))
+			s.stats.reset()
+			s.stats.add(*sp)
+			s.stats.add(sm)
+			s.spike = nil
+			return true
+		}
+	}
+	cp := sm
+	s.spike = &cp
+	return false
+}
+
+func precisionSeconds(p int8) float64 { return math.Ldexp(1, int(p)) }

@@ -1,0 +1,188 @@
+package upstream
+
+import (
+	"math"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/clock"
+	"github.com/ntpbox/ntpbox/ntpserver/discipline"
+)
+
+// This file is the clock update: combining the survivors, the leap
+// vote, the servo, re-expressing stored measurements after a correction,
+// the reference the server serves, and the kernel status.
+
+// update combines the selected source with the others in combined,
+// feeds the servo and records the new reference. surv are all the
+// survivors of the selection: they vote on leap seconds.
+func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
+	if e.err != nil {
+		return
+	}
+	var sw, so, sf, sfw float64
+	for _, s := range combined {
+		w := 1 / max(s.sel.distance, 1e-9)
+		so += w * s.sel.offset
+		sw += w
+		skew := max(s.sel.skew, 1e-6)
+		sf += s.sel.freq / (skew * skew)
+		sfw += 1 / (skew * skew)
+	}
+	est := discipline.Estimate{Offset: so / sw, Freq: sf / sfw, Skew: math.Sqrt(1 / sfw)}
+
+	act := e.servo.Update(raw, est, e.nextEvent(raw))
+	switch {
+	case act.Fatal != nil:
+		e.err = act.Fatal
+		e.log.Error("maxchange: giving up; the clock is no longer adjusted", "offset", durationOf(est.Offset), "err", act.Fatal)
+		e.apply(act)
+		e.synced = false
+		e.selected = nil
+		e.unsyncedSince = now
+		e.pushStatus()
+		return
+	case act.Ignored:
+		e.log.Warn("maxchange: ignoring a large adjustment", "offset", durationOf(est.Offset))
+		return
+	}
+	e.reframe(now, act)
+	e.apply(act)
+	if act.Step != 0 {
+		e.log.Info("clock stepped", "step", act.Step)
+	}
+
+	b := e.selected
+	n := b.stats.newest()
+	after := now + act.DOffset
+	if e.synced || e.everSynced {
+		e.interval = after - e.ref.at
+	}
+	pending := math.Abs(e.servo.Pending(raw.Add(act.Step)))
+	e.ref = reference{
+		raw:       raw.Add(act.Step),
+		at:        after,
+		stratum:   b.stratum,
+		refID:     b.refID,
+		name:      b.name,
+		rootDelay: n.rootDelay + n.delay,
+		rootDisp: n.rootDisp + n.disp + ntpserver.PHI*max(now-n.t, 0) + b.sel.sd +
+			max(math.Abs(est.Offset), pending),
+	}
+	e.leap = leapVote(surv, e.ref.raw)
+	e.lastOffset = est.Offset
+	switch {
+	case act.Step != 0: // a step is not a tracking error
+	case e.rmsKnown:
+		e.rmsOffset = math.Sqrt(0.9*e.rmsOffset*e.rmsOffset + 0.1*est.Offset*est.Offset)
+	default:
+		e.rmsOffset, e.rmsKnown = math.Abs(est.Offset), true
+	}
+	e.residual = est.Freq - act.DFreq
+	if !e.synced {
+		e.log.Info("synchronised", "source", b.name, "stratum", b.stratum+1, "offset", durationOf(est.Offset))
+	}
+	e.synced, e.everSynced = true, true
+	if l := e.cfg.Local; l != nil && l.Activate > 0 && e.rootDistance(e.ref.raw) < l.Activate {
+		e.activated = true
+	}
+	e.pushStatus()
+}
+
+// reframe re-expresses everything measured against the cooked clock
+// after it moved by act.DOffset and its rate by act.DFreq at cooked time
+// now, and shifts system clock times by a step.
+func (e *Engine) reframe(now float64, act discipline.Action) {
+	step := act.Step
+	for _, s := range e.sources {
+		s.stats.adjust(now, act.DOffset, act.DFreq)
+		if sp := s.spike; sp != nil {
+			d := act.DOffset + act.DFreq*1e-6*(sp.t-now)
+			sp.offset -= d
+			sp.t += d
+		}
+		if s.xmt != 0 && !s.answered {
+			t1 := e.sec(s.t1) + s.p1
+			s.p1 += act.DOffset + act.DFreq*1e-6*(t1-now) - step.Seconds()
+			s.t1 = s.t1.Add(step)
+		}
+		if !math.IsNaN(s.lastRx) {
+			s.lastRx += act.DOffset
+		}
+		if step != 0 {
+			s.nextPoll = s.nextPoll.Add(step)
+			if !s.lastTx.IsZero() {
+				s.lastTx = s.lastTx.Add(step)
+			}
+		}
+	}
+	e.unsyncedSince += act.DOffset
+}
+
+// leapVote is chrony's: a leap second is announced when more than half
+// of the survivors announce it. Linux inserts or deletes it at the end
+// of the current UTC day, so it is passed on only on the last day of a
+// month (the only days leap seconds may happen), never weeks early.
+func leapVote(surv []*source, now time.Time) ntpserver.Leap {
+	var ins, del int
+	for _, s := range surv {
+		switch s.leap {
+		case ntpserver.LeapInsert:
+			ins++
+		case ntpserver.LeapDelete:
+			del++
+		}
+	}
+	if !lastDayOfMonth(now) {
+		return ntpserver.LeapNone
+	}
+	switch {
+	case 2*ins > len(surv):
+		return ntpserver.LeapInsert
+	case 2*del > len(surv):
+		return ntpserver.LeapDelete
+	}
+	return ntpserver.LeapNone
+}
+
+func lastDayOfMonth(t time.Time) bool {
+	return t.UTC().AddDate(0, 0, 1).Day() == 1
+}
+
+// rootDistance is the served root distance at system clock time raw:
+// half the root delay plus the root dispersion grown at PHI since the
+// last update.
+func (e *Engine) rootDistance(raw time.Time) float64 {
+	age := max(raw.Sub(e.ref.raw).Seconds(), 0)
+	return e.ref.rootDelay/2 + e.ref.rootDisp + ntpserver.PHI*age
+}
+
+// pushStatus tells the kernel the synchronisation state: synchronised
+// only with rtcsync (that is what lets Linux's 11-minute mode copy the
+// time to the RTC), the leap second, and the error bounds.
+func (e *Engine) pushStatus() {
+	if !e.cfg.ClockControl {
+		return
+	}
+	st := clock.Status{MaxError: 16 * time.Second, EstError: 16 * time.Second}
+	if e.synced && e.err == nil {
+		st.Synced = e.cfg.RTCSync
+		st.Leap = clock.Leap(e.leap)
+		st.MaxError = durationOf(e.ref.rootDelay/2 + e.ref.rootDisp)
+		st.EstError = durationOf(math.Abs(e.lastOffset) + e.selectedSD())
+	}
+	e.setStatus(st)
+}
+
+func (e *Engine) selectedSD() float64 {
+	if e.selected == nil {
+		return 0
+	}
+	return e.selected.sel.sd
+}
+
+func (e *Engine) setStatus(st clock.Status) {
+	if err := e.clk.SetStatus(st); err != nil {
+		e.log.Error("set clock status", "err", err)
+	}
+}

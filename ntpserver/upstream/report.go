@@ -1,0 +1,103 @@
+package upstream
+
+import (
+	"math"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/control"
+)
+
+// Offsets in reports follow chronyc: positive means the local clock is
+// ahead of the source (the opposite sign of the engine's internal
+// "source minus clock").
+
+// Sources returns the `sources` and `sourcestats` lines, at the clock's
+// current time, in the order the sources were added.
+func (e *Engine) Sources() []control.SourceReport {
+	raw := e.clk.Now().Round(0)
+	now := e.cooked(raw)
+	out := make([]control.SourceReport, 0, len(e.sources))
+	for _, s := range e.sources {
+		r := control.SourceReport{
+			Name:       s.name,
+			Addr:       s.addr,
+			Mode:       "^",
+			State:      s.state,
+			Stratum:    s.stratum,
+			Poll:       s.poll,
+			Reach:      s.reach,
+			LastRx:     -1,
+			KissCode:   s.kiss,
+			Selectable: !s.cfg.NoSelect && !s.stopped && s.addr.IsValid(),
+			NP:         len(s.stats.window()),
+			NR:         s.stats.runs,
+			Span:       durationOf(s.stats.span()),
+		}
+		if n := s.stats.newest(); n != nil {
+			r.LastRx = durationOf(now - s.lastRx)
+			r.AdjustedOffset = durationOf(-n.offset)
+			r.MeasuredOffset = durationOf(-n.measured)
+			r.ErrorBound = durationOf(n.rootDelay/2 + n.rootDisp + n.delay/2 + n.disp)
+			off, _ := s.stats.predict(now)
+			r.Offset = durationOf(-off)
+			r.StdDev = durationOf(s.stats.sd)
+		}
+		if s.stats.ok {
+			r.Frequency = -s.stats.slope * 1e6
+			r.FreqSkew = s.stats.skew * 1e6
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Tracking returns the `tracking` report at the clock's current time.
+func (e *Engine) Tracking() control.TrackingReport {
+	raw := e.clk.Now().Round(0)
+	now := e.cooked(raw)
+	r := control.TrackingReport{
+		SystemTime:     durationOf(-e.servo.Pending(raw)),
+		LastOffset:     durationOf(-e.lastOffset),
+		RMSOffset:      durationOf(e.rmsOffset),
+		Frequency:      e.Frequency(),
+		ResidualFreq:   -e.residual,
+		Skew:           e.servo.Skew(),
+		UpdateInterval: durationOf(e.interval),
+		Leap:           "Not synchronised",
+		ClockControl:   e.cfg.ClockControl,
+	}
+	switch {
+	case e.localActive(raw, now):
+		r.RefID = ntpserver.LocalRefID
+		r.Stratum = e.localStratum()
+		r.RefTime = raw.Add(-time.Second).UTC()
+		r.RootDispersion = precisionDuration(e.cfg.Precision)
+		r.Leap = "Normal"
+	case e.synced && e.err == nil:
+		r.RefID = e.ref.refID
+		r.RefName = e.ref.name
+		r.Stratum = e.ref.stratum + 1
+		r.RefTime = e.ref.raw.UTC()
+		r.RootDelay = durationOf(e.ref.rootDelay)
+		r.RootDispersion = durationOf(e.ref.rootDisp + ntpserver.PHI*max(raw.Sub(e.ref.raw).Seconds(), 0))
+		r.Leap = leapName(e.leap)
+	}
+	return r
+}
+
+func leapName(l ntpserver.Leap) string {
+	switch l {
+	case ntpserver.LeapInsert:
+		return "Insert second"
+	case ntpserver.LeapDelete:
+		return "Delete second"
+	case ntpserver.LeapNone:
+		return "Normal"
+	}
+	return "Not synchronised"
+}
+
+func precisionDuration(p int8) time.Duration {
+	return durationOf(math.Ldexp(1, int(p)))
+}

@@ -1,0 +1,224 @@
+package upstream
+
+import (
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+)
+
+// This file is source selection (RFC 5905 §11.2, in chrony's form): the
+// per-source checks, orphans, the intersection that rejects
+// falsetickers, minsources and require. combine.go then picks the system
+// peer and the sources combined with it.
+
+const (
+	maxDistance    = 3.0  // s, chrony's maxdistance
+	maxJitter      = 1.0  // s, chrony's maxjitter
+	stratumWeight  = 1e-3 // s per stratum, chrony's stratumweight
+	reselectDist   = 1e-4 // s, chrony's reselectdist
+	combineLimit   = 3.0  // chrony's combinelimit
+	freqCombineSDs = 3.0  // survivors whose frequency differs more are not combined
+)
+
+// selectInfo computes s's selection input at cooked time now.
+func (s *source) selectInfo(now float64) selInfo {
+	st := &s.stats
+	off, osd := st.predict(now)
+	n := st.newest()
+	age := max(now-n.t, 0)
+	// Root distance: the source's own, half our delay, our dispersion
+	// grown with the sample's age, and the statistical uncertainty.
+	dist := n.rootDelay/2 + n.rootDisp + n.delay/2 + n.disp +
+		age*(st.skew+maxClockError) + st.sd + osd
+	// chrony: a source without new samples (its newest is older than
+	// half its span) gets extra dispersion.
+	if first := now - st.window()[0].t; first < 2*age {
+		dist += maxClockError * (2*age - first)
+	}
+	return selInfo{
+		offset:   off,
+		sd:       st.sd,
+		distance: dist,
+		iv:       interval{lo: off - dist, hi: off + dist, trust: s.cfg.Trust},
+		freq:     st.slope * 1e6,
+		skew:     st.skew * 1e6,
+	}
+}
+
+// orphanStratum returns the local stratum when `local ... orphan` is
+// configured (sources at or above it are orphans), or 16.
+func (e *Engine) orphanStratum() int {
+	if l := e.cfg.Local; l != nil && l.Orphan {
+		return e.localStratum()
+	}
+	return 16
+}
+
+// reselect runs the selection at system clock time raw (cooked time
+// now). updated is the source that just got a sample, or nil; the clock
+// is updated only when the selected source has a new sample.
+func (e *Engine) reselect(raw time.Time, now float64, updated *source) {
+	cands, wait := e.candidates(now)
+	if wait {
+		return
+	}
+	if len(cands) == 0 {
+		e.unselect(now, "no selectable sources")
+		return
+	}
+	surv, why := e.truechimers(cands)
+	if why != "" {
+		e.unselect(now, why)
+		return
+	}
+	combined := e.choose(surv)
+	if updated == nil || e.selected.updates == 0 {
+		return
+	}
+	e.update(raw, now, combined, surv)
+	for _, s := range e.sources {
+		s.updates = 0
+	}
+}
+
+// candidates applies the per-source checks and returns the sources that
+// may take part in the selection. wait is chrony's start-up rule: while
+// nothing is selected yet, wait for sources polled in step with the
+// others to get enough samples, so that the first selection sees them
+// all.
+func (e *Engine) candidates(now float64) (cands []*source, wait bool) {
+	var (
+		ok                       []*source
+		badStats                 int
+		maxSelReach, maxBadReach uint8
+		maxSelSize               int
+		maxReachSampleAgo        float64
+	)
+	for _, s := range e.sources {
+		s.state = stateUnselectable
+		switch {
+		case s.cfg.NoSelect || s.stopped || !s.synced:
+			continue
+		case !s.stats.ok:
+			if len(s.stats.samples) > 0 || s.reach != 0 {
+				badStats++
+				maxBadReach = max(maxBadReach, s.reach)
+			}
+			continue
+		}
+		s.sel = s.selectInfo(now)
+		switch {
+		case !(s.sel.distance <= maxDistance):
+			continue
+		case s.sel.sd > maxJitter:
+			s.state = stateJittery
+			continue
+		}
+		if s.reach != 0 {
+			maxReachSampleAgo = max(maxReachSampleAgo, now-s.stats.window()[0].t)
+		}
+		maxSelReach = max(maxSelReach, s.reach)
+		maxSelSize = max(maxSelSize, s.reachSize)
+		ok = append(ok, s)
+	}
+
+	// Unreachable sources stay selectable while their newest sample is
+	// not older than the oldest sample of a reachable source (chrony).
+	// Orphans (stratum >= the local orphan stratum) are set aside.
+	var orphan *source
+	orphanStratum := e.orphanStratum()
+	for _, s := range ok {
+		switch {
+		case s.reach == 0 && now-s.stats.newest().t > maxReachSampleAgo:
+		case s.stratum >= orphanStratum:
+			if s.stratum == orphanStratum && s.reach != 0 && (orphan == nil || s.refID < orphan.refID) {
+				orphan = s
+			}
+		default:
+			cands = append(cands, s)
+		}
+	}
+	if len(cands) == 0 && orphan != nil && e.orphanSelectable(orphan) {
+		cands = append(cands, orphan)
+	}
+	wait = badStats > 0 && len(cands) > 0 && e.selected == nil &&
+		maxSelSize < 8 && maxSelReach>>1 == maxBadReach
+	return cands, wait
+}
+
+// orphanSelectable is chrony's orphan rule: with no other source, the
+// orphan with the smallest reference ID is followed if its ID is smaller
+// than ours, so that of a group of orphans exactly one serves its local
+// clock.
+func (e *Engine) orphanSelectable(s *source) bool {
+	if s.localRefID == 0 {
+		if !s.orphanWarned {
+			e.log.Warn("orphan mode: local address towards the source unknown; not selecting it", "source", s.name)
+			s.orphanWarned = true
+		}
+		return false
+	}
+	return s.refID < s.localRefID
+}
+
+// truechimers runs the intersection and returns the survivors, or why
+// there are none usable: no majority, too few for minsources, or no
+// `require` source among them.
+func (e *Engine) truechimers(cands []*source) (surv []*source, why string) {
+	ivs := make([]interval, len(cands))
+	trusted := 0
+	for i, s := range cands {
+		ivs[i] = s.sel.iv
+		if s.cfg.Trust {
+			trusted++
+		}
+	}
+	agr := intersect(ivs)
+	if !agr.majority(len(cands), trusted) {
+		for _, s := range cands {
+			s.state = stateFalseticker
+		}
+		return nil, "no majority"
+	}
+	required := false
+	for _, s := range cands {
+		if agr.survives(s.sel.iv) {
+			surv = append(surv, s)
+			required = required || s.cfg.Require
+		} else {
+			s.state = stateFalseticker
+		}
+	}
+	switch {
+	case len(surv) < e.cfg.MinSources:
+		return nil, "fewer selectable sources than minsources"
+	case e.anyRequire() && !required:
+		return nil, "no required source selectable"
+	}
+	return surv, ""
+}
+
+func (e *Engine) anyRequire() bool {
+	for _, s := range e.sources {
+		if s.cfg.Require {
+			return true
+		}
+	}
+	return false
+}
+
+// unselect drops the reference after a failed selection. As in chrony
+// the server becomes unsynchronised at once (the local reference may
+// then take over).
+func (e *Engine) unselect(now float64, reason string) {
+	if e.selected != nil {
+		e.log.Warn("can't synchronise: "+reason, "previous", e.selected.name)
+	}
+	e.selected = nil
+	if e.synced {
+		e.synced = false
+		e.unsyncedSince = now
+		e.leap = ntpserver.LeapNone
+		e.pushStatus()
+	}
+}

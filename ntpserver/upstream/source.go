@@ -1,0 +1,103 @@
+package upstream
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+)
+
+// source is one upstream server: polling state, the outstanding request,
+// the last packet's header, the sample statistics and the selection
+// verdict.
+type source struct {
+	id         SourceID
+	name       string
+	addr       netip.AddrPort
+	cfg        config.Source
+	refID      uint32 // of the source's address
+	localRefID uint32 // of our address towards it (orphan mode); 0 if unknown
+
+	// Polling.
+	poll       int     // log2 s
+	pollScore  float64 // fractional poll adjustments (chrony's poll_score)
+	kodMinPoll int     // raised by a RATE kiss
+	nextPoll   time.Time
+	lastTx     time.Time
+	burstTotal int // iburst requests left
+	burstGood  int // good iburst samples still wanted
+	reach      uint8
+	reachSize  int // polls counted into reach, up to 8
+	txSinceRx  int // requests since the last valid reply
+	stopped    bool
+	kiss       string
+
+	// The outstanding request.
+	xmt      ntpserver.Time64 // our transmit nonce; 0: none
+	t1       time.Time        // system clock when sent
+	p1       float64          // cooked minus system clock then
+	answered bool
+
+	// The last valid packet.
+	stratum int
+	leap    ntpserver.Leap
+	synced  bool    // the last valid packet passed tests 6 and 7
+	lastRx  float64 // cooked s of the last good sample; NaN before
+
+	stats sourceStats
+	spike *sample // outlier waiting for confirmation that the source stepped
+	// innovation is a moving average of the squared prediction errors of
+	// new samples, in units of their expected variance: about 1 while a
+	// straight line describes the source, more when the regression
+	// window has grown longer than the clock's frequency stays put.
+	innovation float64
+	updates    int // good samples since the last clock update
+
+	// Selection.
+	state        string // chronyc's S column
+	sel          selInfo
+	orphanWarned bool
+}
+
+// selInfo is a source's input to the selection, at the selection's time.
+type selInfo struct {
+	offset   float64 // s, source minus cooked clock
+	sd       float64 // s
+	distance float64 // root distance (s)
+	iv       interval
+	freq     float64 // ppm, source relative to the cooked clock
+	skew     float64 // ppm
+}
+
+func newSource(id SourceID, name string, addr netip.AddrPort, cfg config.Source, now time.Time) *source {
+	s := &source{
+		id:       id,
+		name:     name,
+		addr:     addr,
+		cfg:      cfg,
+		refID:    RefID(addr.Addr()),
+		poll:     cfg.MinPoll,
+		nextPoll: now,
+		lastRx:   nan(),
+		state:    stateUnselectable,
+	}
+	if cfg.MaxPoll < cfg.MinPoll {
+		s.cfg.MaxPoll = cfg.MinPoll
+	}
+	if cfg.IBurst {
+		// chrony: 4 good samples, at most 8 requests, 2 s apart.
+		s.burstTotal, s.burstGood = 8, 4
+	}
+	return s
+}
+
+// chronyc's state column.
+const (
+	stateSelected     = "*"
+	stateCombined     = "+"
+	stateNotCombined  = "-"
+	stateUnselectable = "?"
+	stateFalseticker  = "x"
+	stateJittery      = "~"
+)

@@ -1,0 +1,297 @@
+package upstream
+
+import "math"
+
+// This file is the per-source sample statistics (chrony's sourcestats):
+// a weighted linear regression of offset against time over the recent
+// samples, with a runs test that shortens the regression window once a
+// straight line no longer fits. As in chrony, the runs test also looks
+// at up to as many older samples as the window holds: a line fitted to
+// the recent samples and extended back over the older ones exposes a
+// frequency that wandered.
+
+const (
+	maxSamples    = 64   // in the regression window (chrony's limit)
+	runsRatio     = 2    // the runs test covers up to this many times the window
+	minKeep       = 6    // the runs test never prunes below this (chrony's minsamples)
+	minRegress    = 3    // samples needed for a frequency estimate
+	maxClockError = 1e-6 // s/s, assumed stability of our oscillator between updates (chrony's maxclockerror)
+	delayDevRatio = 10   // chrony's maxdelaydevratio
+	stepMinimum   = 1e-3 // s: an outlier must be at least this far from the prediction
+	stepSigmas    = 10   // and this many standard deviations
+	runsZCritical = -1.28
+	// innovationDecay and innovationLimit: see source.innovation.
+	innovationDecay = 0.75
+	innovationLimit = 3
+	minStdDevFloor  = 1e-7 // s: floor for weights, below any real network jitter
+)
+
+// sample is one measurement, on the engine's cooked time axis.
+type sample struct {
+	t         float64 // cooked seconds since the engine epoch, midway between T1 and T4
+	offset    float64 // source minus cooked clock (s), adjusted for later corrections
+	measured  float64 // offset as measured
+	delay     float64 // round-trip delay (s)
+	disp      float64 // peer dispersion (s)
+	rootDelay float64 // the source's root delay from the packet (s)
+	rootDisp  float64 // the source's root dispersion from the packet (s)
+}
+
+func (s *sample) distance() float64 { return s.delay/2 + s.disp }
+
+// sourceStats holds a source's samples and the regression through them.
+type sourceStats struct {
+	samples []sample // oldest first; the first extra only feed the runs test
+	extra   int
+
+	ok       bool    // at least minRegress samples: offset, slope and skew are valid
+	tMean    float64 // weighted mean time
+	offMean  float64 // weighted mean offset (the regression line at tMean)
+	slope    float64 // s/s: d(offset)/dt, the source's frequency relative to our cooked clock
+	sumW     float64 // sum of normalised weights
+	stt      float64 // weighted sum of squared time deviations
+	sd       float64 // standard deviation of a unit-weight sample (s)
+	skew     float64 // standard error of slope (s/s)
+	runs     int
+	minDelay float64
+
+	weights []float64 // scratch
+}
+
+func (st *sourceStats) reset() {
+	*st = sourceStats{samples: st.samples[:0], weights: st.weights}
+}
+
+// window returns the samples of the regression window.
+func (st *sourceStats) window() []sample { return st.samples[st.extra:] }
+
+func (st *sourceStats) newest() *sample {
+	if len(st.samples) == 0 {
+		return nil
+	}
+	return &st.samples[len(st.samples)-1]
+}
+
+// add appends s and re-runs the regression.
+func (st *sourceStats) add(s sample) {
+	st.samples = append(st.samples, s)
+	if len(st.samples)-st.extra > maxSamples {
+		st.extra++
+	}
+	st.trim()
+	st.regress()
+}
+
+// shorten halves the regression window (not below minKeep), keeping the
+// older half for the runs test.
+func (st *sourceStats) shorten() {
+	n := len(st.samples) - st.extra
+	keep := max(n/2, minKeep)
+	if keep >= n {
+		return
+	}
+	st.extra += n - keep
+	st.trim()
+	st.regress()
+}
+
+// trim keeps at most (runsRatio-1) times the window as extra samples.
+func (st *sourceStats) trim() {
+	n := len(st.samples) - st.extra
+	if drop := st.extra - (runsRatio-1)*n; drop > 0 {
+		st.samples = append(st.samples[:0], st.samples[drop:]...)
+		st.extra -= drop
+	}
+}
+
+// adjust re-expresses the samples after the cooked clock moved by
+// dOffset seconds and its rate by dFreq ppm at cooked time now.
+func (st *sourceStats) adjust(now, dOffset, dFreq float64) {
+	for i := range st.samples {
+		s := &st.samples[i]
+		d := dOffset + dFreq*1e-6*(s.t-now)
+		s.offset -= d
+		s.t += d
+	}
+	if len(st.samples) > 0 {
+		st.regress()
+	}
+}
+
+// predict returns the regression's offset at cooked time t and its
+// standard error. Without a regression it returns the newest sample.
+func (st *sourceStats) predict(t float64) (offset, sd float64) {
+	if !st.ok {
+		if s := st.newest(); s != nil {
+			return s.offset, s.distance()
+		}
+		return 0, math.Inf(1)
+	}
+	dt := t - st.tMean
+	v := st.sd * st.sd * (1/st.sumW + dt*dt/st.stt)
+	return st.offMean + st.slope*dt, math.Sqrt(v)
+}
+
+// span returns the time from the oldest to the newest sample.
+func (st *sourceStats) span() float64 {
+	w := st.window()
+	if len(w) < 2 {
+		return 0
+	}
+	return w[len(w)-1].t - w[0].t
+}
+
+// delayOK is chrony's test C (maxdelaydevratio): a sample whose delay
+// exceeds the minimum by much more than the offsets vary is mostly
+// queueing noise, unless its offset moved even more than the delay.
+func (st *sourceStats) delayOK(s *sample) bool {
+	if !st.ok {
+		return true
+	}
+	age := s.t - st.newest().t
+	maxDelta := st.sd*delayDevRatio + age*(st.skew+maxClockError)
+	delta := (s.delay - st.minDelay) / 2
+	if delta <= maxDelta {
+		return true
+	}
+	pred, _ := st.predict(s.t)
+	return math.Abs(s.offset-pred)-delta > maxDelta
+}
+
+// outlier reports whether s is too far from the prediction to belong to
+// the same line: a spike, or the first sample after the source stepped.
+func (st *sourceStats) outlier(s *sample) bool {
+	if !st.ok {
+		return false
+	}
+	pred, psd := st.predict(s.t)
+	bound := max(stepMinimum, stepSigmas*(st.sd+psd)+s.delay/2)
+	return math.Abs(s.offset-pred) > bound
+}
+
+// regress fits offset = offMean + slope·(t - tMean) by weighted least
+// squares over the window, then drops the oldest samples from the window
+// while the residuals, extended over up to as many older samples, show
+// too few runs of one sign for a straight line (never below minKeep).
+func (st *sourceStats) regress() {
+	win := st.window()
+	n := len(win)
+	st.ok = false
+	if n == 0 {
+		return
+	}
+	st.minDelay = math.Inf(1)
+	minDist := math.Inf(1)
+	for i := range win {
+		st.minDelay = min(st.minDelay, win[i].delay)
+		minDist = min(minDist, win[i].distance())
+	}
+	if n < minRegress {
+		st.runs = n
+		return
+	}
+	// Samples with a longer path than the best one are less trustworthy:
+	// chrony's weighting, with the previous standard deviation as scale.
+	scale := max(st.sd, minStdDevFloor)
+	w := st.weights[:0]
+	for i := range win {
+		x := 1 + (win[i].distance()-minDist)/scale
+		w = append(w, 1/(x*x))
+	}
+	st.weights = w
+	start := 0
+	for {
+		st.fit(win[start:], w[start:])
+		// The runs test covers runsRatio times the fitted samples,
+		// reaching back into the extra ones.
+		from := max(st.extra+start-(runsRatio-1)*(n-start), 0)
+		ok := st.runsOK(st.samples[from:])
+		if ok || n-start <= minKeep {
+			break
+		}
+		start++
+	}
+	st.runs = st.countRuns(win[start:])
+	st.extra += start
+	st.trim()
+	st.ok = true
+}
+
+// fit does the weighted regression over ss with weights w.
+func (st *sourceStats) fit(ss []sample, w []float64) {
+	n := float64(len(ss))
+	var sw, swt, swy float64
+	for i := range ss {
+		sw += w[i]
+		swt += w[i] * ss[i].t
+		swy += w[i] * ss[i].offset
+	}
+	tm, ym := swt/sw, swy/sw
+	norm := n / sw // normalise weights to a mean of 1
+	var stt, sty float64
+	for i := range ss {
+		dt := ss[i].t - tm
+		stt += w[i] * norm * dt * dt
+		sty += w[i] * norm * dt * (ss[i].offset - ym)
+	}
+	slope := 0.0
+	if stt > 0 {
+		slope = sty / stt
+	}
+	var ssr float64
+	for i := range ss {
+		r := ss[i].offset - ym - slope*(ss[i].t-tm)
+		ssr += w[i] * norm * r * r
+	}
+	st.tMean, st.offMean, st.slope = tm, ym, slope
+	st.sumW, st.stt = n, stt
+	st.sd = math.Sqrt(ssr / max(n-2, 1))
+	if stt > 0 {
+		st.skew = st.sd / math.Sqrt(stt)
+	} else {
+		st.skew = math.Inf(1)
+	}
+}
+
+// runsOK counts the runs of residuals of one sign and checks them
+// against the Wald–Wolfowitz runs test at 5 %: a line through data that
+// curves leaves long runs.
+func (st *sourceStats) runsOK(ss []sample) bool {
+	runs, pos, neg := st.signRuns(ss)
+	if pos == 0 || neg == 0 {
+		return len(ss) < 3
+	}
+	n := float64(pos + neg)
+	np, nn := float64(pos), float64(neg)
+	mean := 2*np*nn/n + 1
+	v := 2 * np * nn * (2*np*nn - n) / (n * n * (n - 1))
+	if v <= 0 {
+		return true
+	}
+	return (float64(runs)-mean)/math.Sqrt(v) >= runsZCritical
+}
+
+// countRuns returns the number of runs of residuals of one sign.
+func (st *sourceStats) countRuns(ss []sample) int {
+	runs, _, _ := st.signRuns(ss)
+	return runs
+}
+
+func (st *sourceStats) signRuns(ss []sample) (runs, pos, neg int) {
+	prev := 0
+	for i := range ss {
+		r := ss[i].offset - st.offMean - st.slope*(ss[i].t-st.tMean)
+		sign := 1
+		if r < 0 {
+			sign = -1
+			neg++
+		} else {
+			pos++
+		}
+		if sign != prev {
+			runs++
+			prev = sign
+		}
+	}
+	return runs, pos, neg
+}

@@ -1,0 +1,161 @@
+package upstream
+
+import (
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// line returns n samples of offset a + b·t every dt seconds, with
+// Gaussian noise sd and a fixed delay.
+func line(rng *rand.Rand, n int, dt, a, b, sd float64) []sample {
+	ss := make([]sample, n)
+	for i := range ss {
+		t := float64(i) * dt
+		off := a + b*t + sd*rng.NormFloat64()
+		ss[i] = sample{t: t, offset: off, measured: off, delay: 200e-6, disp: 1e-6}
+	}
+	return ss
+}
+
+func TestRegressionRecoversLine(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		n           int
+		dt, b, sd   float64
+		maxSlopeErr float64 // ppm
+	}{
+		{"noiseless", 10, 64, 5e-6, 0, 1e-6},
+		{"LAN noise, 16 samples at 64 s", 16, 64, 2e-6, 35e-6, 0.5},
+		{"LAN noise, 32 samples at 1024 s", 32, 1024, -30e-6, 35e-6, 0.01},
+		{"three samples of an iburst", 3, 2, 100e-6, 35e-6, 60},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			var st sourceStats
+			for _, s := range line(rng, tc.n, tc.dt, 1e-3, tc.b, tc.sd) {
+				st.add(s)
+			}
+			if !st.ok {
+				t.Fatal("no regression")
+			}
+			if d := math.Abs(st.slope-tc.b) * 1e6; d > tc.maxSlopeErr {
+				t.Errorf("slope %.4f ppm, want %.4f ± %.4f", st.slope*1e6, tc.b*1e6, tc.maxSlopeErr)
+			}
+			// The standard error should describe the actual error.
+			if d := math.Abs(st.slope - tc.b); tc.sd > 0 && d > 4*st.skew {
+				t.Errorf("slope error %.3g outside 4 × skew %.3g", d, st.skew)
+			}
+			tEnd := float64(tc.n-1) * tc.dt
+			off, sd := st.predict(tEnd)
+			want := 1e-3 + tc.b*tEnd
+			if math.Abs(off-want) > max(4*sd, 1e-12) {
+				t.Errorf("predicted offset %.3g ± %.3g, want %.3g", off, sd, want)
+			}
+			// The runs test (at 10 %) may drop a few old samples even
+			// from a perfect line, but not below minKeep.
+			if n := len(st.window()); n < min(tc.n, minKeep) {
+				t.Errorf("window %d samples of %d", n, tc.n)
+			}
+		})
+	}
+}
+
+// A frequency change makes the runs test drop the samples before it.
+func TestRegressionRunsTestShortensWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var st sourceStats
+	// 30 samples at +1 ppm, then 15 at -1 ppm (the oscillator changed).
+	for _, s := range line(rng, 30, 64, 0, 1e-6, 5e-6) {
+		st.add(s)
+	}
+	end := st.newest()
+	for _, s := range line(rng, 16, 64, end.offset, -1e-6, 5e-6)[1:] {
+		s.t += end.t
+		st.add(s)
+	}
+	n := len(st.window())
+	t.Logf("window %d samples, %d extra for the runs test, %d runs, slope %.3f ppm", n, st.extra, st.runs, st.slope*1e6)
+	if n > 25 {
+		t.Errorf("window kept %d samples across a frequency change", n)
+	}
+	if math.Abs(st.slope*1e6+1) > 0.2 {
+		t.Errorf("slope %.3f ppm, want the new -1 ppm", st.slope*1e6)
+	}
+	if st.extra > n*(runsRatio-1) {
+		t.Errorf("%d extra samples for a window of %d", st.extra, n)
+	}
+}
+
+func TestStatsAdjust(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var st sourceStats
+	for _, s := range line(rng, 10, 64, 2e-3, 3e-6, 0) {
+		st.add(s)
+	}
+	now := 640.0
+	before, _ := st.predict(now)
+	// The cooked clock moves 1 ms forward and speeds up by 3 ppm: the
+	// source now appears 1 ms closer with no residual frequency.
+	st.adjust(now, 1e-3, 3)
+	after, _ := st.predict(now + 1e-3)
+	if math.Abs(after-(before-1e-3)) > 1e-9 {
+		t.Errorf("offset after adjust %.9f, want %.9f", after, before-1e-3)
+	}
+	if math.Abs(st.slope) > 1e-12 {
+		t.Errorf("slope after adjust %.3g, want 0", st.slope)
+	}
+}
+
+func TestDelayTest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var st sourceStats
+	for _, s := range line(rng, 12, 64, 0, 0, 10e-6) {
+		st.add(s)
+	}
+	ok := sample{t: 12 * 64, offset: 0, delay: 210e-6}
+	queued := sample{t: 12 * 64, offset: 150e-6, delay: 2e-3} // 1.8 ms stuck in a queue
+	moved := sample{t: 12 * 64, offset: 20e-3, delay: 2e-3}   // offset moved far more than the delay
+	if !st.delayOK(&ok) {
+		t.Error("normal delay rejected")
+	}
+	if st.delayOK(&queued) {
+		t.Error("queued sample accepted")
+	}
+	if !st.delayOK(&moved) {
+		t.Error("sample whose offset moved more than its delay rejected")
+	}
+}
+
+// An outlier is held back: dropped if the next sample is normal (a
+// spike), taken with the next as a new start if that one agrees (the
+// source stepped).
+func TestSpikeAndStep(t *testing.T) {
+	e := &Engine{log: slog.New(slog.DiscardHandler)}
+	rng := rand.New(rand.NewPCG(9, 10))
+	s := &source{name: "test"}
+	for _, sm := range line(rng, 10, 64, 0, 0, 20e-6) {
+		if !e.accept(s, sm) {
+			t.Fatal("normal sample held back")
+		}
+	}
+	at := func(i int, off float64) sample {
+		return sample{t: float64(i) * 64, offset: off, delay: 200e-6, disp: 1e-6}
+	}
+	if e.accept(s, at(10, 0.5)) {
+		t.Fatal("spike accepted")
+	}
+	if !e.accept(s, at(11, 10e-6)) || s.spike != nil || len(s.stats.window()) != 11 {
+		t.Fatalf("normal sample after a spike: spike %v, window %d", s.spike, len(s.stats.window()))
+	}
+	if e.accept(s, at(12, 3600)) {
+		t.Fatal("first sample after a step accepted")
+	}
+	if !e.accept(s, at(13, 3600+20e-6)) {
+		t.Fatal("second sample after a step held back")
+	}
+	if n := len(s.stats.samples); n != 2 {
+		t.Errorf("%d samples after the step, want a fresh start with 2", n)
+	}
+}
