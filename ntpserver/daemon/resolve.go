@@ -22,7 +22,7 @@ func (s *syncer) startResolve(ctx context.Context, wg *sync.WaitGroup, i, failur
 	s.resolving[i] = true
 	delay := time.Duration(0)
 	if failures > 0 {
-		delay = resolveRetry[min(failures-1, len(resolveRetry)-1)]
+		delay = s.retry[min(failures-1, len(s.retry)-1)]
 	}
 	wg.Go(func() {
 		select {

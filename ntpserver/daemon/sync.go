@@ -42,6 +42,7 @@ type syncer struct {
 	lineOf       map[upstream.SourceID]int
 	resolving    map[int]bool
 	failures     map[int]int
+	retry        []time.Duration // delays after successive resolution failures
 	rx           chan reply
 	resolved     chan resolution
 }
@@ -68,6 +69,7 @@ func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lin
 		lineOf:    map[upstream.SourceID]int{},
 		resolving: map[int]bool{},
 		failures:  map[int]int{},
+		retry:     resolveRetry,
 		rx:        make(chan reply, 64),
 		resolved:  make(chan resolution, len(lines)+1),
 	}
