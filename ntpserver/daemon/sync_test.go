@@ -98,4 +98,3 @@ func TestSyncerResolvesRetriesAndSyncs(t *testing.T) {
 		t.Errorf("refid %#x, want 127.0.0.1", st.RefID)
 	}
 }
-
