@@ -35,7 +35,7 @@ func TestClock(t *testing.T) {
 
 func TestServerAnswers(t *testing.T) {
 	w := NewWorld(Start, 1)
-	s := NewServer("192.0.2.1:123")
+	s := NewServer("198.18.0.1:123")
 	s.Offset = Constant(50 * time.Millisecond)
 	req := make([]byte, ntpserver.HeaderLen)
 	(&ntpserver.Packet{Version: 4, Mode: ntpserver.ModeClient, Transmit: 42}).Encode(req)

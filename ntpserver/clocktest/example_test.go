@@ -16,7 +16,7 @@ func Example() {
 	clk := world.NewClock(clocktest.ClockConfig{Offset: 2 * time.Millisecond, FreqErr: -35, Wander: 0.001})
 	eng := upstream.NewEngine(upstream.Config{ClockControl: true, Precision: -24}, clk, nil)
 	sim := clocktest.NewSim(world, clk, eng)
-	for _, addr := range []string{"192.0.2.1:123", "192.0.2.2:123"} {
+	for _, addr := range []string{"198.18.0.1:123", "198.18.0.2:123"} {
 		sim.AddServer(clocktest.NewServer(addr), clocktest.LAN, config.Source{IBurst: true, MinPoll: 6, MaxPoll: 10})
 	}
 	sim.Run(time.Hour) // settle

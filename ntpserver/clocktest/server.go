@@ -30,7 +30,7 @@ type Server struct {
 	Kiss func(t float64) string
 }
 
-// NewServer returns a stratum-1 server at addr ("192.0.2.1:123") with
+// NewServer returns a stratum-1 server at addr ("198.18.0.1:123") with
 // a perfect clock, 1 µs precision and 10 µs processing time.
 func NewServer(addr string) *Server {
 	ap := netip.MustParseAddrPort(addr)

@@ -25,9 +25,9 @@ func Example() {
 
 	sim := clocktest.NewSim(world, clk, eng)
 	line := config.Source{IBurst: true, MinPoll: 6, MaxPoll: 10, Port: 123}
-	for _, addr := range []string{"192.0.2.1:123", "192.0.2.2:123", "192.0.2.3:123"} {
+	for _, addr := range []string{"198.18.0.1:123", "198.18.0.2:123", "198.18.0.3:123"} {
 		srv := clocktest.NewServer(addr)
-		if addr == "192.0.2.3:123" {
+		if addr == "198.18.0.3:123" {
 			srv.Offset = clocktest.Constant(50 * time.Millisecond)
 		}
 		sim.AddServer(srv, clocktest.LAN, line)
@@ -43,7 +43,7 @@ func Example() {
 	// Output:
 	// stratum: 2 leap: none
 	// within 1 ms: true
-	// ^+ 192.0.2.1 reach 377
-	// ^* 192.0.2.2 reach 377
-	// ^x 192.0.2.3 reach 377
+	// ^+ 198.18.0.1 reach 377
+	// ^* 198.18.0.2 reach 377
+	// ^x 198.18.0.3 reach 377
 }

@@ -18,7 +18,7 @@ import (
 // the reports must still be producible.
 func FuzzReceive(f *testing.F) {
 	w := clocktest.NewWorld(clocktest.Start, 1)
-	srv := clocktest.NewServer("192.0.2.1:123")
+	srv := clocktest.NewServer("198.18.0.1:123")
 	req := make([]byte, ntpserver.HeaderLen)
 	(&ntpserver.Packet{Version: 4, Mode: ntpserver.ModeClient, Transmit: 0x0123456789abcdef}).Encode(req)
 	good := make([]byte, ntpserver.HeaderLen)
@@ -43,7 +43,7 @@ func FuzzReceive(f *testing.F) {
 			MakeStep: &config.MakeStep{Threshold: 0.1, Limit: -1}, Local: local,
 			ClockControl: true, Precision: -20,
 		}, clk, nil)
-		id := eng.AddSource("192.0.2.1", srv.Addr, config.Source{MinPoll: 6, MaxPoll: 10})
+		id := eng.AddSource("198.18.0.1", srv.Addr, config.Source{MinPoll: 6, MaxPoll: 10})
 		buf := make([]byte, 64)
 		// Several rounds so that samples accumulate into statistics.
 		for round := range 4 {

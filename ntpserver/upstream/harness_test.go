@@ -107,7 +107,7 @@ func newWorld(t testing.TB, s setup) *world {
 	sim := clocktest.NewSim(w, clk, eng)
 	wd := &world{Sim: sim, logs: logs}
 	for i := range s.servers {
-		srv := clocktest.NewServer(fmt.Sprintf("192.0.2.%d:123", i+1))
+		srv := clocktest.NewServer(fmt.Sprintf("198.18.0.%d:123", i+1))
 		src := s.source
 		if s.perSource != nil {
 			s.perSource(i, &src)
