@@ -6,7 +6,10 @@ BIN     := out/ntpbox
 NTPLOAD ?= ../shared/tools/ntpload
 export CGO_ENABLED := 0
 
-.PHONY: all build run test unit integration fuzz bench deps clean
+IMAGE   := out/image
+KERNEL_CACHE ?= out/cache
+
+.PHONY: all build run test unit integration fuzz bench deps clean image qemu
 
 all: build
 
@@ -20,7 +23,7 @@ run: build
 
 # Everything: vet, unit tests, fuzz seeds, integration tests with real
 # clients (chronyd, ntpdate, ntpdig). Installs what it needs first.
-test: deps build
+test: deps build image
 	$(GO) vet ./...
 	NTPBOX_REQUIRE_TOOLS=1 NTPBOX_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
 
@@ -29,6 +32,7 @@ test: deps build
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzPacket -fuzztime 60s ./ntpserver
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./ntpserver/config
+	$(GO) test -run XXX -fuzz FuzzCmdline -fuzztime 60s ./appliance
 
 # ntpbox beside chronyd under ntpload; prints the figures and ratios.
 bench: deps build
@@ -37,6 +41,21 @@ bench: deps build
 
 deps:
 	build/deps.sh
+
+# The appliance's boot image in out/image: Debian 12's kernel (fetched
+# with apt-get download into $(KERNEL_CACHE), never installed) as vmlinuz
+# and as an uncompressed vmlinux for QEMU, initramfs.cpio.gz with the
+# static ntpbox as /init, and manifest.txt. Checks the baked config.
+image: build
+	kdir=$$(build/kernel.sh $(KERNEL_CACHE)) && \
+	$(GO) run ./initramfs/cmd/mkimage -init $(BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -out $(IMAGE)
+
+# Boot the image under QEMU on this terminal, at 198.18.0.2 on a
+# throwaway lab network (Ctrl-A X quits). QEMU_APPEND adds kernel
+# parameters, e.g. QEMU_APPEND="ntpbox.allow=all ntpbox.local=stratum,12".
+QEMU_APPEND ?=
+qemu: image
+	$(GO) run ./qemu/cmd/ntpbox-vm -image $(IMAGE) -append "ntpbox.address=198.18.0.2/24 $(QEMU_APPEND)"
 
 clean:
 	rm -rf out

@@ -4,7 +4,7 @@
 # that forbids service starts is put in place first.
 set -euo pipefail
 need=()
-for p in chrony ntpsec-ntpdate ntpsec-ntpdig iproute2 util-linux procps; do
+for p in chrony ntpsec-ntpdate ntpsec-ntpdig iproute2 util-linux procps qemu-system-x86 xz-utils; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -13,6 +13,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/ntpbox/ntpbox/appliance"
 )
 
 const usage = `usage: ntpbox COMMAND [flags]
@@ -32,6 +34,10 @@ Run "ntpbox COMMAND -h" for the flags of a command.
 `
 
 func main() {
+	if os.Getpid() == 1 {
+		// The kernel started us as /init: be the appliance's PID 1.
+		appliance.Main()
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

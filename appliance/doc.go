@@ -1,0 +1,36 @@
+// Package appliance is what ntpbox does when the kernel starts it as PID 1
+// (/init in the initramfs): it turns the machine into a time server, the
+// way gokrazy's init does for its services.
+//
+// [Init.Run] takes these steps, logging each to the console and going on
+// when one fails (PID 1 must never exit):
+//
+//  1. mounts /proc, /sys, /dev (devtmpfs), /run and /tmp;
+//  2. sets the host name (ntpbox) and brings up lo;
+//  3. loads the drivers the hardware needs: every module of the initramfs
+//     whose modules.alias pattern matches a /sys/bus/*/devices/*/modalias,
+//     plus evdev and the ACPI button, for the power button;
+//  4. reads the kernel command line: ntpbox.address=, ntpbox.gateway=,
+//     ntpbox.nameserver= and ntpbox.interface= configure the network;
+//     every other ntpbox.DIRECTIVE=ARGS becomes a config line (a comma
+//     stands for a space, repeated keys add lines);
+//  5. writes /run/ntpbox.conf: the baked-in /etc/ntpbox.conf, an `allow`
+//     line per connected subnet, then the command line's lines; and
+//     /run/ntpbox-net.conf, a record of the network settings (they are
+//     never given to `ntpbox serve`, whose parser does not know them);
+//  6. runs `ntpbox serve -f /run/ntpbox.conf` as a child process, restarts
+//     it with a growing backoff when it dies (exit code 125 means "do not
+//     restart"), prints "ntpbox: serving" once it listens, and reaps
+//     orphans;
+//  7. on SIGTERM, SIGINT (Ctrl-Alt-Del), SIGPWR or the ACPI power button,
+//     stops the child with SIGTERM, syncs and powers off.
+//
+// The operating system is reached through the small [System] and
+// [Starter] interfaces, so the sequence is tested without being PID 1;
+// the Linux implementations are [Linux] and [NewReaper].
+//
+// A kernel command line for a box at 198.18.0.2 that serves everyone as
+// stratum 3 from its own clock:
+//
+//	console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.gateway=198.18.0.1 ntpbox.allow=all ntpbox.local=stratum,3
+package appliance

@@ -1,0 +1,195 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeSystem records what init does to the machine.
+type fakeSystem struct {
+	mu        sync.Mutex
+	calls     []string
+	files     map[string][]byte
+	listening bool
+	button    chan struct{}
+	powerOff  chan struct{}
+}
+
+func newFakeSystem(cmdline string) *fakeSystem {
+	return &fakeSystem{
+		files: map[string][]byte{
+			"/proc/cmdline":    []byte(cmdline + "\n"),
+			"/etc/ntpbox.conf": []byte("pool pool.ntp.org iburst\nlocal stratum 10 orphan\n"),
+		},
+		listening: true,
+		button:    make(chan struct{}, 1),
+		powerOff:  make(chan struct{}),
+	}
+}
+
+func (s *fakeSystem) call(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, fmt.Sprintf(format, args...))
+}
+
+func (s *fakeSystem) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+func (s *fakeSystem) File(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.files[name])
+}
+
+func (s *fakeSystem) Mount(source, target, fstype string, flags uintptr, data string) error {
+	s.call("mount %s %s", fstype, target)
+	return nil
+}
+func (s *fakeSystem) Sethostname(name string) error { s.call("hostname %s", name); return nil }
+func (s *fakeSystem) ReadFile(name string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.files[name]; ok {
+		return b, nil
+	}
+	return nil, os.ErrNotExist
+}
+func (s *fakeSystem) WriteFile(name string, data []byte) error {
+	s.call("write %s", name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[name] = data
+	return nil
+}
+func (s *fakeSystem) DisableCtrlAltDel() error { s.call("cad off"); return nil }
+func (s *fakeSystem) LoadDrivers(extra ...string) ([]string, error) {
+	s.call("load drivers %v", extra)
+	return []string{"virtio_pci", "virtio_net"}, errors.New("load module e1000: no such device")
+}
+func (s *fakeSystem) ConfigureNetwork(n Network) error {
+	s.call("network %v gw %v", n.Addresses, n.Gateway)
+	return nil
+}
+func (s *fakeSystem) ListensUDP(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listening && port == 123
+}
+func (s *fakeSystem) PowerButton(ctx context.Context) <-chan struct{} { return s.button }
+func (s *fakeSystem) KillAll(sig syscall.Signal)                      { s.call("kill all %v", sig) }
+func (s *fakeSystem) Sync()                                           { s.call("sync") }
+func (s *fakeSystem) PowerOff() error {
+	s.call("power off")
+	close(s.powerOff)
+	return errors.New("fake machines stay on")
+}
+
+type initRig struct {
+	sys      *fakeSystem
+	st       *fakeStarter
+	console  *syncBuffer
+	logs     *syncBuffer
+	shutdown chan os.Signal
+	done     chan error
+}
+
+func startInit(t *testing.T, cmdline string) *initRig {
+	r := &initRig{sys: newFakeSystem(cmdline), st: newFakeStarter(), console: &syncBuffer{}, logs: &syncBuffer{},
+		shutdown: make(chan os.Signal, 1), done: make(chan error, 1)}
+	in := &Init{Sys: r.sys, Start: r.st, Log: newSlog(r.logs), Console: r.console, Self: "/init",
+		Shutdown: r.shutdown, StopTimeout: time.Second}
+	go func() { r.done <- in.Run(context.Background()) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("init's log:\n%s", r.logs.String())
+		}
+	})
+	return r
+}
+
+func (r *initRig) waitConsole(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(r.console.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("console never said %q; it has:\n%s", s, r.console.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestInitBootsServesAndPowersOff(t *testing.T) {
+	r := startInit(t, "console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.gateway=198.18.0.1 ntpbox.allow=all ntpbox.local=stratum,12 ntpbox.bogus.x=1")
+	p := <-r.st.started
+	r.waitConsole(t, SentinelServing+" (run 1, pid 100, udp port 123)")
+	if want := []string{"/init", "serve", "-f", RunConfig}; !reflect.DeepEqual(r.st.argv[0], want) {
+		t.Errorf("service argv %v, want %v", r.st.argv[0], want)
+	}
+	r.shutdown <- syscall.SIGTERM
+	<-r.sys.powerOff
+	if err := <-r.done; err == nil {
+		t.Error("Run returned no error although powering off failed")
+	}
+	if got := p.Signals(); !reflect.DeepEqual(got, []syscall.Signal{syscall.SIGTERM}) {
+		t.Errorf("service got %v, want SIGTERM", got)
+	}
+	want := []string{
+		"mount proc /proc", "mount sysfs /sys", "mount devtmpfs /dev", "mount tmpfs /run", "mount tmpfs /tmp",
+		"hostname ntpbox", "cad off",
+		"load drivers [evdev]",
+		"network [198.18.0.2/24] gw 198.18.0.1",
+		"write " + NetConfig,
+		"write " + RunConfig,
+		"kill all terminated", "sync", "power off",
+	}
+	if got := r.sys.Calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("calls:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	conf := r.sys.File(RunConfig)
+	for _, line := range []string{"pool pool.ntp.org iburst", "allow 198.18.0.0/24", "allow all", "local stratum 12"} {
+		if !strings.Contains(conf, line+"\n") {
+			t.Errorf("%s lacks %q:\n%s", RunConfig, line, conf)
+		}
+	}
+	if !strings.Contains(r.sys.File(NetConfig), "gateway 198.18.0.1\n") {
+		t.Errorf("%s:\n%s", NetConfig, r.sys.File(NetConfig))
+	}
+	logs := r.logs.String()
+	for _, s := range []string{`ntpbox.bogus.x=1`, "load module e1000", `reason="signal terminated"`} {
+		if !strings.Contains(logs, s) {
+			t.Errorf("log does not mention %s", s)
+		}
+	}
+	r.waitConsole(t, SentinelPowerOff+" (signal terminated)")
+}
+
+// A command line line that breaks the config is dropped, with the
+// reason logged, and the service runs on the baked config.
+func TestInitFallsBackOnBadCommandLineConfig(t *testing.T) {
+	r := startInit(t, "ntpbox.address=198.18.0.2/24 ntpbox.allow=198.18.0.0/33 ntpbox.local=stratum,12")
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	conf := r.sys.File(RunConfig)
+	if strings.Contains(conf, "/33") || strings.Contains(conf, "stratum 12") || !strings.Contains(conf, "allow 198.18.0.0/24") {
+		t.Errorf("fallback config:\n%s", conf)
+	}
+	if !strings.Contains(r.logs.String(), "running without them") {
+		t.Error("the fallback is not logged")
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+	r.waitConsole(t, SentinelPowerOff+" (power button)")
+}

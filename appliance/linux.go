@@ -1,0 +1,155 @@
+//go:build linux
+
+package appliance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/u-root/u-root/pkg/kmodule"
+	"golang.org/x/sys/unix"
+)
+
+// Linux is the real [System]: what init does as PID 1.
+type Linux struct {
+	Log *slog.Logger
+}
+
+var _ System = (*Linux)(nil)
+
+func (l *Linux) Mount(source, target, fstype string, flags uintptr, data string) error {
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", fstype, target, err)
+	}
+	return nil
+}
+
+func (l *Linux) Sethostname(name string) error {
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("sethostname %s: %w", name, err)
+	}
+	return nil
+}
+
+func (l *Linux) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+func (l *Linux) WriteFile(name string, data []byte) error {
+	return os.WriteFile(name, data, 0o644)
+}
+
+func (l *Linux) DisableCtrlAltDel() error {
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
+		return fmt.Errorf("reboot(CAD_OFF): %w", err)
+	}
+	return nil
+}
+
+// LoadDrivers matches every /sys/bus/*/devices/*/modalias against the
+// initramfs's modules.alias and loads the matches with their
+// dependencies (modules.dep), through u-root's kmodule. Loading a bus
+// driver (virtio_pci) adds devices (the virtio NIC), so it goes round
+// until a round loads nothing new.
+func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
+		return nil, fmt.Errorf("uname: %w", err)
+	}
+	dir := filepath.Join("/lib/modules", unix.ByteSliceToString(uts.Release[:]))
+	f, err := os.Open(filepath.Join(dir, "modules.alias"))
+	if err != nil {
+		return nil, err
+	}
+	aliases, err := ParseAliases(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	prober, err := kmodule.NewProber(kmodule.ProbeOpts{})
+	if err != nil {
+		return nil, fmt.Errorf("modules.dep: %w", err)
+	}
+	tried := map[string]bool{}
+	var loaded []string
+	var errs []error
+	load := func(mods []string) int {
+		n := 0
+		for _, m := range mods {
+			if tried[m] {
+				continue
+			}
+			tried[m], n = true, n+1
+			if err := prober.Probe(m, ""); err != nil {
+				errs = append(errs, fmt.Errorf("load module %s: %w", m, err))
+				continue
+			}
+			loaded = append(loaded, m)
+		}
+		return n
+	}
+	for round := 0; round < 8; round++ {
+		if load(MatchModules(aliases, modaliases())) == 0 {
+			break
+		}
+	}
+	load(extra)
+	return loaded, errors.Join(errs...)
+}
+
+// modaliases returns the modalias of every device on every bus.
+func modaliases() []string {
+	files, _ := filepath.Glob("/sys/bus/*/devices/*/modalias")
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			out = append(out, string(bytes.TrimSpace(b)))
+		}
+	}
+	return out
+}
+
+func (l *Linux) ListensUDP(port int) bool {
+	for _, name := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		f, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		ok := listensUDP(f, port)
+		f.Close()
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Linux) KillAll(sig syscall.Signal) {
+	// kill(-1) reaches every process but init itself.
+	if err := unix.Kill(-1, sig); err != nil && err != unix.ESRCH {
+		l.Log.Warn("kill all", "signal", sig, "err", err)
+	}
+}
+
+func (l *Linux) Sync() { unix.Sync() }
+
+func (l *Linux) PowerOff() error {
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		return fmt.Errorf("reboot(POWER_OFF): %w", err)
+	}
+	return nil
+}
+
+// trimName returns the first line of a sysfs attribute.
+func trimName(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\n")
+	return s
+}

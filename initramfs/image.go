@@ -1,0 +1,155 @@
+package initramfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+)
+
+// DefaultModules are the drivers every image carries: the NICs QEMU and
+// common PCs have, virtio's PCI transport, and what init needs to see
+// the ACPI power button (button, evdev). Their dependencies come along.
+var DefaultModules = []string{
+	"virtio_pci", "virtio_net", "e1000", "e1000e", "igb", "r8169", "8139too", "8139cp",
+	"pcnet32", "ne2k_pci", "tg3", "bnx2", "atl1c", "alx", "igc", "ixgbe", "sky2", "forcedeth",
+	"button", "evdev",
+}
+
+// Options are the inputs of [MakeImage].
+type Options struct {
+	Init      string   // the static ntpbox binary
+	Config    string   // the config to bake in as /etc/ntpbox.conf
+	KernelDir string   // an unpacked linux-image .deb: boot/vmlinuz-VER and lib/modules/VER
+	Modules   []string // modules to include, with their dependencies
+	// ModuleDirs adds every module below these directories of the tree
+	// (e.g. kernel/drivers/net/ethernet).
+	ModuleDirs      []string
+	CompressModules bool
+	Out             string // output directory
+}
+
+// Image is what MakeImage wrote.
+type Image struct {
+	KernelVersion string
+	Files         map[string]int64 // output file -> size
+	Manifest      string
+}
+
+// MakeImage validates the config, then writes to o.Out: vmlinuz (the
+// kernel as shipped), vmlinux (its uncompressed ELF, for QEMU's PVH
+// boot), initramfs.cpio.gz and manifest.txt (sizes and sha256 of each,
+// then of every file in the initramfs).
+func MakeImage(o Options) (*Image, error) {
+	conf, err := os.ReadFile(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	if _, warns, err := config.ParseBytes(o.Config, conf); err != nil {
+		return nil, fmt.Errorf("baked config: %w", err)
+	} else if len(warns) > 0 {
+		var ws []string
+		for _, w := range warns {
+			ws = append(ws, w.String())
+		}
+		return nil, fmt.Errorf("baked config has warnings (a baked config must be clean):\n%s", strings.Join(ws, "\n"))
+	}
+	init, err := os.ReadFile(o.Init)
+	if err != nil {
+		return nil, err
+	}
+	vmlinuz, kver, err := findKernel(o.KernelDir)
+	if err != nil {
+		return nil, err
+	}
+	modRoot := filepath.Join(o.KernelDir, "lib/modules", kver)
+	tree, err := OpenTree(os.DirFS(modRoot))
+	if err != nil {
+		return nil, err
+	}
+	names := append([]string(nil), o.Modules...)
+	for _, d := range o.ModuleDirs {
+		names = append(names, tree.Under(d)...)
+	}
+	mods, err := tree.Resolve(names)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := Build(Spec{Init: init, Config: conf, KernelVersion: kver, Modules: mods,
+		ModuleFS: tree.FS, CompressModules: o.CompressModules})
+	if err != nil {
+		return nil, err
+	}
+	var cpioGz bytes.Buffer
+	if err := Write(&cpioGz, recs, true); err != nil {
+		return nil, err
+	}
+	bz, err := os.ReadFile(vmlinuz)
+	if err != nil {
+		return nil, err
+	}
+	elf, err := Vmlinux(bz)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := Manifest(recs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, "initramfs.cpio.gz": cpioGz.Bytes()}
+	img := &Image{KernelVersion: kver, Files: map[string]int64{}}
+	var m strings.Builder
+	fmt.Fprintf(&m, "# ntpbox image: kernel %s, %d modules\n", kver, len(mods))
+	for _, name := range sortedKeys(outputs) {
+		data := outputs[name]
+		if err := writeIfChanged(filepath.Join(o.Out, name), data); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(data)
+		fmt.Fprintf(&m, "%-18s %9d %s\n", name, len(data), hex.EncodeToString(sum[:]))
+		img.Files[name] = int64(len(data))
+	}
+	fmt.Fprintf(&m, "# initramfs contents (mode, size, sha256, name):\n%s", FormatManifest(entries))
+	img.Manifest = m.String()
+	if err := os.WriteFile(filepath.Join(o.Out, "manifest.txt"), []byte(img.Manifest), 0o644); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// findKernel returns the vmlinuz of an unpacked kernel package and its
+// version.
+func findKernel(dir string) (path, version string, err error) {
+	m, _ := filepath.Glob(filepath.Join(dir, "boot", "vmlinuz-*"))
+	if len(m) != 1 {
+		return "", "", fmt.Errorf("%s: expected one boot/vmlinuz-VERSION, found %d (run build/kernel.sh)", dir, len(m))
+	}
+	return m[0], strings.TrimPrefix(filepath.Base(m[0]), "vmlinuz-"), nil
+}
+
+// writeIfChanged keeps the file's time when its bytes are the same, so
+// make does not redo what depends on it.
+func writeIfChanged(name string, data []byte) error {
+	if old, err := os.ReadFile(name); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return os.WriteFile(name, data, 0o644)
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

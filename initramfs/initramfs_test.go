@@ -1,0 +1,202 @@
+package initramfs
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/u-root/u-root/pkg/cpio"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestParseModinfo(t *testing.T) {
+	info := "license=GPL\x00depends=net_failover,virtio,virtio_ring\x00alias=virtio:d00000001v*\x00intree=Y\x00name=virtio_net\x00depends=\x00"
+	m := parseModinfo([]byte(info))
+	if want := []string{"net_failover", "virtio", "virtio_ring"}; !reflect.DeepEqual(m.Depends, want) {
+		t.Errorf("depends %v, want %v", m.Depends, want)
+	}
+	if want := []string{"virtio:d00000001v*"}; !reflect.DeepEqual(m.Aliases, want) {
+		t.Errorf("aliases %v, want %v", m.Aliases, want)
+	}
+}
+
+func TestCanonicalName(t *testing.T) {
+	for in, want := range map[string]string{
+		"kernel/drivers/net/ethernet/8390/ne2k-pci.ko": "ne2k_pci",
+		"virtio_net.ko.zst":                            "virtio_net",
+		"8139too":                                      "8139too",
+	} {
+		if got := CanonicalName(in); got != want {
+			t.Errorf("CanonicalName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// testModules is virtio_net's family, as in Debian's 6.1 kernel.
+var testModules = []Module{
+	{Name: "failover", Path: "kernel/net/core/failover.ko"},
+	{Name: "net_failover", Path: "kernel/drivers/net/net_failover.ko", Depends: []string{"failover"}},
+	{Name: "virtio", Path: "kernel/drivers/virtio/virtio.ko"},
+	{Name: "virtio_ring", Path: "kernel/drivers/virtio/virtio_ring.ko"},
+	{Name: "virtio_net", Path: "kernel/drivers/net/virtio_net.ko", Depends: []string{"net_failover", "virtio", "virtio_ring"},
+		Aliases: []string{"virtio:d00000001v*"}},
+}
+
+func TestModulesDep(t *testing.T) {
+	got, err := ModulesDep(testModules, ".zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `kernel/net/core/failover.ko.zst:
+kernel/drivers/net/net_failover.ko.zst: kernel/net/core/failover.ko.zst
+kernel/drivers/virtio/virtio.ko.zst:
+kernel/drivers/virtio/virtio_ring.ko.zst:
+kernel/drivers/net/virtio_net.ko.zst: kernel/drivers/net/net_failover.ko.zst kernel/net/core/failover.ko.zst kernel/drivers/virtio/virtio.ko.zst kernel/drivers/virtio/virtio_ring.ko.zst
+`
+	if got != want {
+		t.Errorf("modules.dep:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := ModulesDep(testModules[4:], ""); err == nil {
+		t.Error("no error for a missing dependency")
+	}
+	if got := ModulesAlias(testModules); !strings.Contains(got, "alias virtio:d00000001v* virtio_net\n") {
+		t.Errorf("modules.alias:\n%s", got)
+	}
+}
+
+func testSpec() Spec {
+	fsys := fstest.MapFS{}
+	for _, m := range testModules {
+		fsys[m.Path] = &fstest.MapFile{Data: []byte("\x7fELF module " + m.Name)}
+	}
+	return Spec{
+		Init: []byte("\x7fELF ntpbox"), Config: []byte("local stratum 10 orphan\n"),
+		KernelVersion: "6.1.0-56-amd64", Modules: testModules, ModuleFS: fsys, CompressModules: true,
+	}
+}
+
+// The archive's file list is a golden file (go test -update rewrites
+// it); parents come before children and /dev/console is there.
+func TestBuildGolden(t *testing.T) {
+	recs, err := Build(testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := Manifest(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := FormatManifest(entries)
+	golden := filepath.Join("testdata", "files.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("initramfs contents changed (go test -update rewrites %s):\n%s", golden, got)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if d := filepath.Dir(r.Name); d != "." && !seen[d] {
+			t.Errorf("%s comes before its directory %s", r.Name, d)
+		}
+		seen[r.Name] = true
+	}
+	console := false
+	for _, c := range recs {
+		if c.Name == "dev/console" {
+			console = c.Mode == cpio.S_IFCHR|0o600 && c.Rmajor == 5 && c.Rminor == 1
+		}
+	}
+	if !console {
+		t.Error("no dev/console character device (5,1): init would print nothing")
+	}
+}
+
+// Same inputs, same bytes; and the archive reads back.
+func TestWriteReproducible(t *testing.T) {
+	var outs [2]bytes.Buffer
+	for i := range outs {
+		recs, err := Build(testSpec())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(&outs[i], recs, i == 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var again bytes.Buffer
+	recs, _ := Build(testSpec())
+	Write(&again, recs, true)
+	if !bytes.Equal(outs[0].Bytes(), again.Bytes()) {
+		t.Error("two builds of the same inputs differ")
+	}
+	read, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(outs[1].Bytes())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(read) != len(recs) {
+		t.Errorf("read back %d records, want %d", len(read), len(recs))
+	}
+}
+
+// kernelTree returns the unpacked kernel that `make image` fetched, if
+// any.
+func kernelTree(t *testing.T) (dir, version string) {
+	m, _ := filepath.Glob("../out/cache/linux-image-*/lib/modules/*")
+	if len(m) == 0 {
+		t.Skip("no kernel in out/cache (make image fetches it)")
+	}
+	return m[0], filepath.Base(m[0])
+}
+
+// On the real Debian tree: virtio_net resolves to the family above, with
+// its aliases, and all of drivers/net/ethernet resolves.
+func TestRealTree(t *testing.T) {
+	dir, _ := kernelTree(t)
+	tree, err := OpenTree(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := tree.Resolve([]string{"virtio_net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range mods {
+		names = append(names, m.Name)
+	}
+	if want := []string{"net_failover", "virtio_net", "virtio", "virtio_ring", "failover"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("virtio_net resolves to %v, want %v", names, want)
+	}
+	if _, err := tree.Resolve(append(DefaultModules, tree.Under("kernel/drivers/net/ethernet")...)); err != nil {
+		t.Error(err)
+	}
+}
+
+// A bad baked config stops the build, naming the file and line, before
+// anything is written.
+func TestMakeImageChecksConfig(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ntpbox.conf")
+	os.WriteFile(conf, []byte("local stratum 10\nallow 10.0.0.0/33\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	_, err := MakeImage(Options{Config: conf, Init: "/nonexistent", KernelDir: dir, Out: out})
+	if err == nil || !strings.Contains(err.Error(), conf+":2: allow") {
+		t.Errorf("err = %v, want one naming %s:2 and allow", err, conf)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the output directory was created for a bad config")
+	}
+}
