@@ -9,7 +9,7 @@ export CGO_ENABLED := 0
 IMAGE   := out/image
 KERNEL_CACHE ?= out/cache
 
-.PHONY: all build run test unit integration fuzz bench deps clean image qemu
+.PHONY: all build run test unit integration fuzz bench deps clean image qemu qemu-disk
 
 all: build
 
@@ -37,6 +37,7 @@ fuzz:
 # ntpbox beside chronyd under ntpload; prints the figures and ratios.
 bench: deps build
 	$(GO) test -run XXX -bench . -benchmem ./ntpserver
+	$(GO) test -run XXX -bench LANDay -benchtime 1x ./ntpserver/upstream
 	build/bench.sh $(BIN) $(NTPLOAD)
 
 deps:
@@ -44,11 +45,15 @@ deps:
 
 # The appliance's boot image in out/image: Debian 12's kernel (fetched
 # with apt-get download into $(KERNEL_CACHE), never installed) as vmlinuz
-# and as an uncompressed vmlinux for QEMU, initramfs.cpio.gz with the
+# and as an uncompressed vmlinux for QEMU, initramfs.cpio.xz with the
 # static ntpbox as /init, and manifest.txt. Checks the baked config.
+# Then the disk image ntpbox-amd64.img (build/disk.sh): one FAT32
+# partition labelled NTPBOX that boots through BIOS (syslinux) and UEFI
+# (systemd-boot), and holds ntpbox.conf, cmdline.txt and the drift file.
 image: build
 	kdir=$$(build/kernel.sh $(KERNEL_CACHE)) && \
 	$(GO) run ./initramfs/cmd/mkimage -init $(BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -out $(IMAGE)
+	build/disk.sh $(IMAGE) initramfs/ntpbox.conf
 
 # Boot the image under QEMU on this terminal, at 198.18.0.2 on a
 # throwaway lab network (Ctrl-A X quits). QEMU_APPEND adds kernel
@@ -56,6 +61,16 @@ image: build
 QEMU_APPEND ?=
 qemu: image
 	$(GO) run ./qemu/cmd/ntpbox-vm -image $(IMAGE) -append "ntpbox.address=198.18.0.2/24 $(QEMU_APPEND)"
+
+# Boot a copy of the disk image (out/qemu-disk.img, kept between runs,
+# so the drift file persists) through SeaBIOS, or OVMF with QEMU_UEFI=1;
+# its address is QEMU_ADDRESS, written to the copy's cmdline.txt.
+QEMU_ADDRESS ?= 198.18.0.2/24
+qemu-disk: image
+	[ -f out/qemu-disk.img ] || cp $(IMAGE)/ntpbox-amd64.img out/qemu-disk.img
+	printf 'ntpbox.address=$(QEMU_ADDRESS)\n' > out/cmdline.txt
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i out/qemu-disk.img@@1M out/cmdline.txt ::/cmdline.txt
+	$(GO) run ./qemu/cmd/ntpbox-vm -disk out/qemu-disk.img $(if $(QEMU_UEFI),-uefi)
 
 clean:
 	rm -rf out

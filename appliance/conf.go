@@ -56,6 +56,9 @@ func (n Network) Format() string {
 	if n.Interface != "" {
 		fmt.Fprintf(&b, "interface %s\n", n.Interface)
 	}
+	if n.DHCP {
+		b.WriteString("address dhcp\n")
+	}
 	for _, p := range n.Addresses {
 		fmt.Fprintf(&b, "address %s\n", p)
 	}
@@ -64,6 +67,9 @@ func (n Network) Format() string {
 	}
 	for _, a := range n.Nameservers {
 		fmt.Fprintf(&b, "nameserver %s\n", a)
+	}
+	for _, a := range n.NTPServers {
+		fmt.Fprintf(&b, "# NTP server from DHCP: %s\n", a)
 	}
 	return b.String()
 }

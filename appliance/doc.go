@@ -9,21 +9,35 @@
 //  2. sets the host name (ntpbox) and brings up lo;
 //  3. loads the drivers the hardware needs: every module of the initramfs
 //     whose modules.alias pattern matches a /sys/bus/*/devices/*/modalias,
-//     plus evdev and the ACPI button, for the power button;
-//  4. reads the kernel command line: ntpbox.address=, ntpbox.gateway=,
-//     ntpbox.nameserver= and ntpbox.interface= configure the network;
-//     every other ntpbox.DIRECTIVE=ARGS becomes a config line (a comma
-//     stands for a space, repeated keys add lines);
-//  5. writes /run/ntpbox.conf: the baked-in /etc/ntpbox.conf, an `allow`
-//     line per connected subnet, then the command line's lines; and
+//     plus evdev and the ACPI button, for the power button, and vfat
+//     with its character sets ([StorageModules]);
+//  4. mounts the FAT partition labelled NTPBOX (the disk image's boot
+//     partition) at /perm, waiting up to 10 s for disks still being
+//     probed; without one, nothing persists;
+//  5. reads the kernel command line, then /perm/cmdline.txt (same
+//     syntax): ntpbox.address= (ADDR/LEN, or dhcp: a lease, kept
+//     renewed, whose NTP servers of option 42 become server lines),
+//     ntpbox.gateway=, ntpbox.nameserver= and ntpbox.interface=
+//     configure the network; every other
+//     ntpbox.DIRECTIVE=ARGS becomes a config line (a comma stands for a
+//     space, repeated keys add lines);
+//  6. writes /run/ntpbox.conf: /perm/ntpbox.conf when valid, else the
+//     baked-in /etc/ntpbox.conf, with `driftfile /perm/ntpbox.drift` when
+//     /perm is mounted and the file names no drift file; an `allow` line
+//     per connected subnet, then the command line's lines; and
 //     /run/ntpbox-net.conf, a record of the network settings (they are
 //     never given to `ntpbox serve`, whose parser does not know them);
-//  6. runs `ntpbox serve -f /run/ntpbox.conf` as a child process, restarts
+//  7. runs `ntpbox serve -f /run/ntpbox.conf` as a child process, restarts
 //     it with a growing backoff when it dies (exit code 125 means "do not
 //     restart"), prints "ntpbox: serving" once it listens, and reaps
 //     orphans;
-//  7. on SIGTERM, SIGINT (Ctrl-Alt-Del), SIGPWR or the ACPI power button,
-//     stops the child with SIGTERM, syncs and powers off.
+//  8. on SIGTERM, SIGINT (Ctrl-Alt-Del), SIGPWR or the ACPI power button,
+//     stops the child with SIGTERM (it saves the drift file), syncs,
+//     unmounts /perm and powers off.
+//
+// The system clock starts from the RTC: the kernel's hctosys
+// (CONFIG_RTC_HCTOSYS, built into Debian's kernel with the CMOS RTC)
+// sets it before init runs, so init does not.
 //
 // The operating system is reached through the small [System] and
 // [Starter] interfaces, so the sequence is tested without being PID 1;

@@ -35,8 +35,14 @@ type System interface {
 	// LoadDrivers loads the modules the devices present need, and the
 	// named extra ones; it returns the names of the modules loaded.
 	LoadDrivers(extra ...string) ([]string, error)
-	// ConfigureNetwork brings up lo and applies n.
-	ConfigureNetwork(n Network) error
+	// FindFAT returns the block device holding the FAT file system
+	// labelled label, waiting at most wait for disks still being probed;
+	// "" when there is none.
+	FindFAT(label string, wait time.Duration) (string, error)
+	Unmount(target string) error
+	// ConfigureNetwork brings up lo and applies n; it returns the
+	// network as configured (with DHCP, what the lease gave).
+	ConfigureNetwork(n Network) (Network, error)
 	// ListensUDP reports whether a socket is bound to the UDP port.
 	ListensUDP(port int) bool
 	// PowerButton returns a channel that receives when the power button
@@ -62,6 +68,10 @@ const (
 	msNoDev  = 0x4
 	msNoExec = 0x8
 )
+
+// permWait bounds how long init waits for the disk with the persistent
+// partition to appear.
+const permWait = 10 * time.Second
 
 var mounts = []mount{
 	{"proc", "/proc", "proc", msNoSUID | msNoDev | msNoExec, ""},
@@ -89,8 +99,8 @@ type Init struct {
 // power button, then stops it and powers off. It returns only if powering
 // off failed.
 func (in *Init) Run(ctx context.Context) error {
-	ov := in.boot()
-	port := in.writeConfig(ov)
+	ov, perm := in.boot()
+	port := in.writeConfig(ov, perm)
 
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	defer stopSvc()
@@ -129,13 +139,19 @@ func (in *Init) Run(ctx context.Context) error {
 	<-supDone
 	in.Sys.KillAll(syscall.SIGTERM)
 	in.Sys.Sync()
+	if perm {
+		if err := in.Sys.Unmount(PermDir); err != nil {
+			in.Log.Error("unmount", "target", PermDir, "err", err)
+		}
+	}
 	fmt.Fprintf(in.Console, "%s (%s)\n", SentinelPowerOff, reason)
 	return in.Sys.PowerOff()
 }
 
 // boot takes the steps before the service starts: mounts, host name,
-// drivers, network. Each failure is logged; booting goes on.
-func (in *Init) boot() Overlay {
+// drivers, the persistent partition, network. Each failure is logged;
+// booting goes on. It reports whether PermDir is mounted.
+func (in *Init) boot() (Overlay, bool) {
 	for _, m := range mounts {
 		if err := in.Sys.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
 			in.Log.Error("mount", "target", m.target, "err", err)
@@ -147,27 +163,22 @@ func (in *Init) boot() Overlay {
 	if err := in.Sys.DisableCtrlAltDel(); err != nil {
 		in.Log.Error("disable Ctrl-Alt-Del", "err", err)
 	}
-	var ov Overlay
-	if b, err := in.Sys.ReadFile("/proc/cmdline"); err != nil {
-		in.Log.Error("read kernel command line", "err", err)
-	} else {
-		params, _ := ReadCmdline(bytes.NewReader(b))
-		var errs []error
-		ov, errs = ParseOverlay(params)
-		for _, err := range errs {
-			in.Log.Error("ignored", "err", err)
-		}
-	}
-	mods, err := in.Sys.LoadDrivers("evdev")
+	mods, err := in.Sys.LoadDrivers(append([]string{"evdev"}, StorageModules...)...)
 	if err != nil {
 		in.Log.Error("load drivers", "err", err)
 	}
 	in.Log.Info("drivers loaded", "modules", mods)
-	if err := in.Sys.ConfigureNetwork(ov.Net); err != nil {
+	perm := in.mountPerm()
+	ov := in.overlay(perm)
+	netw, err := in.Sys.ConfigureNetwork(ov.Net)
+	ov.Net = netw
+	if err != nil {
 		in.Log.Error("configure network", "err", err)
-	} else if len(ov.Net.Addresses) > 0 {
-		in.Log.Info("network configured", "addresses", ov.Net.Addresses, "gateway", ov.Net.Gateway)
-	} else {
+	}
+	if len(ov.Net.Addresses) > 0 {
+		in.Log.Info("network configured", "addresses", ov.Net.Addresses, "gateway", ov.Net.Gateway,
+			"dhcp", ov.Net.DHCP, "ntp_servers", ov.Net.NTPServers)
+	} else if !ov.Net.DHCP {
 		in.Log.Warn("no ntpbox.address= on the kernel command line: only lo is up")
 	}
 	if err := in.Sys.WriteFile(NetConfig, []byte(ov.Net.Format())); err != nil {
@@ -178,23 +189,45 @@ func (in *Init) boot() Overlay {
 			in.Log.Error("write", "file", "/etc/resolv.conf", "err", err)
 		}
 	}
-	return ov
+	return ov, perm
 }
 
 // writeConfig writes /run/ntpbox.conf and returns the UDP port it
-// serves. If the command line's lines make it invalid, it logs why and
-// writes the config without them.
-func (in *Init) writeConfig(ov Overlay) int {
-	baked, err := in.Sys.ReadFile(BakedConfig)
+// serves. Its base is PermConfig when the persistent partition has a
+// valid one, else the baked-in config; with the partition, the drift
+// file goes there unless the base names one. If the command line's lines
+// make it invalid, it logs why and writes the config without them.
+func (in *Init) writeConfig(ov Overlay, perm bool) int {
+	base, err := in.Sys.ReadFile(BakedConfig)
 	if err != nil {
 		in.Log.Error("read baked-in config", "err", err)
 	}
+	if perm {
+		if b, err := in.Sys.ReadFile(PermConfig); err == nil {
+			if _, _, err := config.ParseBytes(PermConfig, b); err != nil {
+				in.Log.Error("persistent config is invalid; using the baked-in one", "err", err)
+			} else {
+				in.Log.Info("using the persistent config", "file", PermConfig)
+				base = b
+			}
+		}
+		if cfg, _, err := config.ParseBytes(RunConfig, base); err == nil && cfg.DriftFile == "" {
+			base = append(append(bytes.TrimRight(base, "\n"), '\n'),
+				"\n# added by init: the persistent partition is mounted\ndriftfile "+PermDrift+"\n"...)
+		}
+	}
+	if len(ov.Net.NTPServers) > 0 {
+		base = append(append(bytes.TrimRight(base, "\n"), '\n'), "\n# added by init: NTP servers from DHCP (option 42)\n"...)
+		for _, a := range ov.Net.NTPServers {
+			base = append(base, "server "+a.String()+" iburst\n"...)
+		}
+	}
 	conn := ov.Net.Connected()
-	conf := ComposeConfig(baked, conn, ov.Lines)
+	conf := ComposeConfig(base, conn, ov.Lines)
 	cfg, err := check(conf)
 	if err != nil {
 		in.Log.Error("config with the kernel command line's lines is invalid; running without them", "err", err)
-		conf = FallbackConfig(baked, conn)
+		conf = FallbackConfig(base, conn)
 		if cfg, err = check(conf); err != nil {
 			in.Log.Error("baked-in config is invalid", "err", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"reflect"
 	"strings"
@@ -21,6 +22,7 @@ type fakeSystem struct {
 	listening bool
 	button    chan struct{}
 	powerOff  chan struct{}
+	permDev   string // what FindFAT returns
 }
 
 func newFakeSystem(cmdline string) *fakeSystem {
@@ -78,9 +80,18 @@ func (s *fakeSystem) LoadDrivers(extra ...string) ([]string, error) {
 	s.call("load drivers %v", extra)
 	return []string{"virtio_pci", "virtio_net"}, errors.New("load module e1000: no such device")
 }
-func (s *fakeSystem) ConfigureNetwork(n Network) error {
+func (s *fakeSystem) FindFAT(label string, wait time.Duration) (string, error) {
+	s.call("find fat %s", label)
+	return s.permDev, nil
+}
+func (s *fakeSystem) Unmount(target string) error { s.call("unmount %s", target); return nil }
+func (s *fakeSystem) ConfigureNetwork(n Network) (Network, error) {
 	s.call("network %v gw %v", n.Addresses, n.Gateway)
-	return nil
+	if n.DHCP {
+		n.Addresses = []netip.Prefix{netip.MustParsePrefix("198.18.0.2/24")}
+		n.NTPServers = []netip.Addr{netip.MustParseAddr("198.18.0.1")}
+	}
+	return n, nil
 }
 func (s *fakeSystem) ListensUDP(port int) bool {
 	s.mu.Lock()
@@ -106,7 +117,11 @@ type initRig struct {
 }
 
 func startInit(t *testing.T, cmdline string) *initRig {
-	r := &initRig{sys: newFakeSystem(cmdline), st: newFakeStarter(), console: &syncBuffer{}, logs: &syncBuffer{},
+	return startInitOn(t, newFakeSystem(cmdline))
+}
+
+func startInitOn(t *testing.T, sys *fakeSystem) *initRig {
+	r := &initRig{sys: sys, st: newFakeStarter(), console: &syncBuffer{}, logs: &syncBuffer{},
 		shutdown: make(chan os.Signal, 1), done: make(chan error, 1)}
 	in := &Init{Sys: r.sys, Start: r.st, Log: newSlog(r.logs), Console: r.console, Self: "/init",
 		Shutdown: r.shutdown, StopTimeout: time.Second}
@@ -148,7 +163,8 @@ func TestInitBootsServesAndPowersOff(t *testing.T) {
 	want := []string{
 		"mount proc /proc", "mount sysfs /sys", "mount devtmpfs /dev", "mount tmpfs /run", "mount tmpfs /tmp",
 		"hostname ntpbox", "cad off",
-		"load drivers [evdev]",
+		"load drivers [evdev vfat nls_cp437 nls_ascii nls_utf8]",
+		"find fat NTPBOX",
 		"network [198.18.0.2/24] gw 198.18.0.1",
 		"write " + NetConfig,
 		"write " + RunConfig,
@@ -192,4 +208,77 @@ func TestInitFallsBackOnBadCommandLineConfig(t *testing.T) {
 	<-r.sys.powerOff
 	<-r.done
 	r.waitConsole(t, SentinelPowerOff+" (power button)")
+}
+
+// With a FAT partition labelled NTPBOX, init mounts it at /perm, takes
+// its ntpbox.conf instead of the baked one and its cmdline.txt after the
+// kernel's, puts the drift file there, and unmounts it before powering
+// off.
+func TestInitUsesPersistentPartition(t *testing.T) {
+	sys := newFakeSystem("console=ttyS0 ntpbox.local=stratum,12")
+	sys.permDev = "/dev/vda1"
+	sys.files[PermConfig] = []byte("server 198.18.0.1 iburst\n")
+	sys.files[PermCmdline] = []byte("ntpbox.address=198.18.0.2/24\nntpbox.allow=all\n")
+	r := startInitOn(t, sys)
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	conf := r.sys.File(RunConfig)
+	for _, line := range []string{"server 198.18.0.1 iburst", "driftfile " + PermDrift, "allow 198.18.0.0/24", "allow all", "local stratum 12"} {
+		if !strings.Contains(conf, line+"\n") {
+			t.Errorf("%s lacks %q:\n%s", RunConfig, line, conf)
+		}
+	}
+	if strings.Contains(conf, "pool.ntp.org") {
+		t.Errorf("%s has the baked config although /perm has one:\n%s", RunConfig, conf)
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+	calls := strings.Join(r.sys.Calls(), "\n")
+	for _, c := range []string{"find fat NTPBOX\nmount vfat /perm\nnetwork [198.18.0.2/24]", "sync\nunmount /perm\npower off"} {
+		if !strings.Contains(calls, c) {
+			t.Errorf("calls lack %q:\n%s", c, calls)
+		}
+	}
+}
+
+// An invalid /perm/ntpbox.conf is not used: the box serves with the
+// baked config (and its drift file still goes to /perm).
+func TestInitIgnoresInvalidPersistentConfig(t *testing.T) {
+	sys := newFakeSystem("ntpbox.address=198.18.0.2/24")
+	sys.permDev = "/dev/sda1"
+	sys.files[PermConfig] = []byte("bogusdirective 1\n")
+	r := startInitOn(t, sys)
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	conf := r.sys.File(RunConfig)
+	if !strings.Contains(conf, "pool pool.ntp.org") || !strings.Contains(conf, "driftfile "+PermDrift) {
+		t.Errorf("config:\n%s", conf)
+	}
+	if !strings.Contains(r.logs.String(), "persistent config is invalid") {
+		t.Error("the invalid persistent config is not logged")
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+}
+
+// With ntpbox.address=dhcp, the lease's subnet is served and its NTP
+// servers (option 42) become server lines.
+func TestInitDHCP(t *testing.T) {
+	r := startInit(t, "ntpbox.address=dhcp")
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	conf := r.sys.File(RunConfig)
+	for _, line := range []string{"server 198.18.0.1 iburst", "allow 198.18.0.0/24"} {
+		if !strings.Contains(conf, line+"\n") {
+			t.Errorf("%s lacks %q:\n%s", RunConfig, line, conf)
+		}
+	}
+	if !strings.Contains(r.sys.File(NetConfig), "address dhcp\n") {
+		t.Errorf("%s:\n%s", NetConfig, r.sys.File(NetConfig))
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
 }

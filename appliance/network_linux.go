@@ -19,22 +19,32 @@ const linkTimeout = 15 * time.Second
 
 // ConfigureNetwork brings up lo, then, when n has addresses, the
 // interface (n.Interface, or the first Ethernet interface by name) with
-// those addresses and the default route through n.Gateway.
-func (l *Linux) ConfigureNetwork(n Network) error {
+// those addresses and the default route through n.Gateway; with n.DHCP,
+// the address, route and DNS servers a DHCP server leases (see
+// [Linux.dhcp]).
+func (l *Linux) ConfigureNetwork(n Network) (Network, error) {
 	lo, err := netlink.LinkByName("lo")
 	if err != nil {
-		return fmt.Errorf("find lo: %w", err)
+		return n, fmt.Errorf("find lo: %w", err)
 	}
 	if err := netlink.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("set lo up: %w", err)
+		return n, fmt.Errorf("set lo up: %w", err)
 	}
-	if len(n.Addresses) == 0 {
-		return nil
+	if len(n.Addresses) == 0 && !n.DHCP {
+		return n, nil
 	}
 	link, err := waitLink(n.Interface, linkTimeout)
 	if err != nil {
-		return err
+		return n, err
 	}
+	if n.DHCP {
+		return l.dhcp(link, n)
+	}
+	return n, l.apply(link, n)
+}
+
+// apply gives the link n's addresses and default route, and brings it up.
+func (l *Linux) apply(link netlink.Link, n Network) error {
 	name := link.Attrs().Name
 	var errs []error
 	for _, p := range n.Addresses {

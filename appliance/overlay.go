@@ -25,10 +25,16 @@ type Overlay struct {
 // Network is the static network setup from the kernel command line. The
 // zero Network leaves every interface but lo down.
 type Network struct {
-	Interface   string         // ntpbox.interface=; "" picks the first Ethernet interface
+	Interface string // ntpbox.interface=; "" picks the first Ethernet interface
+	// DHCP (ntpbox.address=dhcp) asks a DHCP server for the address,
+	// router, DNS and NTP servers, and keeps renewing the lease.
+	DHCP        bool
 	Addresses   []netip.Prefix // ntpbox.address=ADDR/LEN, repeatable
 	Gateway     netip.Addr     // ntpbox.gateway=ADDR; invalid when unset
 	Nameservers []netip.Addr   // ntpbox.nameserver=ADDR, repeatable
+	// NTPServers are the DHCP server's NTP servers (option 42); only
+	// in the network as configured, never from the command line.
+	NTPServers []netip.Addr
 }
 
 // Connected returns the subnets of the configured addresses, masked.
@@ -81,9 +87,13 @@ func (ov *Overlay) add(directive, args string, hasValue bool) error {
 		}
 		ov.Net.Interface = args
 	case "address":
+		if strings.EqualFold(args, "dhcp") {
+			ov.Net.DHCP = true
+			return nil
+		}
 		p, err := netip.ParsePrefix(args)
 		if err != nil {
-			return fmt.Errorf("expected ADDRESS/LENGTH: %w", err)
+			return fmt.Errorf("expected ADDRESS/LENGTH or dhcp: %w", err)
 		}
 		ov.Net.Addresses = append(ov.Net.Addresses, p)
 	case "gateway":

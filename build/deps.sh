@@ -4,7 +4,8 @@
 # that forbids service starts is put in place first.
 set -euo pipefail
 need=()
-for p in chrony ntpsec-ntpdate ntpsec-ntpdig iproute2 util-linux procps qemu-system-x86 xz-utils; do
+for p in chrony ntpsec-ntpdate ntpsec-ntpdig iproute2 util-linux procps qemu-system-x86 xz-utils \
+	syslinux syslinux-common mtools dosfstools fdisk systemd-boot-efi ovmf; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
@@ -20,7 +21,3 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -q
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}"
-# Belt and braces: should a chronyd have started anyway, stop it.
-if pgrep -x chronyd >/dev/null; then
-	systemctl stop chrony 2>/dev/null || pkill -x chronyd || true
-fi

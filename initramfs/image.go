@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,12 +15,20 @@ import (
 )
 
 // DefaultModules are the drivers every image carries: the NICs QEMU and
-// common PCs have, virtio's PCI transport, and what init needs to see
-// the ACPI power button (button, evdev). Their dependencies come along.
+// common PCs have, virtio's PCI transport, what init needs to see the
+// ACPI power button (button, evdev), hardware random number generators
+// (the kernel's pool must be ready before crypto/rand answers, and the
+// DHCP client asks it for transaction ids), and what it needs to mount the
+// persistent FAT partition from a virtio, IDE, SATA, NVMe or USB disk.
+// Their dependencies come along.
 var DefaultModules = []string{
 	"virtio_pci", "virtio_net", "e1000", "e1000e", "igb", "r8169", "8139too", "8139cp",
 	"pcnet32", "ne2k_pci", "tg3", "bnx2", "atl1c", "alx", "igc", "ixgbe", "sky2", "forcedeth",
 	"button", "evdev",
+	"virtio_rng", "intel_rng", "amd_rng",
+	"virtio_blk", "virtio_scsi", "ata_piix", "ahci", "nvme", "sd_mod",
+	"xhci_pci", "ehci_pci", "ohci_pci", "uhci_hcd", "usb_storage", "uas",
+	"vfat", "nls_cp437", "nls_ascii", "nls_utf8",
 }
 
 // Options are the inputs of [MakeImage].
@@ -29,10 +38,11 @@ type Options struct {
 	KernelDir string   // an unpacked linux-image .deb: boot/vmlinuz-VER and lib/modules/VER
 	Modules   []string // modules to include, with their dependencies
 	// ModuleDirs adds every module below these directories of the tree
-	// (e.g. kernel/drivers/net/ethernet).
-	ModuleDirs      []string
-	CompressModules bool
-	Out             string // output directory
+	// (e.g. kernel/drivers/net/ethernet), but for those below
+	// ExcludeDirs (unless a module needs them).
+	ModuleDirs, ExcludeDirs []string
+	CompressModules         bool
+	Out                     string // output directory
 }
 
 // Image is what MakeImage wrote.
@@ -42,10 +52,26 @@ type Image struct {
 	Manifest      string
 }
 
+// InitramfsName is the initramfs MakeImage writes: a newc cpio archive
+// compressed with xz.
+const InitramfsName = "initramfs.cpio.xz"
+
+// DefaultExcludeDirs are the data-centre NIC drivers (25 Gbit/s and up,
+// SmartNICs) left out of the initramfs to keep it small: together about
+// 4 MB compressed, for hardware a spare PC does not have. Intel's ixgbe
+// and i40e stay.
+var DefaultExcludeDirs = []string{
+	"kernel/drivers/net/ethernet/mellanox", "kernel/drivers/net/ethernet/chelsio",
+	"kernel/drivers/net/ethernet/sfc", "kernel/drivers/net/ethernet/intel/ice",
+	"kernel/drivers/net/ethernet/qlogic", "kernel/drivers/net/ethernet/broadcom/bnx2x",
+	"kernel/drivers/net/ethernet/broadcom/bnxt", "kernel/drivers/net/ethernet/netronome",
+	"kernel/drivers/net/ethernet/cavium", "kernel/drivers/net/ethernet/huawei",
+}
+
 // MakeImage validates the config, then writes to o.Out: vmlinuz (the
 // kernel as shipped), vmlinux (its uncompressed ELF, for QEMU's PVH
-// boot), initramfs.cpio.gz and manifest.txt (sizes and sha256 of each,
-// then of every file in the initramfs).
+// boot), the initramfs (InitramfsName) and manifest.txt (sizes and
+// sha256 of each, then of every file in the initramfs).
 func MakeImage(o Options) (*Image, error) {
 	conf, err := os.ReadFile(o.Config)
 	if err != nil {
@@ -75,7 +101,7 @@ func MakeImage(o Options) (*Image, error) {
 	}
 	names := append([]string(nil), o.Modules...)
 	for _, d := range o.ModuleDirs {
-		names = append(names, tree.Under(d)...)
+		names = append(names, tree.Without(tree.Under(d), o.ExcludeDirs)...)
 	}
 	mods, err := tree.Resolve(names)
 	if err != nil {
@@ -86,8 +112,12 @@ func MakeImage(o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cpioGz bytes.Buffer
-	if err := Write(&cpioGz, recs, true); err != nil {
+	var raw bytes.Buffer
+	if err := Write(&raw, recs, false); err != nil {
+		return nil, err
+	}
+	cpioXZ, err := compressXZ(raw.Bytes())
+	if err != nil {
 		return nil, err
 	}
 	bz, err := os.ReadFile(vmlinuz)
@@ -105,7 +135,7 @@ func MakeImage(o Options) (*Image, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, "initramfs.cpio.gz": cpioGz.Bytes()}
+	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, InitramfsName: cpioXZ}
 	img := &Image{KernelVersion: kver, Files: map[string]int64{}}
 	var m strings.Builder
 	fmt.Fprintf(&m, "# ntpbox image: kernel %s, %d modules\n", kver, len(mods))
@@ -124,6 +154,22 @@ func MakeImage(o Options) (*Image, error) {
 		return nil, err
 	}
 	return img, nil
+}
+
+// compressXZ compresses with the xz tool (Debian's xz-utils). The
+// kernel's decoder needs the CRC32 check, not xz's default CRC64; the
+// 16 MiB dictionary bounds the memory unpacking takes, and one thread
+// keeps the output the same from run to run.
+func compressXZ(data []byte) ([]byte, error) {
+	cmd := exec.Command("xz", "--format=xz", "--check=crc32", "--threads=1",
+		"--lzma2=preset=9,dict=16MiB", "--stdout")
+	cmd.Stdin = bytes.NewReader(data)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("xz: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return out.Bytes(), nil
 }
 
 // findKernel returns the vmlinuz of an unpacked kernel package and its

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -198,5 +200,68 @@ func TestMakeImageChecksConfig(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("the output directory was created for a bad config")
+	}
+}
+
+// The excluded directories leave the data-centre NICs out of the real
+// tree's ethernet drivers, and keep the common ones.
+func TestRealTreeWithout(t *testing.T) {
+	dir, _ := kernelTree(t)
+	tree, err := OpenTree(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := tree.Under("kernel/drivers/net/ethernet")
+	kept := tree.Without(all, DefaultExcludeDirs)
+	for _, name := range []string{"e1000e", "igb", "r8169", "ixgbe", "i40e", "tg3"} {
+		if !slices.Contains(kept, name) {
+			t.Errorf("%s left out", name)
+		}
+	}
+	for _, name := range []string{"mlx5_core", "ice", "bnx2x", "qede", "cxgb4", "sfc"} {
+		if slices.Contains(kept, name) {
+			t.Errorf("%s kept", name)
+		}
+	}
+	t.Logf("%d of %d ethernet modules kept", len(kept), len(all))
+}
+
+// compressXZ writes what the kernel's decoder reads: an xz stream with
+// the CRC32 check (stream flags byte 0x01), the same bytes every time.
+func TestCompressXZ(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("no xz (package xz-utils)")
+	}
+	data := bytes.Repeat([]byte("ntpbox initramfs "), 1000)
+	a, err := compressXZ(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := compressXZ(data)
+	if !bytes.Equal(a, b) {
+		t.Error("two runs differ")
+	}
+	if len(a) < 8 || !bytes.Equal(a[:6], []byte{0xfd, '7', 'z', 'X', 'Z', 0}) || a[7] != 0x01 {
+		t.Errorf("not an xz stream with CRC32: % x", a[:8])
+	}
+	cmd := exec.Command("xz", "-dc")
+	cmd.Stdin = bytes.NewReader(a)
+	if back, err := cmd.Output(); err != nil || !bytes.Equal(back, data) {
+		t.Errorf("xz -d: %v, %d bytes back, want %d", err, len(back), len(data))
+	}
+}
+
+// maxInitramfs is the size budget of the built initramfs.
+const maxInitramfs = 8 << 20
+
+// The initramfs `make image` built stays within its budget.
+func TestBuiltInitramfsSize(t *testing.T) {
+	fi, err := os.Stat(filepath.Join("..", "out", "image", InitramfsName))
+	if err != nil {
+		t.Skipf("no image (make image): %v", err)
+	}
+	t.Logf("%s: %d bytes", InitramfsName, fi.Size())
+	if fi.Size() > maxInitramfs {
+		t.Errorf("%s is %d bytes, over the %d budget", InitramfsName, fi.Size(), maxInitramfs)
 	}
 }

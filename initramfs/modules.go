@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -25,6 +26,18 @@ func CanonicalName(s string) string {
 		s = s[:i]
 	}
 	return strings.ReplaceAll(s, "-", "_")
+}
+
+// Without returns names but for the modules below one of dirs.
+func (t *Tree) Without(names, dirs []string) []string {
+	var out []string
+	for _, n := range names {
+		p := t.paths[CanonicalName(n)]
+		if !slices.ContainsFunc(dirs, func(d string) bool { return strings.HasPrefix(p, d+"/") }) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Tree is the module tree of one kernel: lib/modules/VERSION.

@@ -16,10 +16,17 @@ import (
 // Config is one VM.
 type Config struct {
 	Binary    string   // default qemu-system-x86_64
-	Kernel    string   // vmlinux (PVH, fast) or bzImage
+	Kernel    string   // vmlinux (PVH, fast) or bzImage; "" boots Disk through the firmware
 	Initramfs string   //
-	Append    []string // kernel parameters, after console=ttyS0 panic=-1 (a panic ends QEMU, as -no-reboot is set)
-	MemoryMiB int      // default 256
+	Append    []string // kernel parameters, after console=ttyS0 panic=-1 (a panic ends QEMU, as -no-reboot is set); only with Kernel
+	// Disk is a raw disk image attached as the first disk (QEMU writes
+	// to it); DiskIf its interface: virtio (default), ide.
+	Disk, DiskIf string
+	// UEFICode and UEFIVars are a UEFI firmware: its code
+	// (OVMF_CODE.fd) and a writable copy of its variable store
+	// (OVMF_VARS.fd), as two pflash drives. Empty: SeaBIOS.
+	UEFICode, UEFIVars string
+	MemoryMiB          int // default 256
 	// NIC is the QEMU network device model (virtio-net-pci, e1000, ...);
 	// default virtio-net-pci. It is used only with Tap.
 	NIC   string
@@ -46,8 +53,22 @@ func (c Config) Args() []string {
 	args := []string{
 		"-accel", "tcg", "-nodefaults", "-no-user-config", "-no-reboot",
 		"-m", strconv.Itoa(mem), "-smp", "1",
-		"-kernel", c.Kernel, "-initrd", c.Initramfs,
-		"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1"}, c.Append...), " "),
+	}
+	if c.Kernel != "" {
+		args = append(args, "-kernel", c.Kernel, "-initrd", c.Initramfs,
+			"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1"}, c.Append...), " "))
+	}
+	if c.UEFICode != "" {
+		args = append(args,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+c.UEFICode,
+			"-drive", "if=pflash,format=raw,unit=1,file="+c.UEFIVars)
+	}
+	if c.Disk != "" {
+		dif := c.DiskIf
+		if dif == "" {
+			dif = "virtio"
+		}
+		args = append(args, "-drive", "file="+c.Disk+",format=raw,if="+dif)
 	}
 	if c.Interactive {
 		args = append(args, "-nographic", "-serial", "mon:stdio")
@@ -67,6 +88,10 @@ func (c Config) Args() []string {
 			// romfile= skips the iPXE ROM: nothing boots from the network.
 			"-device", nic+",netdev=n0,mac="+mac+",romfile=")
 	}
+	// A virtio RNG: without one (or RDRAND, which TCG's default CPU
+	// lacks) the guest's random pool takes minutes to be ready, and
+	// getrandom, which Go's crypto/rand uses, blocks until it is.
+	args = append(args, "-device", "virtio-rng-pci")
 	if c.QMP != "" {
 		args = append(args, "-qmp", "unix:"+c.QMP+",server=on,wait=off")
 	}

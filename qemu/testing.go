@@ -1,9 +1,13 @@
 package qemu
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -11,6 +15,7 @@ import (
 // Image is a built image: `make image` writes one to out/image.
 type Image struct {
 	Kernel, Initramfs string
+	Disk              string // the disk image (build/disk.sh)
 }
 
 // FindImage returns the image in NTPBOX_IMAGE (a directory), or else in
@@ -29,11 +34,12 @@ func FindImage() Image {
 			}
 		}
 	}
-	return Image{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs.cpio.gz")}
+	return Image{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs.cpio.xz"),
+		Disk: filepath.Join(dir, "ntpbox-amd64.img")}
 }
 
-// RequireT skips the test when root, QEMU, the image or one of tools is
-// missing, unless NTPBOX_REQUIRE_TOOLS=1 (`make test`, CI), where that
+// RequireT skips the test when root, QEMU, the image or one of tools (a
+// command, or a file when it has a '/') is missing, unless NTPBOX_REQUIRE_TOOLS=1 (`make test`, CI), where that
 // fails it.
 func RequireT(t testing.TB, img Image, tools ...string) {
 	t.Helper()
@@ -42,7 +48,13 @@ func RequireT(t testing.TB, img Image, tools ...string) {
 		missing = append(missing, "root")
 	}
 	for _, tool := range append([]string{"qemu-system-x86_64", "ip"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
+		var err error
+		if strings.Contains(tool, "/") {
+			_, err = os.Stat(tool)
+		} else {
+			_, err = exec.LookPath(tool)
+		}
+		if err != nil {
 			missing = append(missing, tool)
 		}
 	}
@@ -88,4 +100,57 @@ func StartT(t testing.TB, c Config) *VM {
 	}
 	t.Cleanup(vm.Kill)
 	return vm
+}
+
+// UpstreamT runs chronyd in the VM's namespace as an NTP server at
+// LabHostAddr that serves the host's clock at the given stratum (`local
+// stratum N`), for a VM to synchronise to. It runs with -x and without
+// CAP_SYS_TIME in its bounding set: it only reads the host's clock. It is
+// stopped at cleanup.
+func (l *Lab) UpstreamT(t testing.TB, stratum int) {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "chrony.conf")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`bindaddress %s
+allow all
+local stratum %d
+cmdport 0
+bindcmdaddress /
+pidfile %s
+`, LabHostAddr, stratum, filepath.Join(dir, "chronyd.pid"))), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := l.Host("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	out := &lineLogger{t: t, prefix: "upstream chronyd| "}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start upstream chronyd: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+}
+
+// lineLogger writes what it gets to t.Logf, a line at a time.
+type lineLogger struct {
+	t      testing.TB
+	prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (w *lineLogger) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.t.Logf("%s%s", w.prefix, w.buf[:i])
+		w.buf = w.buf[i+1:]
+	}
 }

@@ -22,7 +22,8 @@ func main() {
 	flag.StringVar(&o.Out, "out", "out/image", "output `directory`")
 	mods := flag.String("modules", strings.Join(initramfs.DefaultModules, ","), "comma-separated `modules` to include, with their dependencies")
 	dirs := flag.String("module-dirs", "kernel/drivers/net/ethernet", "comma-separated `directories` of the module tree to include whole")
-	flag.BoolVar(&o.CompressModules, "compress-modules", true, "store modules as .ko.zst")
+	exclude := flag.String("exclude-dirs", strings.Join(initramfs.DefaultExcludeDirs, ","), "comma-separated `directories` of -module-dirs to leave out")
+	flag.BoolVar(&o.CompressModules, "compress-modules", false, "store modules as .ko.zst (the archive is xz-compressed as a whole)")
 	flag.Parse()
 	if o.KernelDir == "" {
 		fmt.Fprintln(os.Stderr, "mkimage: -kernel-dir is required")
@@ -30,12 +31,13 @@ func main() {
 	}
 	o.Modules = split(*mods)
 	o.ModuleDirs = split(*dirs)
+	o.ExcludeDirs = split(*exclude)
 	img, err := initramfs.MakeImage(o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
 		os.Exit(1)
 	}
-	for _, name := range []string{"vmlinuz", "vmlinux", "initramfs.cpio.gz"} {
+	for _, name := range []string{"vmlinuz", "vmlinux", initramfs.InitramfsName} {
 		fmt.Printf("%s/%s: %d bytes\n", o.Out, name, img.Files[name])
 	}
 	fmt.Printf("%s/manifest.txt: kernel %s\n", o.Out, img.KernelVersion)

@@ -4,6 +4,10 @@
 //
 //	ip netns exec ntpbox-cl-XXXXXXXX ntpdig 198.18.0.2
 //
+// With -disk it boots a disk image (build/disk.sh) through the firmware
+// instead, SeaBIOS or, with -uefi, OVMF; the address then comes from the
+// image's cmdline.txt, and QEMU writes to the image.
+//
 // Ctrl-A X quits QEMU; Ctrl-A C then system_powerdown presses the power
 // button. The lab is removed when QEMU exits.
 package main
@@ -25,11 +29,44 @@ func main() {
 	mem := flag.Int("m", 256, "guest memory in `MiB`")
 	nic := flag.String("nic", "virtio-net-pci", "QEMU NIC `model` (virtio-net-pci, e1000, e1000e, rtl8139, pcnet, ne2k_pci)")
 	appendArgs := flag.String("append", "ntpbox.address=198.18.0.2/24", "kernel `parameters` (ntpbox.DIRECTIVE=ARGS ...)")
+	disk := flag.String("disk", "", "boot this disk `image` through the firmware instead (it is written to)")
+	uefi := flag.Bool("uefi", false, "with -disk: boot through OVMF (package ovmf) instead of SeaBIOS")
 	flag.Parse()
-	os.Exit(run(*dir, *mem, *nic, strings.Fields(*appendArgs)))
+	c := qemu.Config{
+		Kernel: filepath.Join(*dir, "vmlinux"), Initramfs: filepath.Join(*dir, "initramfs.cpio.xz"),
+		MemoryMiB: *mem, NIC: *nic, Append: strings.Fields(*appendArgs),
+	}
+	if *disk != "" {
+		c.Kernel, c.Initramfs, c.Append, c.Disk = "", "", nil, *disk
+	}
+	os.Exit(run(c, *disk != "" && *uefi))
 }
 
-func run(dir string, mem int, nic string, params []string) int {
+// ovmfVars returns a writable copy of OVMF's variable store.
+func ovmfVars() (string, error) {
+	b, err := os.ReadFile("/usr/share/OVMF/OVMF_VARS.fd")
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "ntpbox-vm-vars-*.fd")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.Write(b)
+	return f.Name(), err
+}
+
+func run(c qemu.Config, uefi bool) int {
+	if uefi {
+		vars, err := ovmfVars()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ntpbox-vm: %v\n", err)
+			return 1
+		}
+		defer os.Remove(vars)
+		c.UEFICode, c.UEFIVars = "/usr/share/OVMF/OVMF_CODE.fd", vars
+	}
 	// The terminal's Ctrl-C belongs to the guest; SIGTERM stops the VM.
 	signal.Ignore(syscall.SIGINT)
 	lab, err := qemu.NewLab()
@@ -38,11 +75,8 @@ func run(dir string, mem int, nic string, params []string) int {
 		return 1
 	}
 	defer lab.Close()
-	vm, err := qemu.Start(qemu.Config{
-		Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs.cpio.gz"),
-		MemoryMiB: mem, NIC: nic, Append: params,
-		Netns: lab.VMNetns, Tap: lab.Tap, Interactive: true,
-	})
+	c.Netns, c.Tap, c.Interactive = lab.VMNetns, lab.Tap, true
+	vm, err := qemu.Start(c)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ntpbox-vm: %v\n", err)
 		return 1

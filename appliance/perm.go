@@ -1,0 +1,106 @@
+package appliance
+
+import (
+	"bytes"
+	"strings"
+)
+
+// The persistent partition: a FAT file system labelled PermLabel (the
+// boot partition of the disk image `make image` writes) is mounted at
+// PermDir. It holds what survives a reboot and what a person edits on
+// another computer:
+//
+//	/perm/ntpbox.conf   the config, used instead of the baked-in one
+//	/perm/cmdline.txt   more kernel command line parameters (ntpbox.address=...)
+//	/perm/ntpbox.drift  the drift file, written by `ntpbox serve`
+const (
+	PermLabel   = "NTPBOX"
+	PermDir     = "/perm"
+	PermConfig  = PermDir + "/ntpbox.conf"
+	PermCmdline = PermDir + "/cmdline.txt"
+	PermDrift   = PermDir + "/ntpbox.drift"
+)
+
+// StorageModules are the drivers init loads, beside the ones the
+// devices' modaliases match, to reach and mount the FAT partition: vfat
+// and the character sets it uses (code page 437 for short names; the
+// kernel's default iocharset, ascii, and utf8 for long ones).
+var StorageModules = []string{"vfat", "nls_cp437", "nls_ascii", "nls_utf8"}
+
+// mountPerm mounts the FAT partition labelled PermLabel at PermDir and
+// reports whether it did.
+func (in *Init) mountPerm() bool {
+	dev, err := in.Sys.FindFAT(PermLabel, permWait)
+	if err != nil {
+		in.Log.Error("find the persistent partition", "label", PermLabel, "err", err)
+		return false
+	}
+	if dev == "" {
+		in.Log.Info("no FAT partition labelled " + PermLabel + ": nothing persists")
+		return false
+	}
+	if err := in.Sys.Mount(dev, PermDir, "vfat", msNoSUID|msNoDev|msNoExec, "flush"); err != nil {
+		in.Log.Error("mount the persistent partition", "device", dev, "err", err)
+		return false
+	}
+	in.Log.Info("persistent partition mounted", "device", dev, "target", PermDir)
+	return true
+}
+
+// overlay reads the kernel command line, then, when the persistent
+// partition is mounted, the parameters in PermCmdline (same syntax;
+// they come after the kernel's).
+func (in *Init) overlay(perm bool) Overlay {
+	var params []Param
+	if b, err := in.Sys.ReadFile("/proc/cmdline"); err != nil {
+		in.Log.Error("read kernel command line", "err", err)
+	} else {
+		params, _ = ReadCmdline(bytes.NewReader(b))
+	}
+	if perm {
+		if b, err := in.Sys.ReadFile(PermCmdline); err == nil {
+			more, err := ReadCmdline(bytes.NewReader(b))
+			if err != nil {
+				in.Log.Error("read", "file", PermCmdline, "err", err)
+			}
+			params = append(params, more...)
+		}
+	}
+	ov, errs := ParseOverlay(params)
+	for _, err := range errs {
+		in.Log.Error("ignored", "err", err)
+	}
+	return ov
+}
+
+// FATLabel returns the volume label in the boot sector of a FAT12, FAT16
+// or FAT32 file system (its first 512 bytes), with the trailing spaces
+// trimmed, and whether sector looks like a FAT boot sector with an
+// extended BIOS parameter block at all.
+//
+//	offset  FAT12/16             FAT32
+//	11      bytes per sector     (same)
+//	22      sectors per FAT      0
+//	38      0x29 (ext. BPB)      ...
+//	43      label (11 bytes)     ...
+//	54      "FAT12   "/"FAT16   " ...
+//	66                           0x29 (ext. BPB)
+//	71                           label (11 bytes)
+//	82                           "FAT32   "
+//	510     0x55 0xaa            (same)
+func FATLabel(sector []byte) (string, bool) {
+	if len(sector) < 512 || sector[510] != 0x55 || sector[511] != 0xaa {
+		return "", false
+	}
+	if bps := int(sector[11]) | int(sector[12])<<8; bps < 512 || bps > 4096 || bps&(bps-1) != 0 {
+		return "", false
+	}
+	sig, label, fstype := 38, 43, 54 // FAT12/16
+	if sector[22] == 0 && sector[23] == 0 {
+		sig, label, fstype = 66, 71, 82 // FAT32: no 16-bit FAT size
+	}
+	if sector[sig] != 0x29 || string(sector[fstype:fstype+3]) != "FAT" {
+		return "", false
+	}
+	return strings.TrimRight(string(sector[label:label+11]), " \x00"), true
+}

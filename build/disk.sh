@@ -1,0 +1,82 @@
+#!/bin/bash
+# Writes the appliance's disk image, DIR/ntpbox-amd64.img, from the
+# kernel and initramfs `mkimage` put in DIR: an MBR partition table with
+# one bootable FAT32 partition labelled NTPBOX (init mounts it at /perm)
+# that boots both ways:
+#
+#   BIOS: syslinux's mbr.bin in the MBR, ldlinux.sys in the partition,
+#         syslinux.cfg;
+#   UEFI: systemd-boot as EFI/BOOT/BOOTX64.EFI (the removable-media
+#         path), loader/loader.conf and loader/entries/ntpbox.conf; the
+#         kernel's own EFI stub does the rest.
+#
+# Both load the same /vmlinuz and /initrd.xz with the same command line.
+# The partition also carries ntpbox.conf (the baked config, to edit);
+# init reads it and /perm/cmdline.txt at boot.
+#
+# The bytes depend only on the inputs: fixed volume id (--invariant),
+# file times from SOURCE_DATE_EPOCH (default 2024-01-01).
+#
+#   build/disk.sh DIR [CONFIG]     CONFIG default: initramfs/ntpbox.conf
+set -euo pipefail
+dir=$1
+conf=${2:-initramfs/ntpbox.conf}
+out=$dir/ntpbox-amd64.img
+mib=${NTPBOX_DISK_MIB:-64}
+cmdline="console=tty0 console=ttyS0,115200 panic=10"
+mbr=/usr/lib/syslinux/mbr/mbr.bin
+sdboot=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+for f in "$mbr" "$sdboot" mcopy mkfs.fat syslinux sfdisk; do
+	if [ ! -e "$f" ] && ! command -v "$f" >/dev/null; then
+		echo "disk: $f is missing (build/deps.sh installs syslinux, syslinux-common, mtools, dosfstools, fdisk, systemd-boot-efi)" >&2
+		exit 1
+	fi
+done
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
+export MTOOLS_SKIP_CHECK=1 MTOOLSRC=/dev/null
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+start=2048 # sectors: the partition starts at 1 MiB
+img=$tmp/disk.img part=$tmp/part.img
+truncate -s "${mib}M" "$img"
+printf 'label: dos\nlabel-id: 0x4e545042\nstart=%d, type=c, bootable\n' $start | sfdisk -q "$img"
+truncate -s $(((mib * 2048 - start) * 512)) "$part"
+mkfs.fat -F 32 -s 1 -n NTPBOX --invariant -h $start "$part" >/dev/null
+
+# Every file gets the same time.
+stamp() { touch -d "@$SOURCE_DATE_EPOCH" "$@"; }
+mkdir -p "$tmp/files/loader/entries"
+cat > "$tmp/files/syslinux.cfg" <<CFG
+DEFAULT ntpbox
+PROMPT 0
+TIMEOUT 0
+SERIAL 0 115200
+LABEL ntpbox
+  LINUX /vmlinuz
+  INITRD /initrd.xz
+  APPEND $cmdline
+CFG
+printf 'default ntpbox.conf\ntimeout 0\nconsole-mode keep\neditor no\n' > "$tmp/files/loader/loader.conf"
+printf 'title ntpbox\nlinux /vmlinuz\ninitrd /initrd.xz\noptions %s\n' "$cmdline" > "$tmp/files/loader/entries/ntpbox.conf"
+cp "$dir/vmlinuz" "$tmp/files/vmlinuz"
+cp "$dir/initramfs.cpio.xz" "$tmp/files/initrd.xz"
+cp "$conf" "$tmp/files/ntpbox.conf"
+cp "$sdboot" "$tmp/files/BOOTX64.EFI"
+stamp "$tmp/files/"* "$tmp/files/loader/"* "$tmp/files/loader/entries/"*
+
+syslinux --install "$part"
+mmd -i "$part" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
+mcopy -m -i "$part" "$tmp/files/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -m -i "$part" "$tmp/files/loader/loader.conf" ::/loader/loader.conf
+mcopy -m -i "$part" "$tmp/files/loader/entries/ntpbox.conf" ::/loader/entries/ntpbox.conf
+for f in syslinux.cfg vmlinuz initrd.xz ntpbox.conf; do
+	mcopy -m -i "$part" "$tmp/files/$f" "::/$f"
+done
+
+dd if="$part" of="$img" bs=512 seek=$start conv=notrunc status=none
+dd if="$mbr" of="$img" bs=440 count=1 conv=notrunc status=none
+if ! cmp -s "$img" "$out" 2>/dev/null; then
+	mv "$img" "$out"
+fi
+echo "$out: $(stat -c %s "$out") bytes, sha256 $(sha256sum < "$out" | cut -c1-64)"

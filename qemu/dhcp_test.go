@@ -1,0 +1,115 @@
+//go:build linux
+
+package qemu_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/server4"
+
+	"github.com/ntpbox/ntpbox/appliance"
+	"github.com/ntpbox/ntpbox/qemu"
+)
+
+// dhcpServer serves one lease in the lab, from the bridge in the VM's
+// namespace: qemu.LabVMAddr/24, with the lab's upstream as the NTP server
+// (option 42), for leaseTime. It counts the ACKs it sends.
+func dhcpServer(t *testing.T, lab *qemu.Lab, leaseTime time.Duration) <-chan *dhcpv4.DHCPv4 {
+	t.Helper()
+	host := net.ParseIP(qemu.LabHostAddr).To4()
+	acks := make(chan *dhcpv4.DHCPv4, 100)
+	handler := func(conn net.PacketConn, peer net.Addr, m *dhcpv4.DHCPv4) {
+		var typ dhcpv4.MessageType
+		switch m.MessageType() {
+		case dhcpv4.MessageTypeDiscover:
+			typ = dhcpv4.MessageTypeOffer
+		case dhcpv4.MessageTypeRequest:
+			typ = dhcpv4.MessageTypeAck
+		default:
+			return
+		}
+		resp, err := dhcpv4.NewReplyFromRequest(m,
+			dhcpv4.WithMessageType(typ),
+			dhcpv4.WithYourIP(net.ParseIP(qemu.LabVMAddr).To4()),
+			dhcpv4.WithServerIP(host),
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(host)),
+			dhcpv4.WithOption(dhcpv4.OptSubnetMask(net.CIDRMask(qemu.LabPrefixLen, 32))),
+			dhcpv4.WithOption(dhcpv4.OptNTPServers(host)),
+			dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(leaseTime)),
+		)
+		if err != nil {
+			t.Errorf("DHCP reply: %v", err)
+			return
+		}
+		dst := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}
+		if _, err := conn.WriteTo(resp.ToBytes(), dst); err != nil {
+			t.Errorf("DHCP send: %v", err)
+			return
+		}
+		if typ == dhcpv4.MessageTypeAck {
+			acks <- resp
+		}
+	}
+	var srv *server4.Server
+	err := qemu.InNetns(lab.VMNetns, func() error {
+		var err error
+		srv, err = server4.NewServer("br0", &net.UDPAddr{IP: net.IPv4zero, Port: dhcpv4.ServerPort}, handler)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("DHCP server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve() }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return acks
+}
+
+// With ntpbox.address=dhcp and no server on the command line, the box
+// leases its address from the lab's DHCP server, takes the NTP server
+// from option 42, synchronises to it and serves stratum 3 to the client
+// namespace (allowed as the lease's subnet); it renews the lease.
+func TestDHCPAddressAndNTPServer(t *testing.T) {
+	img := qemu.FindImage()
+	qemu.RequireT(t, img, "chronyd", "setpriv")
+	lab := qemu.NewLabT(t)
+	lab.UpstreamT(t, 2)
+	waitUpstream(t, lab)
+	acks := dhcpServer(t, lab, time.Minute)
+
+	vm := qemu.StartT(t, qemu.Config{
+		Kernel: img.Kernel, Initramfs: img.Initramfs,
+		Append: []string{"ntpbox.address=dhcp"},
+		Netns:  lab.VMNetns, Tap: lab.Tap,
+	})
+	r, at := firstReply(t, lab, vm)
+	t.Logf("first NTP reply %.2f s after QEMU started: stratum %d", at.Seconds(), r.Header.Stratum)
+	for _, want := range []string{`msg="DHCP lease"`, appliance.SentinelServing} {
+		if _, err := vm.Expect(want, bootTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(syncWithin)
+	for {
+		st, off, err := digMedian(lab, 3)
+		if err == nil && st == 3 {
+			t.Logf("serving stratum 3 (offset %v) %.1f s after QEMU started", off, time.Since(vm.Started).Seconds())
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving stratum 3 within %v: stratum %d, %v", syncWithin, st, err)
+		}
+		time.Sleep(time.Second)
+	}
+	// The lease is a minute long: a renewal comes at its half.
+	for n := 0; n < 2; n++ {
+		select {
+		case <-acks:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%d DHCP ACKs sent; want the lease and its renewal", n)
+		}
+	}
+}
