@@ -35,10 +35,11 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzCmdline -fuzztime 60s ./appliance
 
 # ntpbox beside chronyd under ntpload; prints the figures and ratios.
-bench: deps build
+bench: deps build image
 	$(GO) test -run XXX -bench . -benchmem ./ntpserver
 	$(GO) test -run XXX -bench LANDay -benchtime 1x ./ntpserver/upstream
 	build/bench.sh $(BIN) $(NTPLOAD)
+	build/bench-vm.sh $(IMAGE)
 
 deps:
 	build/deps.sh
