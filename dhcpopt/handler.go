@@ -1,0 +1,194 @@
+package dhcpopt
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// Errors wrapped by Handle when it sends no reply.
+var (
+	// ErrMalformed: the message breaks the protocol (not a request, no
+	// message type, no client identity, missing a required field).
+	ErrMalformed = errors.New("malformed DHCP message")
+	// ErrIgnored: a well-formed message this handler does not answer
+	// (a message type it does not serve in its mode, a request for another
+	// server, an INFORM without ciaddr, a client it has no record of).
+	ErrIgnored = errors.New("DHCP message ignored")
+	// ErrExhausted: no free address to offer.
+	ErrExhausted = errors.New("no free address in range")
+)
+
+// maxProbes bounds how many addresses one DISCOVER may probe.
+const maxProbes = 3
+
+// A Prober checks whether an address is already in use on the network
+// (an ARP or ICMP echo probe) before the handler offers it. It may block.
+type Prober interface {
+	InUse(addr netip.Addr) bool
+}
+
+// Stats counts what the handler did.
+type Stats struct {
+	Malformed, Ignored, Exhausted uint64
+	Offers, Acks, Naks, Informs   uint64
+	Releases, Declines, Conflicts uint64
+}
+
+// Handler decides DHCP replies. It is safe for concurrent use; its only
+// state is the lease table, which callers persist with [Handler.Leases].
+type Handler struct {
+	mu     sync.Mutex
+	cfg    Config
+	prober Prober
+	leases leaseTable
+	stats  Stats
+	gen    uint64
+}
+
+// NewHandler validates cfg and returns a handler starting with the given
+// leases (from [LoadLeases]). prober may be nil: addresses are then offered
+// without a check.
+func NewHandler(cfg Config, prober Prober, leases []Lease) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, prober: prober, leases: newLeaseTable()}
+	for _, l := range leases {
+		if l.Client != "" && cfg.InRange(l.Addr) && !l.Offered {
+			h.leases.put(l)
+		}
+	}
+	return h, nil
+}
+
+// Leases returns the bound leases, active and expired, sorted by address.
+func (h *Handler) Leases() []Lease {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.leases.snapshot()
+}
+
+// Generation changes whenever the bound leases change: a caller persists
+// the leases when it differs from the value it saw last.
+func (h *Handler) Generation() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
+}
+
+// Stats returns the counters.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stats
+}
+
+// CountMalformed counts a packet that did not even decode.
+func (h *Handler) CountMalformed() {
+	h.mu.Lock()
+	h.stats.Malformed++
+	h.mu.Unlock()
+}
+
+// Handle returns the reply to req at time now. A nil reply with a nil
+// error means the protocol asks for none (RELEASE, DECLINE); a nil reply
+// with an error wrapping ErrMalformed, ErrIgnored or ErrExhausted says why
+// the message was dropped. Handle never panics on a decoded message.
+func (h *Handler) Handle(req *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key, err := check(req)
+	if err != nil {
+		h.stats.Malformed++
+		return nil, err
+	}
+	mt := req.MessageType()
+	var resp *dhcpv4.DHCPv4
+	switch {
+	case mt == dhcpv4.MessageTypeInform:
+		resp, err = h.inform(req)
+	case h.cfg.Mode != ModeServer:
+		err = fmt.Errorf("%w: %v in inform mode", ErrIgnored, mt)
+	case mt == dhcpv4.MessageTypeDiscover:
+		resp, err = h.discover(req, key, now)
+	case mt == dhcpv4.MessageTypeRequest:
+		resp, err = h.request(req, key, now)
+	case mt == dhcpv4.MessageTypeRelease:
+		err = h.release(req, key, now)
+	case mt == dhcpv4.MessageTypeDecline:
+		err = h.decline(req, key, now)
+	default:
+		err = fmt.Errorf("%w: message type %v", ErrIgnored, mt)
+	}
+	h.count(resp, err)
+	return resp, err
+}
+
+func (h *Handler) count(resp *dhcpv4.DHCPv4, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrMalformed):
+		h.stats.Malformed++
+	case errors.Is(err, ErrExhausted):
+		h.stats.Exhausted++
+	default:
+		h.stats.Ignored++
+	}
+}
+
+// check validates the fields every request needs and returns the client key.
+func check(req *dhcpv4.DHCPv4) (string, error) {
+	if req == nil {
+		return "", fmt.Errorf("%w: nil message", ErrMalformed)
+	}
+	if req.OpCode != dhcpv4.OpcodeBootRequest {
+		return "", fmt.Errorf("%w: opcode %v", ErrMalformed, req.OpCode)
+	}
+	if req.MessageType() == dhcpv4.MessageTypeNone {
+		return "", fmt.Errorf("%w: no message type", ErrMalformed)
+	}
+	if id := req.Options.Get(dhcpv4.OptionClientIdentifier); len(id) > 0 {
+		return "id:" + hex.EncodeToString(id), nil
+	}
+	if len(req.ClientHWAddr) == 0 {
+		return "", fmt.Errorf("%w: no client identifier or chaddr", ErrMalformed)
+	}
+	return "hw:" + req.ClientHWAddr.String(), nil
+}
+
+// addr4 converts a packet address; the zero Addr stands for 0.0.0.0 and
+// anything that is not 4 bytes.
+func addr4(ip net.IP) netip.Addr {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}
+	}
+	a = a.Unmap()
+	if !a.Is4() || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a
+}
+
+func ip(a netip.Addr) net.IP {
+	if !a.IsValid() {
+		return net.IPv4zero.To4()
+	}
+	b := a.As4()
+	return net.IP(b[:])
+}
+
+func ips(as []netip.Addr) []net.IP {
+	out := make([]net.IP, len(as))
+	for i, a := range as {
+		out[i] = ip(a)
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+package dhcpopt
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// The lease file holds one JSON object per line, a [Lease]:
+//
+//	{"client":"hw:52:54:00:12:34:56","addr":"198.18.0.100","expires":"2026-11-26T04:00:00Z"}
+
+// CorruptError reports a lease file that does not parse. The file has been
+// moved aside to SavedAs so that nothing is lost and a fresh file can be
+// written.
+type CorruptError struct {
+	Path    string
+	Line    int
+	SavedAs string
+	Err     error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("lease file %s:%d: %v (kept as %s)", e.Path, e.Line, e.Err, e.SavedAs)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// LoadLeases reads the lease file at path. A missing file is no leases. A
+// corrupt file is renamed to path.corrupt (or path.corrupt.N if that exists)
+// and reported as a *CorruptError.
+func LoadLeases(path string) ([]Lease, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read leases: %w", err)
+	}
+	leases, line, err := parseLeases(data)
+	if err == nil {
+		return leases, nil
+	}
+	saved, rerr := moveAside(path)
+	if rerr != nil {
+		return nil, fmt.Errorf("lease file %s:%d: %v; moving it aside: %w", path, line, err, rerr)
+	}
+	return nil, &CorruptError{Path: path, Line: line, SavedAs: saved, Err: err}
+}
+
+func parseLeases(data []byte) ([]Lease, int, error) {
+	var leases []Lease
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var l Lease
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return nil, n, err
+		}
+		if l.Client == "" || !l.Addr.Is4() {
+			return nil, n, errors.New("lease needs a client and an IPv4 addr")
+		}
+		leases = append(leases, l)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, n + 1, err
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		return nil, n, errors.New("truncated last line")
+	}
+	return leases, 0, nil
+}
+
+func moveAside(path string) (string, error) {
+	dst := path + ".corrupt"
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = path + ".corrupt." + strconv.Itoa(i)
+	}
+	return dst, os.Rename(path, dst)
+}
+
+// SaveLeases writes leases to path atomically: a temporary file in the same
+// directory, fsync, rename over path, fsync of the directory.
+func SaveLeases(path string, leases []Lease) (err error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, l := range leases {
+		if err := enc.Encode(l); err != nil {
+			return fmt.Errorf("save leases %s: %w", path, err)
+		}
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save leases: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("save leases %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("save leases %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("save leases %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("save leases: %w", err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
