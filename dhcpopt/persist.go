@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/ntpbox/ntpbox/internal/atomicfile"
 )
 
 // The lease file holds one JSON object per line, a [Lease]:
@@ -98,7 +99,7 @@ func moveAside(path string) (string, error) {
 
 // SaveLeases writes leases to path atomically: a temporary file in the same
 // directory, fsync, rename over path, fsync of the directory.
-func SaveLeases(path string, leases []Lease) (err error) {
+func SaveLeases(path string, leases []Lease) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	for _, l := range leases {
@@ -106,32 +107,8 @@ func SaveLeases(path string, leases []Lease) (err error) {
 			return fmt.Errorf("save leases %s: %w", path, err)
 		}
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("save leases: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("save leases %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("save leases %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("save leases %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("save leases: %w", err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

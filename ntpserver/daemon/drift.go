@@ -3,9 +3,10 @@ package daemon
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ntpbox/ntpbox/internal/atomicfile"
 )
 
 // The drift file holds the clock's frequency correction so a restart does
@@ -33,32 +34,11 @@ func readDrift(path string) (ppm float64, ok bool, err error) {
 	return ppm, true, nil
 }
 
-// writeDrift replaces the drift file atomically: the new contents go to a
-// temporary file in the same directory, are synced, and renamed over the
-// old one, so a crash or a full disk leaves the old file intact.
+// writeDrift replaces the drift file atomically, so a crash or a full
+// disk leaves the old file intact.
 func writeDrift(path string, ppm, skew float64) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".drift-*")
-	if err != nil {
-		return fmt.Errorf("write drift file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	_, err = fmt.Fprintf(tmp, "%20.6f %20.6f\n", ppm, skew)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write drift file %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	if err := atomicfile.Write(path, fmt.Appendf(nil, "%20.6f %20.6f\n", ppm, skew), 0o644); err != nil {
+		return fmt.Errorf("drift file: %w", err)
 	}
 	return nil
 }
