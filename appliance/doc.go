@@ -6,7 +6,8 @@
 // when one fails (PID 1 must never exit):
 //
 //  1. mounts /proc, /sys, /dev (devtmpfs), /run and /tmp;
-//  2. sets the host name (ntpbox) and brings up lo;
+//  2. steps the clock up to the build time if the RTC set it earlier,
+//     sets the host name (ntpbox) and brings up lo;
 //  3. loads the drivers the hardware needs: every module of the initramfs
 //     whose modules.alias pattern matches a /sys/bus/*/devices/*/modalias,
 //     plus evdev and the ACPI button, for the power button, and vfat
@@ -37,7 +38,16 @@
 //
 // The system clock starts from the RTC: the kernel's hctosys
 // (CONFIG_RTC_HCTOSYS, built into Debian's kernel with the CMOS RTC)
-// sets it before init runs, so init does not.
+// sets it before init runs. Init only puts a floor under it: a clock
+// before the image's build time (/etc/ntpbox-build-time, baked in by
+// mkimage from SOURCE_DATE_EPOCH or the git commit time), as a dead RTC
+// battery gives, is stepped to that time and logged ([ClockFloor]);
+// a plausible one is left alone.
+//
+// Init's log, the "ntpbox: ..." sentinels and the service's stdout and
+// stderr go to the console and to a [Ring] of the last 1000 lines
+// (256 KiB at most), which `ntpbox log [-f]` reads from the unix socket
+// /run/ntpbox/init.sock ([LogSocket]).
 //
 // The operating system is reached through the small [System] and
 // [Starter] interfaces, so the sequence is tested without being PID 1;

@@ -52,6 +52,9 @@ type System interface {
 	KillAll(sig syscall.Signal)
 	Sync()
 	PowerOff() error
+	// Now reads the system clock; SetClock steps it.
+	Now() time.Time
+	SetClock(t time.Time) error
 }
 
 // mount is one file system init mounts.
@@ -93,6 +96,10 @@ type Init struct {
 	Shutdown <-chan os.Signal
 	// StopTimeout is how long the service gets to stop; default 10 s.
 	StopTimeout time.Duration
+	// Ring, if set, is served on the unix socket LogSocket (once /run is
+	// mounted) to `ntpbox log`.
+	Ring      *Ring
+	LogSocket string
 }
 
 // Run boots the machine, runs the service until a shutdown signal or the
@@ -101,6 +108,9 @@ type Init struct {
 func (in *Init) Run(ctx context.Context) error {
 	ov, perm := in.boot()
 	port := in.writeConfig(ov, perm)
+	logCtx, stopLog := context.WithCancel(ctx)
+	defer stopLog()
+	in.serveLog(logCtx)
 
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	defer stopSvc()
@@ -157,6 +167,7 @@ func (in *Init) boot() (Overlay, bool) {
 			in.Log.Error("mount", "target", m.target, "err", err)
 		}
 	}
+	in.checkClock()
 	if err := in.Sys.Sethostname(Hostname); err != nil {
 		in.Log.Error("set host name", "err", err)
 	}
@@ -170,6 +181,12 @@ func (in *Init) boot() (Overlay, bool) {
 	in.Log.Info("drivers loaded", "modules", mods)
 	perm := in.mountPerm()
 	ov := in.overlay(perm)
+	if len(ov.Net.Addresses) == 0 && !ov.Net.DHCP {
+		// A box plugged into a LAN with nothing configured asks DHCP for
+		// its address: `address dhcp` is the default.
+		in.Log.Info("no ntpbox.address= given: using DHCP, the default")
+		ov.Net.DHCP = true
+	}
 	netw, err := in.Sys.ConfigureNetwork(ov.Net)
 	ov.Net = netw
 	if err != nil {
@@ -178,8 +195,8 @@ func (in *Init) boot() (Overlay, bool) {
 	if len(ov.Net.Addresses) > 0 {
 		in.Log.Info("network configured", "addresses", ov.Net.Addresses, "gateway", ov.Net.Gateway,
 			"dhcp", ov.Net.DHCP, "ntp_servers", ov.Net.NTPServers)
-	} else if !ov.Net.DHCP {
-		in.Log.Warn("no ntpbox.address= on the kernel command line: only lo is up")
+	} else {
+		in.Log.Warn("no address yet: DHCP keeps asking; only lo is up until a lease arrives")
 	}
 	if err := in.Sys.WriteFile(NetConfig, []byte(ov.Net.Format())); err != nil {
 		in.Log.Error("write", "file", NetConfig, "err", err)
@@ -245,6 +262,22 @@ func (in *Init) writeConfig(ov Overlay, perm bool) int {
 func check(conf []byte) (*config.Config, error) {
 	cfg, _, err := config.ParseBytes(RunConfig, conf)
 	return cfg, err
+}
+
+// serveLog serves the ring on LogSocket, when both are set.
+func (in *Init) serveLog(ctx context.Context) {
+	if in.Ring == nil || in.LogSocket == "" {
+		return
+	}
+	ln, err := ListenLog(in.LogSocket)
+	if err != nil {
+		in.Log.Error("log socket", "err", err)
+		return
+	}
+	go func() {
+		defer in.recoverLog("log socket")
+		ServeLog(ctx, ln, in.Ring, in.Log)
+	}()
 }
 
 // recoverLog logs a panic instead of letting it end PID 1.

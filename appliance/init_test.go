@@ -23,6 +23,7 @@ type fakeSystem struct {
 	button    chan struct{}
 	powerOff  chan struct{}
 	permDev   string // what FindFAT returns
+	now       time.Time
 }
 
 func newFakeSystem(cmdline string) *fakeSystem {
@@ -101,6 +102,21 @@ func (s *fakeSystem) ListensUDP(port int) bool {
 func (s *fakeSystem) PowerButton(ctx context.Context) <-chan struct{} { return s.button }
 func (s *fakeSystem) KillAll(sig syscall.Signal)                      { s.call("kill all %v", sig) }
 func (s *fakeSystem) Sync()                                           { s.call("sync") }
+func (s *fakeSystem) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.now.IsZero() {
+		return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return s.now
+}
+func (s *fakeSystem) SetClock(t time.Time) error {
+	s.call("set clock %s", t.UTC().Format(time.RFC3339))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = t
+	return nil
+}
 func (s *fakeSystem) PowerOff() error {
 	s.call("power off")
 	close(s.powerOff)
@@ -277,6 +293,23 @@ func TestInitDHCP(t *testing.T) {
 	}
 	if !strings.Contains(r.sys.File(NetConfig), "address dhcp\n") {
 		t.Errorf("%s:\n%s", NetConfig, r.sys.File(NetConfig))
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+}
+
+// A box with no address on its command line or its partition asks DHCP:
+// `address dhcp` is the default, so a spare PC plugged into a LAN works.
+func TestInitDefaultsToDHCP(t *testing.T) {
+	r := startInit(t, "console=ttyS0")
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	if !strings.Contains(r.sys.File(NetConfig), "address dhcp\n") {
+		t.Errorf("%s:\n%s", NetConfig, r.sys.File(NetConfig))
+	}
+	if conf := r.sys.File(RunConfig); !strings.Contains(conf, "server 198.18.0.1 iburst\n") {
+		t.Errorf("the lease's NTP server is not used:\n%s", conf)
 	}
 	r.sys.button <- struct{}{}
 	<-r.sys.powerOff

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
@@ -144,6 +145,18 @@ func (l *Linux) Sync() { unix.Sync() }
 func (l *Linux) PowerOff() error {
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
 		return fmt.Errorf("reboot(POWER_OFF): %w", err)
+	}
+	return nil
+}
+
+func (l *Linux) Now() time.Time { return time.Now() }
+
+// SetClock steps CLOCK_REALTIME. (The NTP service disciplines the clock
+// afterwards; this is only for a clock the RTC set implausibly.)
+func (l *Linux) SetClock(t time.Time) error {
+	ts := unix.NsecToTimespec(t.UnixNano())
+	if err := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); err != nil {
+		return fmt.Errorf("clock_settime(CLOCK_REALTIME, %s): %w", t.UTC().Format(time.RFC3339), err)
 	}
 	return nil
 }

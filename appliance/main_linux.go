@@ -4,6 +4,7 @@ package appliance
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,8 +26,12 @@ func Main() {
 	signal.Notify(other, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
 		syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
 
+	// Init's log, the sentinels and the service's output go to the
+	// console and to the ring that `ntpbox log` reads.
+	ring := &Ring{}
 	console := openConsole()
-	log := slog.New(slog.NewTextHandler(console, nil)).With("component", "init")
+	out := io.MultiWriter(ring, console)
+	log := slog.New(slog.NewTextHandler(out, nil)).With("component", "init")
 	go func() {
 		for sig := range other {
 			log.Info("ignoring signal", "signal", sig)
@@ -43,6 +48,13 @@ func Main() {
 	ctx := context.Background()
 	reaper := NewReaper(log.With("component", "reaper"))
 	reaper.Files = []*os.File{devNull(), console, console}
+	if pr, pw, err := os.Pipe(); err != nil {
+		log.Error("pipe for the service's output; it goes to the console only", "err", err)
+	} else {
+		// Init keeps pw open too, so the copy never sees the end.
+		reaper.Files = []*os.File{devNull(), pw, pw}
+		go CopyLines(out, pr)
+	}
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -56,12 +68,14 @@ func Main() {
 		self = os.Args[0]
 	}
 	in := &Init{
-		Sys:      &Linux{Log: log},
-		Start:    reaper,
-		Log:      log,
-		Console:  console,
-		Self:     self,
-		Shutdown: shutdown,
+		Sys:       &Linux{Log: log},
+		Start:     reaper,
+		Log:       log,
+		Console:   out,
+		Self:      self,
+		Shutdown:  shutdown,
+		Ring:      ring,
+		LogSocket: LogSocket,
 	}
 	if err := in.Run(ctx); err != nil {
 		log.Error("power off", "err", err)

@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
@@ -26,7 +27,19 @@ type Spec struct {
 	// decompresses it when loading), which keeps the unpacked initramfs,
 	// and so the RAM it takes, small.
 	CompressModules bool
+	// CACerts, if set, is /etc/ssl/certs/ca-certificates.crt: the
+	// certificate authorities for authenticated upstreams.
+	CACerts []byte
+	// BuildTime, if set, is written to /etc/ntpbox-build-time (RFC 3339,
+	// UTC, to the second): init's floor for the system clock.
+	BuildTime time.Time
 }
+
+// Paths in the initramfs (without the leading slash).
+const (
+	CACertsPath   = "etc/ssl/certs/ca-certificates.crt"
+	BuildTimePath = "etc/ntpbox-build-time"
+)
 
 // Entry is one file of the archive, for the manifest.
 type Entry struct {
@@ -42,6 +55,12 @@ func Build(s Spec) ([]cpio.Record, error) {
 	files := map[string][]byte{
 		"init":            s.Init,
 		"etc/ntpbox.conf": s.Config,
+	}
+	if s.CACerts != nil {
+		files[CACertsPath] = s.CACerts
+	}
+	if !s.BuildTime.IsZero() {
+		files[BuildTimePath] = []byte(s.BuildTime.UTC().Format(time.RFC3339) + "\n")
 	}
 	modes := map[string]uint64{"init": 0o755}
 	if len(s.Modules) > 0 {

@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
@@ -43,6 +45,14 @@ type Options struct {
 	ModuleDirs, ExcludeDirs []string
 	CompressModules         bool
 	Out                     string // output directory
+	// CACerts is the CA bundle to install as
+	// /etc/ssl/certs/ca-certificates.crt (Debian's ca-certificates
+	// package has it at DefaultCACerts); required.
+	CACerts string
+	// BuildTime is written to /etc/ntpbox-build-time, the floor init
+	// puts under the system clock; it must come from the inputs (see
+	// [SourceDateEpoch]), not from the clock, so builds repeat.
+	BuildTime time.Time
 }
 
 // Image is what MakeImage wrote.
@@ -86,6 +96,13 @@ func MakeImage(o Options) (*Image, error) {
 		}
 		return nil, fmt.Errorf("baked config has warnings (a baked config must be clean):\n%s", strings.Join(ws, "\n"))
 	}
+	if o.BuildTime.IsZero() {
+		return nil, fmt.Errorf("no build time (SOURCE_DATE_EPOCH or the git commit time)")
+	}
+	ca, err := os.ReadFile(o.CACerts)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificates: %w (install Debian's ca-certificates package: apt-get install ca-certificates)", err)
+	}
 	init, err := os.ReadFile(o.Init)
 	if err != nil {
 		return nil, err
@@ -107,7 +124,7 @@ func MakeImage(o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs, err := Build(Spec{Init: init, Config: conf, KernelVersion: kver, Modules: mods,
+	recs, err := Build(Spec{Init: init, Config: conf, CACerts: ca, BuildTime: o.BuildTime, KernelVersion: kver, Modules: mods,
 		ModuleFS: tree.FS, CompressModules: o.CompressModules})
 	if err != nil {
 		return nil, err
@@ -138,7 +155,7 @@ func MakeImage(o Options) (*Image, error) {
 	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, InitramfsName: cpioXZ}
 	img := &Image{KernelVersion: kver, Files: map[string]int64{}}
 	var m strings.Builder
-	fmt.Fprintf(&m, "# ntpbox image: kernel %s, %d modules\n", kver, len(mods))
+	fmt.Fprintf(&m, "# ntpbox image: kernel %s, %d modules, built %s\n", kver, len(mods), o.BuildTime.UTC().Format(time.RFC3339))
 	for _, name := range sortedKeys(outputs) {
 		data := outputs[name]
 		if err := writeIfChanged(filepath.Join(o.Out, name), data); err != nil {
@@ -154,6 +171,33 @@ func MakeImage(o Options) (*Image, error) {
 		return nil, err
 	}
 	return img, nil
+}
+
+// DefaultCACerts is where Debian's ca-certificates package keeps its
+// bundle.
+const DefaultCACerts = "/etc/ssl/certs/ca-certificates.crt"
+
+// SourceDateEpoch returns the build time of an image: $SOURCE_DATE_EPOCH
+// (seconds since 1970) when set, else the committer time of the git
+// checkout's HEAD in dir. Never the clock: the same inputs give the same
+// image.
+func SourceDateEpoch(dir string) (time.Time, error) {
+	s := strings.TrimSpace(os.Getenv("SOURCE_DATE_EPOCH"))
+	from := "SOURCE_DATE_EPOCH"
+	if s == "" {
+		cmd := exec.Command("git", "log", "-1", "--format=%ct", "HEAD")
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("build time: no SOURCE_DATE_EPOCH, and git log in %s: %w", dir, err)
+		}
+		s, from = strings.TrimSpace(string(out)), "git commit time"
+	}
+	sec, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || sec <= 0 {
+		return time.Time{}, fmt.Errorf("build time: %s %q is not seconds since 1970", from, s)
+	}
+	return time.Unix(sec, 0).UTC(), nil
 }
 
 // compressXZ compresses with the xz tool (Debian's xz-utils). The

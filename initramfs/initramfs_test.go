@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -79,6 +80,8 @@ func testSpec() Spec {
 	}
 	return Spec{
 		Init: []byte("\x7fELF ntpbox"), Config: []byte("local stratum 10 orphan\n"),
+		CACerts:       []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+		BuildTime:     time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC),
 		KernelVersion: "6.1.0-56-amd64", Modules: testModules, ModuleFS: fsys, CompressModules: true,
 	}
 }
@@ -263,5 +266,68 @@ func TestBuiltInitramfsSize(t *testing.T) {
 	t.Logf("%s: %d bytes", InitramfsName, fi.Size())
 	if fi.Size() > maxInitramfs {
 		t.Errorf("%s is %d bytes, over the %d budget", InitramfsName, fi.Size(), maxInitramfs)
+	}
+}
+
+// Without the CA bundle the build stops with a message that says which
+// package provides it, before anything is written.
+func TestMakeImageNeedsCACerts(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ntpbox.conf")
+	os.WriteFile(conf, []byte("local stratum 10\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	missing := filepath.Join(dir, "ca-certificates.crt")
+	_, err := MakeImage(Options{Config: conf, CACerts: missing, BuildTime: time.Unix(1, 0), Init: "/nonexistent", KernelDir: dir, Out: out})
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "apt-get install ca-certificates") {
+		t.Errorf("err = %v, want one naming %s and the package", err, missing)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the output directory was created without CA certificates")
+	}
+}
+
+// The build time comes from SOURCE_DATE_EPOCH, else from git, never the
+// clock.
+func TestSourceDateEpoch(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1764126000")
+	if got, err := SourceDateEpoch("."); err != nil || !got.Equal(time.Unix(1764126000, 0)) {
+		t.Errorf("SOURCE_DATE_EPOCH: %v, %v", got, err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	if _, err := SourceDateEpoch("."); err == nil || !strings.Contains(err.Error(), "yesterday") {
+		t.Errorf("bad SOURCE_DATE_EPOCH: %v", err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	a, err := SourceDateEpoch(".")
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	b, _ := SourceDateEpoch(".")
+	if !a.Equal(b) || a.Before(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("git commit time %v, then %v", a, b)
+	}
+}
+
+// The baked build time is one RFC 3339 line, and the CA bundle is where
+// TLS clients look for it.
+func TestBuildBakesCACertsAndBuildTime(t *testing.T) {
+	s := testSpec()
+	recs, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range recs {
+		if r.Name == BuildTimePath || r.Name == CACertsPath {
+			b := make([]byte, r.FileSize)
+			r.ReadAt(b, 0)
+			got[r.Name] = string(b)
+		}
+	}
+	if got[BuildTimePath] != "2026-11-26T03:00:00Z\n" || got[CACertsPath] != string(s.CACerts) {
+		t.Errorf("baked %q", got)
 	}
 }

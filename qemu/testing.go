@@ -16,6 +16,22 @@ import (
 type Image struct {
 	Kernel, Initramfs string
 	Disk              string // the disk image (build/disk.sh)
+	Manifest          string // manifest.txt
+}
+
+// BuildTime is the image's build time, init's floor for the clock, from
+// the first line of its manifest ("... built 2026-11-26T03:00:00Z").
+func (img Image) BuildTime() (time.Time, error) {
+	b, err := os.ReadFile(img.Manifest)
+	if err != nil {
+		return time.Time{}, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	_, s, ok := strings.Cut(first, " built ")
+	if !ok {
+		return time.Time{}, fmt.Errorf("%s: no build time in %q (make image)", img.Manifest, first)
+	}
+	return time.Parse(time.RFC3339, strings.TrimSpace(s))
 }
 
 // FindImage returns the image in NTPBOX_IMAGE (a directory), or else in
@@ -35,7 +51,7 @@ func FindImage() Image {
 		}
 	}
 	return Image{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs.cpio.xz"),
-		Disk: filepath.Join(dir, "ntpbox-amd64.img")}
+		Disk: filepath.Join(dir, "ntpbox-amd64.img"), Manifest: filepath.Join(dir, "manifest.txt")}
 }
 
 // RequireT skips the test when root, QEMU, the image or one of tools (a

@@ -8,6 +8,7 @@
 //	ntpbox sourcestats [-v] [--json]     their statistics
 //	ntpbox tracking [--json]             the state of the system clock
 //	ntpbox clients [--json]              the NTP clients served
+//	ntpbox log [-s SOCKET] [-f]          the appliance's console log, kept by PID 1
 package main
 
 import (
@@ -23,6 +24,7 @@ commands:
   serve   run the NTP server (chronyd)            ntpbox serve [-f FILE] [-x] [-d]
   check   validate a config file, do not run it   ntpbox check [-f FILE]
   query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...
+  log     init's log and the service's output     ntpbox log [-s SOCKET] [-f]
 
 status of the running server, printed as chronyc does (each takes [-f FILE | -s SOCKET] [--json]):
   sources      the time sources (chronyc sources)     ntpbox sources [-v]
@@ -52,6 +54,8 @@ func main() {
 		code = query(args)
 	case "sources", "sourcestats", "tracking", "clients":
 		code = status(cmd, args)
+	case "log":
+		code = appliance.LogCommand(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

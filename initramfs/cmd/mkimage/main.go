@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ntpbox/ntpbox/initramfs"
 )
@@ -19,6 +20,8 @@ func main() {
 	flag.StringVar(&o.Init, "init", "out/ntpbox", "the static ntpbox `binary`, installed as /init")
 	flag.StringVar(&o.Config, "config", "initramfs/ntpbox.conf", "the config `file` baked in as /etc/ntpbox.conf")
 	flag.StringVar(&o.KernelDir, "kernel-dir", "", "an unpacked linux-image `directory` (build/kernel.sh prints it)")
+	flag.StringVar(&o.CACerts, "ca-certs", initramfs.DefaultCACerts, "the CA bundle `file` installed as /etc/ssl/certs/ca-certificates.crt")
+	buildTime := flag.Int64("build-time", 0, "the image's build time in `seconds` since 1970, init's floor for the clock (default $SOURCE_DATE_EPOCH, else the git commit time)")
 	flag.StringVar(&o.Out, "out", "out/image", "output `directory`")
 	mods := flag.String("modules", strings.Join(initramfs.DefaultModules, ","), "comma-separated `modules` to include, with their dependencies")
 	dirs := flag.String("module-dirs", "kernel/drivers/net/ethernet", "comma-separated `directories` of the module tree to include whole")
@@ -32,6 +35,16 @@ func main() {
 	o.Modules = split(*mods)
 	o.ModuleDirs = split(*dirs)
 	o.ExcludeDirs = split(*exclude)
+	if *buildTime > 0 {
+		o.BuildTime = time.Unix(*buildTime, 0).UTC()
+	} else {
+		t, err := initramfs.SourceDateEpoch(".")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mkimage: %v (or pass -build-time)\n", err)
+			os.Exit(1)
+		}
+		o.BuildTime = t
+	}
 	img, err := initramfs.MakeImage(o)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mkimage: %v\n", err)
@@ -40,7 +53,7 @@ func main() {
 	for _, name := range []string{"vmlinuz", "vmlinux", initramfs.InitramfsName} {
 		fmt.Printf("%s/%s: %d bytes\n", o.Out, name, img.Files[name])
 	}
-	fmt.Printf("%s/manifest.txt: kernel %s\n", o.Out, img.KernelVersion)
+	fmt.Printf("%s/manifest.txt: kernel %s, built %s\n", o.Out, img.KernelVersion, o.BuildTime.Format(time.RFC3339))
 }
 
 func split(s string) []string {

@@ -1,0 +1,148 @@
+package appliance
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// LogSocket is where init serves its [Ring] to `ntpbox log`.
+const LogSocket = "/run/ntpbox/init.sock"
+
+// The log socket's protocol: the client sends one line, "log" or
+// "follow". Init answers with the lines of the ring as text; for "log" it
+// then closes the connection, for "follow" it goes on sending new lines
+// until the client closes it. A client that sends nothing within a
+// second, or shuts its side, gets "log" (so `socat - UNIX:...` works).
+const (
+	reqLog    = "log"
+	reqFollow = "follow"
+)
+
+// ServeLog answers `ntpbox log` on ln until ctx is done.
+func ServeLog(ctx context.Context, ln net.Listener, r *Ring, log *slog.Logger) {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				log.Error("accept", "socket", ln.Addr().String(), "err", err)
+			}
+			return
+		}
+		go serveLogConn(ctx, c, r)
+	}
+}
+
+func serveLogConn(ctx context.Context, c net.Conn, r *Ring) {
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	line, _ := bufio.NewReader(io.LimitReader(c, 64)).ReadString('\n')
+	c.SetReadDeadline(time.Time{})
+	b, seq, changed := r.since(0)
+	if _, err := c.Write(b); err != nil || strings.TrimSpace(line) != reqFollow {
+		return
+	}
+	// Follow until the client goes: its read ends with EOF.
+	gone := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, c)
+		close(gone)
+	}()
+	for {
+		select {
+		case <-changed:
+		case <-gone:
+			return
+		case <-ctx.Done():
+			return
+		}
+		b, seq, changed = r.since(seq)
+		if _, err := c.Write(b); err != nil {
+			return
+		}
+	}
+}
+
+// ListenLog makes the socket's directory and listens on path, replacing
+// a stale socket.
+func ListenLog(path string) (net.Listener, error) {
+	if i := strings.LastIndexByte(path, '/'); i > 0 {
+		if err := os.MkdirAll(path[:i], 0o755); err != nil {
+			return nil, err
+		}
+	}
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen unix %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// LogCommand is `ntpbox log [-s SOCKET] [-f]`: it prints init's log and
+// the service's output, as kept by PID 1, and with -f goes on printing
+// new lines until interrupted. It returns the exit code.
+func LogCommand(args []string) int {
+	return logCommand(args, os.Stdout, os.Stderr)
+}
+
+func logCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("log", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sock := fs.String("s", LogSocket, "init's log `socket`")
+	follow := fs.Bool("f", false, "keep printing new lines")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ntpbox log: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	c, err := net.Dial("unix", *sock)
+	if err != nil {
+		fmt.Fprintf(stderr, "ntpbox log: %v (is ntpbox running as PID 1?)\n", err)
+		return 1
+	}
+	defer c.Close()
+	req := reqLog
+	if *follow {
+		req = reqFollow
+	}
+	if _, err := io.WriteString(c, req+"\n"); err != nil {
+		fmt.Fprintf(stderr, "ntpbox log: %s: %v\n", *sock, err)
+		return 1
+	}
+	if _, err := io.Copy(stdout, c); err != nil {
+		fmt.Fprintf(stderr, "ntpbox log: %s: %v\n", *sock, err)
+		return 1
+	}
+	return 0
+}
+
+// CopyLines copies src to dst a line at a time (a line longer than
+// RingLineMax goes in pieces), until src ends; write errors are ignored,
+// as a console that fails must not stop the service's output.
+func CopyLines(dst io.Writer, src io.Reader) {
+	br := bufio.NewReaderSize(src, RingLineMax)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			dst.Write(line)
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
