@@ -14,7 +14,7 @@ KERNEL_CACHE ?= out/cache
 all: build
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/ntpbox
+	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/ntpbox
 
 # The main job (until the appliance exists): serve the local clock on a
 # loopback port and show a query answered, then keep serving until Ctrl-C.
