@@ -26,9 +26,6 @@ type RunOptions struct {
 	Workers int
 	// NoClockControl is chronyd's -x: never adjust the system clock.
 	NoClockControl bool
-	// Ready, if set, is called with the bound addresses once the server
-	// is listening (nil when the config opens no NTP port).
-	Ready func(addrs []net.Addr, s *ntpserver.Server)
 	// Clock overrides the system clock (tests). With NoClockControl it is
 	// wrapped so that it is only read.
 	Clock clock.Clock
@@ -152,9 +149,6 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	st := srv.State()
 	log.Info("serving", "addrs", addrs, "sockets", len(conns), "sources", len(cfg.Sources),
 		"stratum", st.Stratum, "leap", st.Leap.String(), "refid", ntpserver.RefIDString(st.Stratum, st.RefID), "precision", precision)
-	if o.Ready != nil {
-		o.Ready(addrs, srv)
-	}
 	errs := make(chan error, len(conns)+1)
 	for _, c := range conns {
 		wg.Go(func() {
