@@ -5,7 +5,8 @@
 set -euo pipefail
 need=()
 for p in chrony ntpsec-ntpdate ntpsec-ntpdig iproute2 util-linux procps qemu-system-x86 xz-utils \
-	syslinux syslinux-common mtools dosfstools fdisk systemd-boot-efi ovmf ca-certificates; do
+	syslinux syslinux-common mtools dosfstools fdisk systemd-boot-efi ovmf ca-certificates \
+	busybox isc-dhcp-client bind9-dnsutils; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -58,7 +58,7 @@ type Config struct {
 // configuration directive's arguments:
 //
 //	inform
-//	server RANGE_START RANGE_END [lease DURATION] [router ADDR]
+//	server RANGE_START RANGE_END [lease DURATION] [router ADDR] [dns ADDR[,ADDR...]]
 func (c *Config) ParseMode(args []string) error {
 	if len(args) == 0 {
 		return errors.New("dhcp: missing mode (inform or server)")
@@ -104,8 +104,17 @@ func (c *Config) ParseMode(args []string) error {
 				return fmt.Errorf("dhcp server: router: %w", err)
 			}
 			c.Router = a
+		case "dns":
+			c.DNSServers = c.DNSServers[:0]
+			for _, s := range strings.Split(rest[1], ",") {
+				a, err := netip.ParseAddr(s)
+				if err != nil {
+					return fmt.Errorf("dhcp server: dns: %w", err)
+				}
+				c.DNSServers = append(c.DNSServers, a)
+			}
 		default:
-			return fmt.Errorf("dhcp server: unknown option %q (want lease or router)", rest[0])
+			return fmt.Errorf("dhcp server: unknown option %q (want lease, router or dns)", rest[0])
 		}
 		rest = rest[2:]
 	}

@@ -1,6 +1,7 @@
 package dhcpopt
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -19,6 +20,10 @@ func TestParseMode(t *testing.T) {
 		{args: "server 198.18.0.100 198.18.0.199 lease 12h router 198.18.0.254", want: Config{Mode: ModeServer,
 			RangeStart: netip.MustParseAddr("198.18.0.100"), RangeEnd: netip.MustParseAddr("198.18.0.199"),
 			Lease: 12 * time.Hour, Router: netip.MustParseAddr("198.18.0.254")}},
+		{args: "server 198.18.0.100 198.18.0.199 dns 198.18.0.53,198.18.0.54", want: Config{Mode: ModeServer,
+			RangeStart: netip.MustParseAddr("198.18.0.100"), RangeEnd: netip.MustParseAddr("198.18.0.199"),
+			DNSServers: []netip.Addr{netip.MustParseAddr("198.18.0.53"), netip.MustParseAddr("198.18.0.54")}}},
+		{args: "server 198.18.0.100 198.18.0.199 dns 198.18.0.53,", wantErr: "dns"},
 		{args: "", wantErr: "missing mode"},
 		{args: "relay", wantErr: `unknown mode "relay"`},
 		{args: "inform now", wantErr: "unexpected argument"},
@@ -41,7 +46,7 @@ func TestParseMode(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.Mode != tc.want.Mode || c.RangeStart != tc.want.RangeStart || c.RangeEnd != tc.want.RangeEnd ||
-				c.Lease != tc.want.Lease || c.Router != tc.want.Router {
+				c.Lease != tc.want.Lease || c.Router != tc.want.Router || fmt.Sprint(c.DNSServers) != fmt.Sprint(tc.want.DNSServers) {
 				t.Errorf("got %+v, want %+v", c, tc.want)
 			}
 		})

@@ -9,6 +9,7 @@
 //	ntpbox tracking [--json]             the state of the system clock
 //	ntpbox clients [--json]              the NTP clients served
 //	ntpbox log [-s SOCKET] [-f]          the appliance's console log, kept by PID 1
+//	ntpbox dhcp-snippet --for KIND [ADDR...]  option 42 for an existing DHCP server
 package main
 
 import (
@@ -25,6 +26,8 @@ commands:
   check   validate a config file, do not run it   ntpbox check [-f FILE]
   query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...
   log     init's log and the service's output     ntpbox log [-s SOCKET] [-f]
+  dhcp-snippet  option 42 lines for an existing DHCP server
+                ntpbox dhcp-snippet --for isc-dhcpd|kea|dnsmasq|openwrt|routeros|windows [-f FILE] [ADDR...]
 
 status of the running server, printed as chronyc does (each takes [-f FILE | -s SOCKET] [--json]):
   sources      the time sources (chronyc sources)     ntpbox sources [-v]
@@ -54,6 +57,8 @@ func main() {
 		code = query(args)
 	case "sources", "sourcestats", "tracking", "clients":
 		code = status(cmd, args)
+	case "dhcp-snippet":
+		code = dhcpSnippet(args)
 	case "log":
 		code = appliance.LogCommand(args)
 	case "help", "-h", "-help", "--help":

@@ -37,6 +37,11 @@ type Config struct {
 	BindCmdAddress string       // `bindcmdaddress`: an absolute path of the unix control socket ("/" disables it) or an IP address in canonical form; default ""
 	CmdPort        int          // `cmdport` 0..65535, default 323; 0 disables the UDP command port
 	PidFile        string       // `pidfile`, "" when absent; "/" disables the PID file (as in chrony)
+
+	// ntpbox's discovery directives (not chrony's).
+	Advertise []netip.Addr // `advertise`: servers announced by DHCP and DNS, unique, no zones; empty means the box's own address
+	DHCP      *DHCP        // `dhcp`; nil when absent (off)
+	DNSZone   string       // `dns zone NAME`, lower case without the final dot; "" when absent
 }
 
 // AccessRule is one `allow` or `deny` line.

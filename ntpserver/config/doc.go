@@ -10,7 +10,8 @@
 // ntpbox implements allow, deny, local, port, bindaddress, ratelimit,
 // clientloglimit, noclientlog, server, pool, makestep, driftfile, rtcsync,
 // minsources, maxchange, bindcmdaddress, cmdport, pidfile, include and
-// confdir. Every other chrony directive is accepted with a Warning that
+// confdir, and three directives of its own for discovery that chrony does
+// not have: advertise, dhcp and dns (see discovery.go). Every other chrony directive is accepted with a Warning that
 // ntpbox ignores it; a word that is no chrony directive is an Error. The
 // same holds for the options of server and pool: the ones ntpbox does not
 // implement are checked, listed in Source.Options and warned about.

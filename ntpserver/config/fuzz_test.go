@@ -14,6 +14,7 @@ import (
 // testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("server 0.centos.pool.ntp.org iburst\nallow 10.0.0.0/8\nlocal stratum 3\n"))
+	f.Add([]byte("advertise 198.18.0.2\ndhcp server 198.18.0.100 198.18.0.150 lease 2h router 198.18.0.1 dns 198.18.0.1\ndns zone lab.test\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, warnings, err := ParseBytes("fuzz.conf", data)
 		for _, w := range warnings {

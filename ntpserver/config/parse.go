@@ -141,6 +141,12 @@ func (p *parser) directive(l *line) error {
 		return p.cmdPort(l)
 	case "pidfile":
 		return p.pidFile(l)
+	case "advertise":
+		return p.advertise(l)
+	case "dhcp":
+		return p.dhcp(l)
+	case "dns":
+		return p.dnsDirective(l)
 	case "include":
 		return p.include(l)
 	case "confdir":
@@ -174,6 +180,10 @@ func (p *parser) finish() (*Config, []Warning, error) {
 	if p.rateLimitPos != nil && p.noClientLogPos != nil {
 		l := &line{pos: *p.rateLimitPos, name: "ratelimit"}
 		p.fail(l, l.name, fmt.Errorf("cannot be used with noclientlog (%s), as in chrony", p.noClientLogPos))
+	}
+	if d := p.cfg.DHCP; d != nil && (d.Mode == DHCPInform || d.Mode == DHCPServer) && len(p.cfg.Advertise) > 0 && !anyIPv4(p.cfg.Advertise) {
+		l := &line{pos: d.Pos, name: "dhcp"}
+		p.fail(l, l.name, fmt.Errorf("expected an IPv4 address in advertise: option 42 carries IPv4 only, got %v", p.cfg.Advertise))
 	}
 	if len(p.errs) > 0 {
 		return nil, p.warnings, errors.Join(p.errs...)

@@ -51,7 +51,10 @@ func servesAnyone(rules []config.AccessRule) bool {
 //  3. starts the upstream sync, which polls the configured sources and
 //     steers the clock;
 //  4. opens the control socket for `ntpbox sources` and friends;
-//  5. answers NTP requests with the state the sync publishes,
+//  5. answers NTP requests with the state the sync publishes;
+//  6. runs discovery when configured: DHCP option 42 on UDP 67 (`dhcp
+//     inform|server`) and the _ntp._udp SRV zone on UDP and TCP 53 (`dns
+//     zone`),
 //
 // until ctx is cancelled or the sync gives up (maxchange), and saves the
 // drift file on the way out.
@@ -138,6 +141,18 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 			return err
 		}
 	}
+	disc, err := startDiscovery(cfg, &wg, log)
+	if err != nil {
+		for _, c := range conns {
+			c.Close()
+		}
+		sy.close()
+		if ln != nil {
+			ln.Close()
+		}
+		wg.Wait()
+		return fmt.Errorf("discovery: %w", err)
+	}
 	var addrs []net.Addr
 	seen := map[string]bool{}
 	for _, c := range conns {
@@ -170,11 +185,13 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	for _, c := range conns {
 		c.Close()
 	}
+	disc.close()
 	if ln != nil {
 		ln.Close()
 	}
 	wg.Wait()
 	s := srv.Stats()
+	disc.logStats(log.With("component", "dhcp"))
 	log.Info("stopped", "received", s.Received, "answered", s.Answered, "dropped", s.Dropped)
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -1,0 +1,292 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/miekg/dns"
+	"github.com/ntpbox/ntpbox/dhcpopt"
+	"github.com/ntpbox/ntpbox/dnssrv"
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+)
+
+// This file runs discovery: DHCP option 42 (`dhcp inform|server`) on UDP 67
+// and the _ntp._udp SRV zone (`dns zone`) on UDP and TCP 53.
+
+// ifaceAddr is one IPv4 address of a local interface.
+type ifaceAddr struct {
+	Name   string
+	Prefix netip.Prefix // the address with its prefix length, not masked
+}
+
+// wantsDiscovery reports whether cfg asks for a DHCP or DNS service that
+// `serve` runs. `dhcp auto` is the appliance's to decide: off here.
+func wantsDiscovery(cfg *config.Config) bool {
+	return cfg.DNSZone != "" || (cfg.DHCP != nil && (cfg.DHCP.Mode == config.DHCPInform || cfg.DHCP.Mode == config.DHCPServer))
+}
+
+// pickLAN chooses the box's address on the LAN from the interfaces' IPv4
+// addresses: for `dhcp server` the one whose subnet holds the range; else
+// the first IPv4 bindaddress, else the first local advertise address, else
+// the first non-loopback address.
+func pickLAN(cfg *config.Config, addrs []ifaceAddr) (ifaceAddr, error) {
+	find := func(ok func(ifaceAddr) bool) (ifaceAddr, bool) {
+		for _, a := range addrs {
+			if !a.Prefix.Addr().IsLoopback() && ok(a) {
+				return a, true
+			}
+		}
+		return ifaceAddr{}, false
+	}
+	bound := func(a ifaceAddr) bool {
+		if len(cfg.BindAddresses) == 0 {
+			return true
+		}
+		for _, b := range cfg.BindAddresses {
+			if b == a.Prefix.Addr() {
+				return true
+			}
+		}
+		return false
+	}
+	if d := cfg.DHCP; d != nil && d.Mode == config.DHCPServer {
+		in := func(a ifaceAddr) bool {
+			p := a.Prefix.Masked()
+			return p.Contains(d.RangeStart) && p.Contains(d.RangeEnd)
+		}
+		if a, ok := find(func(a ifaceAddr) bool { return in(a) && bound(a) }); ok {
+			return a, nil
+		}
+		if a, ok := find(in); ok {
+			return a, nil
+		}
+		return ifaceAddr{}, fmt.Errorf("dhcp server: no interface has an IPv4 subnet holding the range %s-%s", d.RangeStart, d.RangeEnd)
+	}
+	for _, b := range cfg.BindAddresses {
+		if a, ok := find(func(a ifaceAddr) bool { return a.Prefix.Addr() == b }); ok {
+			return a, nil
+		}
+	}
+	for _, adv := range cfg.Advertise {
+		if a, ok := find(func(a ifaceAddr) bool { return a.Prefix.Addr() == adv }); ok {
+			return a, nil
+		}
+	}
+	if a, ok := find(func(ifaceAddr) bool { return true }); ok {
+		return a, nil
+	}
+	return ifaceAddr{}, errors.New("no non-loopback IPv4 address: cannot tell the box's address")
+}
+
+// localAddrs lists the IPv4 addresses of the interfaces that are up.
+func localAddrs() ([]ifaceAddr, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	var out []ifaceAddr
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		as, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok || !ip.Unmap().Is4() {
+				continue
+			}
+			bits, _ := ipn.Mask.Size()
+			out = append(out, ifaceAddr{Name: ifc.Name, Prefix: netip.PrefixFrom(ip.Unmap(), bits)})
+		}
+	}
+	return out, nil
+}
+
+// advertised is the advertise list, or the box's address.
+func advertised(cfg *config.Config, box netip.Addr) []netip.Addr {
+	if len(cfg.Advertise) > 0 {
+		return cfg.Advertise
+	}
+	return []netip.Addr{box}
+}
+
+// dhcpConfig builds dhcpopt's configuration from the `dhcp` line.
+func dhcpConfig(cfg *config.Config, lan ifaceAddr) dhcpopt.Config {
+	d := cfg.DHCP
+	c := dhcpopt.Config{
+		Mode:     dhcpopt.ModeInform,
+		ServerID: lan.Prefix.Addr(),
+		Subnet:   lan.Prefix.Masked(),
+		Domain:   cfg.DNSZone,
+	}
+	for _, a := range advertised(cfg, lan.Prefix.Addr()) {
+		if a.Is4() {
+			c.NTPServers = append(c.NTPServers, a)
+		}
+	}
+	if d.Mode == config.DHCPServer {
+		c.Mode = dhcpopt.ModeServer
+		c.RangeStart, c.RangeEnd, c.Lease, c.Router, c.DNSServers = d.RangeStart, d.RangeEnd, d.Lease, d.Router, d.DNS
+	}
+	return c
+}
+
+// discovery is the running DHCP and DNS services.
+type discovery struct {
+	closers []func()
+	dhcp    *dhcpopt.Handler
+}
+
+// close stops the services; the serving goroutines then return.
+func (d *discovery) close() {
+	for _, c := range d.closers {
+		c()
+	}
+}
+
+// startDiscovery opens the DHCP and DNS sockets cfg asks for and serves
+// them in wg. A service that cannot start is an error: nothing is left
+// open then.
+func startDiscovery(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) (*discovery, error) {
+	d := &discovery{}
+	if cfg.DHCP != nil && cfg.DHCP.Mode == config.DHCPAuto {
+		log.Info("dhcp auto: no DHCP service on a host (the appliance decides)")
+	}
+	if !wantsDiscovery(cfg) {
+		return d, nil
+	}
+	addrs, err := localAddrs()
+	if err != nil {
+		return nil, err
+	}
+	lan, err := pickLAN(cfg, addrs)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DHCP != nil && (cfg.DHCP.Mode == config.DHCPInform || cfg.DHCP.Mode == config.DHCPServer) {
+		if err := d.startDHCP(cfg, lan, wg, log.With("component", "dhcp")); err != nil {
+			d.close()
+			return nil, err
+		}
+	}
+	if cfg.DNSZone != "" {
+		if err := d.startDNS(cfg, lan, wg, log.With("component", "dns")); err != nil {
+			d.close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
+	dc := dhcpConfig(cfg, lan)
+	leaseFile := cfg.DHCPLeaseFile()
+	var leases []dhcpopt.Lease
+	if leaseFile != "" {
+		var err error
+		leases, err = dhcpopt.LoadLeases(leaseFile)
+		if err != nil {
+			log.Warn("starting without the saved leases", "err", err)
+		}
+	}
+	h, err := dhcpopt.NewHandler(dc, nil, leases)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.DHCP.Pos, err)
+	}
+	conn, err := dhcpopt.Listen(lan.Name)
+	if err != nil {
+		return err
+	}
+	srv, err := dhcpopt.NewServer(conn, h, dhcpopt.ServerConfig{LeaseFile: leaseFile, Logger: log})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	d.dhcp = h
+	d.closers = append(d.closers, func() { srv.Close() })
+	log.Info("dhcp", "mode", dc.Mode.String(), "interface", lan.Name, "address", lan.Prefix.String(),
+		"ntp", dc.NTPServers, "range", rangeString(dc), "leasefile", leaseFile, "leases", len(leases))
+	wg.Go(func() { srv.Serve() })
+	return nil
+}
+
+func rangeString(c dhcpopt.Config) string {
+	if c.Mode != dhcpopt.ModeServer {
+		return ""
+	}
+	return c.RangeStart.String() + "-" + c.RangeEnd.String()
+}
+
+func (d *discovery) startDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
+	r, err := dnssrv.New(dnssrv.Config{
+		Zone:    cfg.DNSZone,
+		Servers: advertised(cfg, lan.Prefix.Addr()),
+		NS:      []netip.Addr{lan.Prefix.Addr()},
+	})
+	if err != nil {
+		return err
+	}
+	hosts := []string{""}
+	if len(cfg.BindAddresses) > 0 {
+		hosts = hosts[:0]
+		for _, a := range cfg.BindAddresses {
+			hosts = append(hosts, a.String())
+		}
+	}
+	var listening []string
+	for _, h := range hosts {
+		addr := net.JoinHostPort(h, strconv.Itoa(53))
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			pc.Close()
+			return fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+		for _, s := range []*dns.Server{{PacketConn: pc, Handler: r}, {Listener: ln, Handler: r}} {
+			// Shutdown only works on a started server: wait for it.
+			started := make(chan struct{})
+			s.NotifyStartedFunc = func() { close(started) }
+			done := make(chan struct{})
+			wg.Go(func() {
+				defer close(done)
+				if err := s.ActivateAndServe(); err != nil {
+					log.Debug("dns server stopped", "err", err)
+				}
+			})
+			select {
+			case <-started:
+				d.closers = append(d.closers, func() { s.Shutdown() })
+			case <-done:
+				return fmt.Errorf("serve dns %s: stopped at start", addr)
+			}
+		}
+		listening = append(listening, pc.LocalAddr().String())
+	}
+	log.Info("dns", "zone", r.Zone(), "addrs", listening, "servers", advertised(cfg, lan.Prefix.Addr()))
+	return nil
+}
+
+// stats logs what the DHCP handler did.
+func (d *discovery) logStats(log *slog.Logger) {
+	if d.dhcp == nil {
+		return
+	}
+	s := d.dhcp.Stats()
+	log.Info("dhcp stopped", "offers", s.Offers, "acks", s.Acks, "naks", s.Naks, "informs", s.Informs,
+		"releases", s.Releases, "declines", s.Declines, "ignored", s.Ignored, "malformed", s.Malformed)
+}
