@@ -46,7 +46,7 @@ deps:
 
 # The appliance's boot image in out/image: Debian 12's kernel (fetched
 # with apt-get download into $(KERNEL_CACHE), never installed) as vmlinuz
-# and as an uncompressed vmlinux for QEMU, initramfs.cpio.xz with the
+# and as an uncompressed vmlinux for QEMU, initramfs.cpio.zst with the
 # static ntpbox as /init, and manifest.txt. Checks the baked config.
 # Then the disk image ntpbox-amd64.img (build/disk.sh): one FAT32
 # partition labelled NTPBOX that boots through BIOS (syslinux) and UEFI

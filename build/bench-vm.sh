@@ -14,6 +14,6 @@ grep -E -- '-m +[0-9]+:|first NTP reply .* RTC base|synchronised .* after QEMU s
 	exit 1
 }
 echo "== image sizes"
-for f in "$img"/vmlinuz "$img"/initramfs.cpio.xz "$img"/ntpbox-amd64.img; do
+for f in "$img"/vmlinuz "$img"/initramfs.cpio.zst "$img"/ntpbox-amd64.img; do
 	printf '%-32s %10d bytes\n' "$(basename "$f")" "$(stat -c %s "$f")"
 done

@@ -10,7 +10,7 @@
 #         path), loader/loader.conf and loader/entries/ntpbox.conf; the
 #         kernel's own EFI stub does the rest.
 #
-# Both load the same /vmlinuz and /initrd.xz with the same command line.
+# Both load the same /vmlinuz and /initrd.zst with the same command line.
 # The partition also carries ntpbox.conf (the baked config, to edit);
 # init reads it and /perm/cmdline.txt at boot.
 #
@@ -54,13 +54,13 @@ TIMEOUT 0
 SERIAL 0 115200
 LABEL ntpbox
   LINUX /vmlinuz
-  INITRD /initrd.xz
+  INITRD /initrd.zst
   APPEND $cmdline
 CFG
 printf 'default ntpbox.conf\ntimeout 0\nconsole-mode keep\neditor no\n' > "$tmp/files/loader/loader.conf"
-printf 'title ntpbox\nlinux /vmlinuz\ninitrd /initrd.xz\noptions %s\n' "$cmdline" > "$tmp/files/loader/entries/ntpbox.conf"
+printf 'title ntpbox\nlinux /vmlinuz\ninitrd /initrd.zst\noptions %s\n' "$cmdline" > "$tmp/files/loader/entries/ntpbox.conf"
 cp "$dir/vmlinuz" "$tmp/files/vmlinuz"
-cp "$dir/initramfs.cpio.xz" "$tmp/files/initrd.xz"
+cp "$dir/initramfs.cpio.zst" "$tmp/files/initrd.zst"
 cp "$conf" "$tmp/files/ntpbox.conf"
 cp "$sdboot" "$tmp/files/BOOTX64.EFI"
 stamp "$tmp/files/"* "$tmp/files/loader/"* "$tmp/files/loader/entries/"*
@@ -70,7 +70,7 @@ mmd -i "$part" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
 mcopy -m -i "$part" "$tmp/files/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 mcopy -m -i "$part" "$tmp/files/loader/loader.conf" ::/loader/loader.conf
 mcopy -m -i "$part" "$tmp/files/loader/entries/ntpbox.conf" ::/loader/entries/ntpbox.conf
-for f in syslinux.cfg vmlinuz initrd.xz ntpbox.conf; do
+for f in syslinux.cfg vmlinuz initrd.zst ntpbox.conf; do
 	mcopy -m -i "$part" "$tmp/files/$f" "::/$f"
 done
 

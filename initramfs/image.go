@@ -63,8 +63,8 @@ type Image struct {
 }
 
 // InitramfsName is the initramfs MakeImage writes: a newc cpio archive
-// compressed with xz.
-const InitramfsName = "initramfs.cpio.xz"
+// compressed with zstd.
+const InitramfsName = "initramfs.cpio.zst"
 
 // DefaultExcludeDirs are the data-centre NIC drivers (25 Gbit/s and up,
 // SmartNICs) left out of the initramfs to keep it small: together about
@@ -133,7 +133,7 @@ func MakeImage(o Options) (*Image, error) {
 	if err := Write(&raw, recs, false); err != nil {
 		return nil, err
 	}
-	cpioXZ, err := compressXZ(raw.Bytes())
+	cpioZst, err := compressZstd(raw.Bytes())
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func MakeImage(o Options) (*Image, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, InitramfsName: cpioXZ}
+	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, InitramfsName: cpioZst}
 	img := &Image{KernelVersion: kver, Files: map[string]int64{}}
 	var m strings.Builder
 	fmt.Fprintf(&m, "# ntpbox image: kernel %s, %d modules, built %s\n", kver, len(mods), o.BuildTime.UTC().Format(time.RFC3339))
@@ -200,19 +200,20 @@ func SourceDateEpoch(dir string) (time.Time, error) {
 	return time.Unix(sec, 0).UTC(), nil
 }
 
-// compressXZ compresses with the xz tool (Debian's xz-utils). The
-// kernel's decoder needs the CRC32 check, not xz's default CRC64; the
-// 1 MiB dictionary bounds the memory unpacking takes (with 16 MiB the
-// guest needed 144 MiB of RAM, with 1 MiB 128 MiB serves, for 2% more
-// bytes), and one thread keeps the output the same from run to run.
-func compressXZ(data []byte) ([]byte, error) {
-	cmd := exec.Command("xz", "--format=xz", "--check=crc32", "--threads=1",
-		"--lzma2=preset=9,dict=1MiB", "--stdout")
+// compressZstd compresses with the zstd tool (Debian's zstd). Under
+// QEMU TCG the kernel unpacks zstd about a second faster than xz, for
+// ~8% more bytes. The window is pinned at 8 MiB (wlog=23, what -19
+// picks anyway): the kernel's unpacker allocates the whole window, and
+// with it 128 MiB of RAM still serves. No content checksum (the kernel
+// does not need one; the cpio is checked by the manifest), one thread
+// and a fixed level keep the output the same from run to run.
+func compressZstd(data []byte) ([]byte, error) {
+	cmd := exec.Command("zstd", "-19", "--zstd=wlog=23", "--no-check", "-T1", "-q", "-c")
 	cmd.Stdin = bytes.NewReader(data)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("xz: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("zstd: %v: %s (install Debian's zstd package)", err, strings.TrimSpace(stderr.String()))
 	}
 	return out.Bytes(), nil
 }

@@ -3,11 +3,14 @@ package initramfs
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -229,28 +232,83 @@ func TestRealTreeWithout(t *testing.T) {
 	t.Logf("%d of %d ethernet modules kept", len(kept), len(all))
 }
 
-// compressXZ writes what the kernel's decoder reads: an xz stream with
-// the CRC32 check (stream flags byte 0x01), the same bytes every time.
-func TestCompressXZ(t *testing.T) {
-	if _, err := exec.LookPath("xz"); err != nil {
-		t.Skip("no xz (package xz-utils)")
+// compressZstd writes what the kernel's decoder reads: a zstd frame with
+// a window of at most 8 MiB and no checksum, the same bytes every time,
+// that `zstd -dc` turns back into the input.
+func TestCompressZstd(t *testing.T) {
+	if _, err := exec.LookPath("zstd"); err != nil {
+		t.Skip("no zstd (package zstd)")
 	}
-	data := bytes.Repeat([]byte("ntpbox initramfs "), 1000)
-	a, err := compressXZ(data)
+	var data []byte
+	for i := 0; i < 20000; i++ {
+		data = fmt.Appendf(data, "ntpbox initramfs %d\n", i*i)
+	}
+	a, err := compressZstd(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := compressXZ(data)
+	b, _ := compressZstd(data)
 	if !bytes.Equal(a, b) {
 		t.Error("two runs differ")
 	}
-	if len(a) < 8 || !bytes.Equal(a[:6], []byte{0xfd, '7', 'z', 'X', 'Z', 0}) || a[7] != 0x01 {
-		t.Errorf("not an xz stream with CRC32: % x", a[:8])
+	if len(a) < 6 || !bytes.Equal(a[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatalf("not a zstd frame: % x", a[:min(len(a), 8)])
 	}
-	cmd := exec.Command("xz", "-dc")
+	// Frame header descriptor: bit 2 is the content checksum flag.
+	if a[4]&0x04 != 0 {
+		t.Errorf("frame has a content checksum (descriptor %#x)", a[4])
+	}
+	cmd := exec.Command("zstd", "-dc")
 	cmd.Stdin = bytes.NewReader(a)
 	if back, err := cmd.Output(); err != nil || !bytes.Equal(back, data) {
-		t.Errorf("xz -d: %v, %d bytes back, want %d", err, len(back), len(data))
+		t.Errorf("zstd -d: %v, %d bytes back, want %d", err, len(back), len(data))
+	}
+}
+
+// The initramfs `make image` built is one zstd frame that unpacks with
+// `zstd -dc` to a newc cpio archive, with a window of at most 8 MiB (the
+// kernel allocates all of it), and compressing that cpio again gives the
+// same bytes.
+func TestBuiltInitramfsZstd(t *testing.T) {
+	name := filepath.Join("..", "out", "image", InitramfsName)
+	z, err := os.ReadFile(name)
+	if err != nil {
+		t.Skipf("no built image (make image): %v", err)
+	}
+	if _, err := exec.LookPath("zstd"); err != nil {
+		t.Skip("no zstd (package zstd)")
+	}
+	cmd := exec.Command("zstd", "-dc")
+	cmd.Stdin = bytes.NewReader(z)
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("zstd -dc %s: %v", name, err)
+	}
+	if !bytes.HasPrefix(raw, []byte("070701")) {
+		t.Errorf("%s does not unpack to a newc cpio archive: %q", name, raw[:min(len(raw), 6)])
+	}
+	again, err := compressZstd(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, z) {
+		t.Errorf("compressing the cpio again gives %d bytes, not the %d of %s", len(again), len(z), name)
+	}
+	out, err := exec.Command("zstd", "-lv", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zstd -lv: %v: %s", err, out)
+	}
+	m := regexp.MustCompile(`Window Size: *([0-9.]+) (KiB|MiB)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("zstd -lv gives no window size:\n%s", out)
+	}
+	w, _ := strconv.ParseFloat(string(m[1]), 64)
+	if string(m[2]) == "KiB" {
+		w /= 1024
+	}
+	t.Logf("%s: %d bytes, window %.2f MiB", InitramfsName, len(z), w)
+	if w > 8 {
+		t.Errorf("window %.2f MiB, over 8 MiB", w)
 	}
 }
 

@@ -12,7 +12,7 @@
 //	lab, _ := qemu.NewLab()
 //	defer lab.Close()
 //	vm, _ := qemu.Start(qemu.Config{
-//		Kernel: "out/image/vmlinux", Initramfs: "out/image/initramfs.cpio.xz",
+//		Kernel: "out/image/vmlinux", Initramfs: "out/image/initramfs.cpio.zst",
 //		Append: []string{"ntpbox.address=198.18.0.2/24", "ntpbox.allow=all"},
 //		Netns:  lab.VMNetns, Tap: lab.Tap,
 //	})

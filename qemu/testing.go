@@ -50,7 +50,7 @@ func FindImage() Image {
 			}
 		}
 	}
-	return Image{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs.cpio.xz"),
+	return Image{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs.cpio.zst"),
 		Disk: filepath.Join(dir, "ntpbox-amd64.img"), Manifest: filepath.Join(dir, "manifest.txt")}
 }
 

@@ -26,7 +26,7 @@ func main() {
 	mods := flag.String("modules", strings.Join(initramfs.DefaultModules, ","), "comma-separated `modules` to include, with their dependencies")
 	dirs := flag.String("module-dirs", "kernel/drivers/net/ethernet", "comma-separated `directories` of the module tree to include whole")
 	exclude := flag.String("exclude-dirs", strings.Join(initramfs.DefaultExcludeDirs, ","), "comma-separated `directories` of -module-dirs to leave out")
-	flag.BoolVar(&o.CompressModules, "compress-modules", false, "store modules as .ko.zst (the archive is xz-compressed as a whole)")
+	flag.BoolVar(&o.CompressModules, "compress-modules", false, "store modules as .ko.zst (the archive is zstd-compressed as a whole)")
 	flag.Parse()
 	if o.KernelDir == "" {
 		fmt.Fprintln(os.Stderr, "mkimage: -kernel-dir is required")

@@ -33,7 +33,7 @@ func main() {
 	uefi := flag.Bool("uefi", false, "with -disk: boot through OVMF (package ovmf) instead of SeaBIOS")
 	flag.Parse()
 	c := qemu.Config{
-		Kernel: filepath.Join(*dir, "vmlinux"), Initramfs: filepath.Join(*dir, "initramfs.cpio.xz"),
+		Kernel: filepath.Join(*dir, "vmlinux"), Initramfs: filepath.Join(*dir, "initramfs.cpio.zst"),
 		MemoryMiB: *mem, NIC: *nic, Append: strings.Fields(*appendArgs),
 	}
 	if *disk != "" {
