@@ -164,7 +164,7 @@ func TestWriteReproducible(t *testing.T) {
 func kernelTree(t *testing.T) (dir, version string) {
 	m, _ := filepath.Glob("../out/cache/linux-image-*/lib/modules/*")
 	if len(m) == 0 {
-		t.Skip("no kernel in out/cache (make image fetches it)")
+		needs(t, "no kernel in out/cache (make image fetches it)")
 	}
 	return m[0], filepath.Base(m[0])
 }
@@ -237,7 +237,7 @@ func TestRealTreeWithout(t *testing.T) {
 // that `zstd -dc` turns back into the input.
 func TestCompressZstd(t *testing.T) {
 	if _, err := exec.LookPath("zstd"); err != nil {
-		t.Skip("no zstd (package zstd)")
+		needs(t, "no zstd (package zstd)")
 	}
 	var data []byte
 	for i := 0; i < 20000; i++ {
@@ -273,10 +273,10 @@ func TestBuiltInitramfsZstd(t *testing.T) {
 	name := filepath.Join("..", "out", "image", InitramfsName)
 	z, err := os.ReadFile(name)
 	if err != nil {
-		t.Skipf("no built image (make image): %v", err)
+		needs(t, "no built image (make image): %v", err)
 	}
 	if _, err := exec.LookPath("zstd"); err != nil {
-		t.Skip("no zstd (package zstd)")
+		needs(t, "no zstd (package zstd)")
 	}
 	cmd := exec.Command("zstd", "-dc")
 	cmd.Stdin = bytes.NewReader(z)
@@ -319,7 +319,7 @@ const maxInitramfs = 8 << 20
 func TestBuiltInitramfsSize(t *testing.T) {
 	fi, err := os.Stat(filepath.Join("..", "out", "image", InitramfsName))
 	if err != nil {
-		t.Skipf("no image (make image): %v", err)
+		needs(t, "no image (make image): %v", err)
 	}
 	t.Logf("%s: %d bytes", InitramfsName, fi.Size())
 	if fi.Size() > maxInitramfs {
@@ -357,11 +357,11 @@ func TestSourceDateEpoch(t *testing.T) {
 	}
 	t.Setenv("SOURCE_DATE_EPOCH", "")
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
+		needs(t, "no git")
 	}
 	a, err := SourceDateEpoch(".")
 	if err != nil {
-		t.Skipf("not a git checkout: %v", err)
+		needs(t, "not a git checkout: %v", err)
 	}
 	b, _ := SourceDateEpoch(".")
 	if !a.Equal(b) || a.Before(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) {
@@ -388,4 +388,15 @@ func TestBuildBakesCACertsAndBuildTime(t *testing.T) {
 	if got[BuildTimePath] != "2026-11-26T03:00:00Z\n" || got[CACertsPath] != string(s.CACerts) {
 		t.Errorf("baked %q", got)
 	}
+}
+
+// needs skips a test whose input (the built image, a tool, a git
+// checkout) is missing, unless NTPBOX_REQUIRE_TOOLS=1, as in make test
+// and CI, where the input is guaranteed and its absence is a failure.
+func needs(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("NTPBOX_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("missing: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
