@@ -27,6 +27,7 @@ const (
 type Lab struct {
 	VMNetns, ClientNetns string
 	Tap                  string
+	extra                []string // namespaces made by AddNetns
 }
 
 // NewLab creates the namespaces; on error it removes what it made.
@@ -50,11 +51,9 @@ func NewLab() (*Lab, error) {
 		{"-n", l.ClientNetns, "link", "set", "eth0", "up"},
 		{"-n", l.ClientNetns, "addr", "add", fmt.Sprintf("%s/%d", LabClientAddr, LabPrefixLen), "dev", "eth0"},
 	}
-	for _, s := range steps {
-		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
-			l.Close()
-			return nil, fmt.Errorf("ip %s: %v: %s", strings.Join(s, " "), err, strings.TrimSpace(string(out)))
-		}
+	if err := ipSteps(steps); err != nil {
+		l.Close()
+		return nil, err
 	}
 	return l, nil
 }
@@ -70,10 +69,60 @@ func (l *Lab) Host(name string, args ...string) *exec.Cmd {
 	return exec.Command("ip", append([]string{"netns", "exec", l.VMNetns, name}, args...)...)
 }
 
-// Close removes the namespaces, and with them the bridge, tap and veth.
+// AddTap adds another tap device on the bridge, for a second VM on the
+// same segment (start it with a different MAC).
+func (l *Lab) AddTap(name string) error {
+	return ipSteps([][]string{
+		{"-n", l.VMNetns, "tuntap", "add", "dev", name, "mode", "tap"},
+		{"-n", l.VMNetns, "link", "set", name, "master", "br0", "up"},
+	})
+}
+
+// AddNetns creates another namespace on the lab's segment: its eth0 is a
+// veth whose peer is on the bridge, with addr (ADDR/LEN, "" for none).
+// The name is the lab's with the role in it (ntpbox-ROLE-ID, ROLE at most
+// 6 letters); Close removes it.
+func (l *Lab) AddNetns(role, addr string) (string, error) {
+	id := strings.TrimPrefix(l.VMNetns, "ntpbox-vm-")
+	ns := "ntpbox-" + role + "-" + id
+	peer := "v" + role
+	if len(peer) > 15 {
+		return "", fmt.Errorf("role %q: too long for an interface name", role)
+	}
+	if err := ipSteps([][]string{{"netns", "add", ns}}); err != nil {
+		return "", err
+	}
+	l.extra = append(l.extra, ns)
+	steps := [][]string{
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", l.VMNetns, "link", "add", peer, "type", "veth", "peer", "name", "eth0", "netns", ns},
+		{"-n", l.VMNetns, "link", "set", peer, "master", "br0", "up"},
+		{"-n", ns, "link", "set", "eth0", "up"},
+	}
+	if addr != "" {
+		steps = append(steps, []string{"-n", ns, "addr", "add", addr, "dev", "eth0"})
+	}
+	return ns, ipSteps(steps)
+}
+
+// In returns a command that runs in namespace ns.
+func In(ns, name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+func ipSteps(steps [][]string) error {
+	for _, s := range steps {
+		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(s, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// Close removes the namespaces, and with them the bridge, taps and veths.
 func (l *Lab) Close() error {
 	var errs []error
-	for _, ns := range []string{l.VMNetns, l.ClientNetns} {
+	for _, ns := range append([]string{l.VMNetns, l.ClientNetns}, l.extra...) {
 		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil &&
 			!strings.Contains(string(out), "No such file") {
 			errs = append(errs, fmt.Errorf("ip netns del %s: %v: %s", ns, err, strings.TrimSpace(string(out))))
