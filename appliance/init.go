@@ -106,8 +106,8 @@ type Init struct {
 // power button, then stops it and powers off. It returns only if powering
 // off failed.
 func (in *Init) Run(ctx context.Context) error {
-	ov, perm := in.boot()
-	port := in.writeConfig(ov, perm)
+	ov, perm, base := in.boot()
+	port := in.writeConfig(ov, base)
 	logCtx, stopLog := context.WithCancel(ctx)
 	defer stopLog()
 	in.serveLog(logCtx)
@@ -160,8 +160,9 @@ func (in *Init) Run(ctx context.Context) error {
 
 // boot takes the steps before the service starts: mounts, host name,
 // drivers, the persistent partition, network. Each failure is logged;
-// booting goes on. It reports whether PermDir is mounted.
-func (in *Init) boot() (Overlay, bool) {
+// booting goes on. It reports whether PermDir is mounted, and returns the
+// base config (see baseConfig).
+func (in *Init) boot() (Overlay, bool, []byte) {
 	for _, m := range mounts {
 		if err := in.Sys.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
 			in.Log.Error("mount", "target", m.target, "err", err)
@@ -180,11 +181,15 @@ func (in *Init) boot() (Overlay, bool) {
 	}
 	in.Log.Info("drivers loaded", "modules", mods)
 	perm := in.mountPerm()
+	base := in.baseConfig(perm)
 	ov := in.overlay(perm)
+	if cfg, err := check(base); err == nil {
+		ov.Net = ov.Net.Over(NetworkFromConfig(cfg.Network))
+	}
 	if len(ov.Net.Addresses) == 0 && !ov.Net.DHCP {
 		// A box plugged into a LAN with nothing configured asks DHCP for
 		// its address: `address dhcp` is the default.
-		in.Log.Info("no ntpbox.address= given: using DHCP, the default")
+		in.Log.Info("no address in the config or on the command line: using DHCP, the default")
 		ov.Net.DHCP = true
 	}
 	netw, err := in.Sys.ConfigureNetwork(ov.Net)
@@ -206,15 +211,13 @@ func (in *Init) boot() (Overlay, bool) {
 			in.Log.Error("write", "file", "/etc/resolv.conf", "err", err)
 		}
 	}
-	return ov, perm
+	return ov, perm, base
 }
 
-// writeConfig writes /run/ntpbox.conf and returns the UDP port it
-// serves. Its base is PermConfig when the persistent partition has a
-// valid one, else the baked-in config; with the partition, the drift
-// file goes there unless the base names one. If the command line's lines
-// make it invalid, it logs why and writes the config without them.
-func (in *Init) writeConfig(ov Overlay, perm bool) int {
+// baseConfig returns the config the box runs from: PermConfig when the
+// persistent partition has a valid one, else the baked-in config; with
+// the partition, the drift file goes there unless the base names one.
+func (in *Init) baseConfig(perm bool) []byte {
 	base, err := in.Sys.ReadFile(BakedConfig)
 	if err != nil {
 		in.Log.Error("read baked-in config", "err", err)
@@ -233,6 +236,13 @@ func (in *Init) writeConfig(ov Overlay, perm bool) int {
 				"\n# added by init: the persistent partition is mounted\ndriftfile "+PermDrift+"\n"...)
 		}
 	}
+	return base
+}
+
+// writeConfig writes /run/ntpbox.conf from the base config and returns
+// the UDP port it serves. If the command line's lines make it invalid, it
+// logs why and writes the config without them.
+func (in *Init) writeConfig(ov Overlay, base []byte) int {
 	if len(ov.Net.NTPServers) > 0 {
 		base = append(append(bytes.TrimRight(base, "\n"), '\n'), "\n# added by init: NTP servers from DHCP (option 42)\n"...)
 		for _, a := range ov.Net.NTPServers {
@@ -247,6 +257,16 @@ func (in *Init) writeConfig(ov Overlay, perm bool) int {
 		conf = FallbackConfig(base, conn)
 		if cfg, err = check(conf); err != nil {
 			in.Log.Error("baked-in config is invalid", "err", err)
+		}
+	}
+	if cfg != nil {
+		if more := in.resolveDHCPAuto(cfg, ov.Net); more != "" {
+			conf = append(append(bytes.TrimRight(conf, "\n"), '\n'), more...)
+			if c, err := check(conf); err == nil {
+				cfg = c
+			} else {
+				in.Log.Error("resolving dhcp auto", "err", err)
+			}
 		}
 	}
 	if err := in.Sys.WriteFile(RunConfig, conf); err != nil {

@@ -315,3 +315,68 @@ func TestInitDefaultsToDHCP(t *testing.T) {
 	<-r.sys.powerOff
 	<-r.done
 }
+
+// The config file's network directives configure the network when the
+// command line gives none; the command line's replace them.
+func TestInitNetworkFromConfig(t *testing.T) {
+	sys := newFakeSystem("console=ttyS0")
+	sys.permDev = "/dev/vda1"
+	sys.files[PermConfig] = []byte("address 198.18.0.7/24\ngateway 198.18.0.1\nnameserver 198.18.0.53\nlocal stratum 3\n")
+	r := startInitOn(t, sys)
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	if calls := strings.Join(r.sys.Calls(), "\n"); !strings.Contains(calls, "network [198.18.0.7/24] gw 198.18.0.1") {
+		t.Errorf("the config's address is not applied:\n%s", calls)
+	}
+	if conf := r.sys.File(RunConfig); !strings.Contains(conf, "allow 198.18.0.0/24\n") {
+		t.Errorf("the config's subnet is not served:\n%s", conf)
+	}
+	if rc := r.sys.File("/etc/resolv.conf"); !strings.Contains(rc, "nameserver 198.18.0.53") {
+		t.Errorf("resolv.conf: %q", rc)
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+
+	sys = newFakeSystem("ntpbox.address=198.18.1.9/24")
+	sys.permDev = "/dev/vda1"
+	sys.files[PermConfig] = []byte("address dhcp\ngateway 198.18.1.1\nlocal stratum 3\n")
+	r = startInitOn(t, sys)
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	if calls := strings.Join(r.sys.Calls(), "\n"); !strings.Contains(calls, "network [198.18.1.9/24] gw 198.18.1.1") {
+		t.Errorf("the command line's address does not replace the config's dhcp:\n%s", calls)
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+}
+
+// `dhcp auto` on a box whose address came from a DHCP server becomes
+// `dhcp inform`, with the snippet for that server logged; with a static
+// address it is left to `ntpbox serve`.
+func TestInitResolvesDHCPAuto(t *testing.T) {
+	r := startInit(t, "ntpbox.address=dhcp ntpbox.dhcp=auto ntpbox.advertise=198.18.0.2,198.18.0.3")
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	conf := r.sys.File(RunConfig)
+	if !strings.HasSuffix(conf, "dhcp inform\n") {
+		t.Errorf("dhcp auto with a DHCP lease is not inform:\n%s", conf)
+	}
+	if logs := r.logs.String(); !strings.Contains(logs, "dhcp-option=option:ntp-server,198.18.0.2,198.18.0.3") {
+		t.Errorf("the dnsmasq snippet is not logged:\n%s", logs)
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+
+	r = startInit(t, "ntpbox.address=198.18.0.2/24 ntpbox.dhcp=auto")
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	if conf := r.sys.File(RunConfig); strings.Contains(conf, "dhcp inform") || !strings.HasSuffix(conf, "dhcp auto\n") {
+		t.Errorf("dhcp auto with a static address is decided by init:\n%s", conf)
+	}
+	r.sys.button <- struct{}{}
+	<-r.sys.powerOff
+	<-r.done
+}

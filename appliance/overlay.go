@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
 // Prefix is the start of the kernel command line parameters that
@@ -35,6 +37,36 @@ type Network struct {
 	// NTPServers are the DHCP server's NTP servers (option 42); only
 	// in the network as configured, never from the command line.
 	NTPServers []netip.Addr
+}
+
+// NetworkFromConfig is the config file's network directives (address,
+// gateway, nameserver, interface) as a Network.
+func NetworkFromConfig(c config.Network) Network {
+	return Network{
+		Interface: c.Interface, DHCP: c.DHCP, Addresses: c.Addresses,
+		Gateway: c.Gateway, Nameservers: c.Nameservers,
+	}
+}
+
+// Over returns n laid over base: each setting n has (the addresses or
+// DHCP, the gateway, the name servers, the interface) replaces base's.
+// The kernel command line's settings are laid over the config file's.
+func (n Network) Over(base Network) Network {
+	out := base
+	if n.DHCP || len(n.Addresses) > 0 {
+		out.DHCP, out.Addresses = n.DHCP, n.Addresses
+	}
+	if n.Gateway.IsValid() {
+		out.Gateway = n.Gateway
+	}
+	if len(n.Nameservers) > 0 {
+		out.Nameservers = n.Nameservers
+	}
+	if n.Interface != "" {
+		out.Interface = n.Interface
+	}
+	out.NTPServers = append(base.NTPServers[:len(base.NTPServers):len(base.NTPServers)], n.NTPServers...)
+	return out
 }
 
 // Connected returns the subnets of the configured addresses, masked.

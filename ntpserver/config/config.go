@@ -42,6 +42,10 @@ type Config struct {
 	Advertise []netip.Addr // `advertise`: servers announced by DHCP and DNS, unique, no zones; empty means the box's own address
 	DHCP      *DHCP        // `dhcp`; nil when absent (off)
 	DNSZone   string       // `dns zone NAME`, lower case without the final dot; "" when absent
+
+	// The appliance's network directives (address, gateway, nameserver,
+	// interface); `ntpbox serve` ignores them.
+	Network Network
 }
 
 // AccessRule is one `allow` or `deny` line.

@@ -147,6 +147,8 @@ func (p *parser) directive(l *line) error {
 		return p.dhcp(l)
 	case "dns":
 		return p.dnsDirective(l)
+	case "address", "gateway", "nameserver", "interface":
+		return p.network(l)
 	case "include":
 		return p.include(l)
 	case "confdir":
