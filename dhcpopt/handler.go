@@ -19,7 +19,8 @@ var (
 	ErrMalformed = errors.New("malformed DHCP message")
 	// ErrIgnored: a well-formed message this handler does not answer
 	// (a message type it does not serve in its mode, a request for another
-	// server, an INFORM without ciaddr, a client it has no record of).
+	// server, an INFORM without ciaddr, a client it has no record of, a
+	// server probe from ProbeHWAddr).
 	ErrIgnored = errors.New("DHCP message ignored")
 	// ErrExhausted: no free address to offer.
 	ErrExhausted = errors.New("no free address in range")
@@ -50,6 +51,22 @@ type Handler struct {
 	leases leaseTable
 	stats  Stats
 	gen    uint64
+	// found holds the addresses the prober found in use since the last
+	// TakeConflicts, at most maxFound, for the log.
+	found []netip.Addr
+}
+
+// maxFound bounds the conflicts kept for TakeConflicts.
+const maxFound = 16
+
+// TakeConflicts returns the addresses the prober found in use since the
+// last call (at most 16; Stats.Conflicts counts them all) and forgets them.
+func (h *Handler) TakeConflicts() []netip.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.found
+	h.found = nil
+	return f
 }
 
 // NewHandler validates cfg and returns a handler starting with the given
@@ -108,6 +125,12 @@ func (h *Handler) Handle(req *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, err
 	if err != nil {
 		h.stats.Malformed++
 		return nil, err
+	}
+	if isProbe(req) {
+		// Another box's ProbeServers (or ours, looped back) looks for
+		// DHCP servers other than ntpbox: stay silent.
+		h.stats.Ignored++
+		return nil, fmt.Errorf("%w: server probe from %v", ErrIgnored, ProbeHWAddr)
 	}
 	mt := req.MessageType()
 	var resp *dhcpv4.DHCPv4

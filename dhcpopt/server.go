@@ -83,6 +83,9 @@ func (s *Server) serve(conn net.PacketConn, peer net.Addr, req *dhcpv4.DHCPv4) {
 	if err != nil {
 		s.cfg.Logger.Debug("dhcp: dropped", "peer", peer, "xid", req.TransactionID, "err", err)
 	}
+	for _, a := range s.h.TakeConflicts() {
+		s.cfg.Logger.Warn("dhcp: address in use on the LAN, not offered", "addr", a, "client", req.ClientHWAddr)
+	}
 	s.persist()
 	if resp == nil {
 		return

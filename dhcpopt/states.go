@@ -64,6 +64,9 @@ func (h *Handler) pick(req *dhcpv4.DHCPv4, key string, now time.Time) (netip.Add
 		if h.prober.InUse(a) {
 			h.leases.conflict(a, now)
 			h.stats.Conflicts++
+			if len(h.found) < maxFound {
+				h.found = append(h.found, a)
+			}
 			h.gen++
 			return false
 		}
