@@ -70,6 +70,9 @@ func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
 		n, from, err := conn.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+					break // ctx's timer may fire a moment later: do not spin
+				}
 				continue
 			}
 			if ctx.Err() != nil {

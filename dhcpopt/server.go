@@ -84,7 +84,7 @@ func (s *Server) serve(conn net.PacketConn, peer net.Addr, req *dhcpv4.DHCPv4) {
 		s.cfg.Logger.Debug("dhcp: dropped", "peer", peer, "xid", req.TransactionID, "err", err)
 	}
 	for _, a := range s.h.TakeConflicts() {
-		s.cfg.Logger.Warn("dhcp: address in use on the LAN, not offered", "addr", a, "client", req.ClientHWAddr)
+		s.cfg.Logger.Warn("dhcp: address in use on the LAN, not offered", "addr", a, "client", req.ClientHWAddr.String())
 	}
 	s.persist()
 	if resp == nil {

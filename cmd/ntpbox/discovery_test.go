@@ -5,10 +5,12 @@ package main
 // client namespace across a veth pair (198.18.0.0/24).
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/ntpbox/ntpbox/dhcpopt"
 )
 
 const boxAddr = "198.18.0.2"
@@ -240,4 +243,272 @@ func TestInformHelper(t *testing.T) {
 		return
 	}
 	t.Fatal("no reply to DHCPINFORM")
+}
+
+// loggedBox is `ntpbox serve -x` whose log goes to a file the test reads.
+type loggedBox struct {
+	t    *testing.T
+	ns   *netns
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+// startLoggedBox runs `ntpbox serve -x -f conf` in ns with its output in
+// a file, and waits until it answers NTP on boxAddr. It is killed at
+// cleanup if the test did not stop it.
+func startLoggedBox(t *testing.T, ns *netns, conf string) *loggedBox {
+	t.Helper()
+	b := &loggedBox{t: t, ns: ns, log: filepath.Join(t.TempDir(), "ntpbox.log"), done: make(chan struct{})}
+	f, err := os.Create(b.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cmd = ns.cmd(ntpboxBin, "serve", "-x", "-f", conf)
+	b.cmd.Stdout, b.cmd.Stderr = f, f
+	if err := b.cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start ntpbox: %v", err)
+	}
+	go func() { b.cmd.Wait(); f.Close(); close(b.done) }()
+	t.Cleanup(func() {
+		b.cmd.Process.Kill()
+		<-b.done
+		if t.Failed() {
+			t.Logf("ntpbox log:\n%s", b.output())
+		}
+	})
+	waitFor(t, "ntpbox to answer on "+boxAddr, 10*time.Second, func() bool {
+		select {
+		case <-b.done:
+			t.Fatalf("ntpbox exited at start:\n%s", b.output())
+		default:
+		}
+		_, err := ns.output(2*time.Second, ntpboxBin, "query", "-t", "300ms", boxAddr)
+		return err == nil
+	})
+	return b
+}
+
+func (b *loggedBox) output() string {
+	out, _ := os.ReadFile(b.log)
+	return string(out)
+}
+
+// running reports whether the process is still alive.
+func (b *loggedBox) running() bool {
+	select {
+	case <-b.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop ends ntpbox with SIGTERM, waits until it exited and returns its log.
+func (b *loggedBox) stop() string {
+	b.t.Helper()
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(15 * time.Second):
+		b.t.Fatal("ntpbox did not exit within 15 s of SIGTERM")
+	}
+	return b.output()
+}
+
+// lanBridge builds a segment: a bridge br0 in the box namespace with the
+// box's address 198.18.0.2/24, and one veth port to eth0 in each host
+// namespace, so the hosts are separate machines on one Ethernet.
+func lanBridge(t *testing.T, box *netns, hosts ...*netns) {
+	t.Helper()
+	run(t, "ip", "-n", box.name, "link", "add", "br0", "type", "bridge")
+	for i, h := range hosts {
+		port := fmt.Sprintf("p%d", i)
+		run(t, "ip", "-n", box.name, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", h.name)
+		run(t, "ip", "-n", box.name, "link", "set", port, "master", "br0")
+		run(t, "ip", "-n", box.name, "link", "set", port, "up")
+		run(t, "ip", "-n", h.name, "link", "set", "eth0", "up")
+	}
+	run(t, "ip", "-n", box.name, "addr", "add", boxAddr+"/24", "dev", "br0")
+	run(t, "ip", "-n", box.name, "link", "set", "br0", "up")
+}
+
+// TestDHCPServerSkipsAddressInUse: a squatter holds the first address of
+// the range without a lease. The box ARPs for it before offering, marks it
+// a conflict and offers the next one.
+func TestDHCPServerSkipsAddressInUse(t *testing.T) {
+	requireTools(t, "ip", "busybox")
+	box, client, squatter := newNetns(t), newNetns(t), newNetns(t)
+	lanBridge(t, box, client, squatter)
+	run(t, "ip", "-n", squatter.name, "addr", "add", "198.18.0.100/24", "dev", "eth0")
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "server.conf", fmt.Sprintf(`local stratum 3
+allow all
+dhcp server 198.18.0.100 198.18.0.101 leasefile %s/dhcp.leases
+advertise %s
+bindcmdaddress %s/ntpbox.sock
+`, dir, boxAddr, dir))
+	b := startLoggedBox(t, box, conf)
+	if log := b.output(); !strings.Contains(log, "arp_check=true") {
+		t.Fatalf("the DHCP server runs without its ARP check:\n%s", log)
+	}
+
+	start := time.Now()
+	ip, ntpsrv := udhcpc(t, client, dir)
+	took := time.Since(start)
+	if ip != "198.18.0.101" || ntpsrv != boxAddr {
+		t.Errorf("udhcpc leased %s (ntpsrv %s), want 198.18.0.101: 198.18.0.100 answers ARP on the segment", ip, ntpsrv)
+	}
+	t.Logf("udhcpc got %s in %v (ARP probes of .100, in use, and .101, free, included)", ip, took.Round(time.Millisecond))
+	log := b.stop()
+	conflicts := map[string]int{}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `msg="dhcp: address in use on the LAN, not offered"`) {
+			for _, f := range strings.Fields(line) {
+				if a, ok := strings.CutPrefix(f, "addr="); ok {
+					conflicts[a]++
+				}
+			}
+		}
+	}
+	if conflicts["198.18.0.100"] != 1 || len(conflicts) != 1 {
+		t.Errorf("conflicts in the box log: %v, want 198.18.0.100 once:\n%s", conflicts, log)
+	}
+	leases, err := os.ReadFile(filepath.Join(dir, "dhcp.leases"))
+	if err != nil || !strings.Contains(string(leases), `"addr":"198.18.0.101"`) || strings.Contains(string(leases), `"addr":"198.18.0.100"`) {
+		t.Errorf("lease file: %v\n%s", err, leases)
+	}
+}
+
+// probeServers runs dhcpopt.ProbeServers on eth in ns for window (in a
+// helper process: the namespace is the process's) and returns what it
+// found, as "198.18.0.1,198.18.0.7" or "" for none.
+func probeServers(t *testing.T, ns *netns, eth string, window time.Duration) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ns.cmd(exe, "-test.run=^TestProbeServersHelper$", "-test.count=1", "-test.v")
+	c.Env = append(os.Environ(), "NTPBOX_PROBE_HELPER="+eth+","+window.String())
+	start := time.Now()
+	out, err := c.CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("ProbeServers on %s: %v\n%s", eth, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if s, ok := strings.CutPrefix(line, "servers="); ok {
+			if took > window+2*time.Second {
+				t.Errorf("ProbeServers with a %v context returned after %v", window, took)
+			}
+			return s
+		}
+	}
+	t.Fatalf("ProbeServers helper printed no result:\n%s", out)
+	return ""
+}
+
+// TestProbeServersHelper is not a test: run by probeServers inside a
+// namespace, it probes for DHCP servers as NTPBOX_PROBE_HELPER=IFACE,DURATION
+// says and prints them.
+func TestProbeServersHelper(t *testing.T) {
+	arg := os.Getenv("NTPBOX_PROBE_HELPER")
+	if arg == "" {
+		t.Skip("helper process for TestDHCPProbeServers")
+	}
+	iface, window, _ := strings.Cut(arg, ",")
+	d, err := time.ParseDuration(window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	servers, err := dhcpopt.ProbeServers(ctx, iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, a := range servers {
+		s = append(s, a.String())
+	}
+	fmt.Printf("\nservers=%s\n", strings.Join(s, ","))
+}
+
+// TestDHCPProbeServers: dhcpopt.ProbeServers, the search `dhcp auto`
+// runs, finds dnsmasq on the segment without binding an address, and finds
+// nothing where only ntpbox serves DHCP.
+func TestDHCPProbeServers(t *testing.T) {
+	requireTools(t, "ip", "dnsmasq")
+	box, lan := newNetns(t), newNetns(t)
+	lanBridge(t, box, lan)
+	dir := t.TempDir()
+	const window = 3 * time.Second
+
+	t.Run("nobody", func(t *testing.T) {
+		if got := probeServers(t, box, "br0", window); got != "" {
+			t.Errorf("found %q on a segment without DHCP server", got)
+		}
+	})
+
+	// ntpbox serves DHCP on br0 from here on: the probe must work beside
+	// it, and ntpbox must not answer the probe, from the box itself or
+	// from another host.
+	conf := writeFile(t, dir, "server.conf", fmt.Sprintf(`local stratum 3
+allow all
+dhcp server 198.18.0.100 198.18.0.110 leasefile %s/dhcp.leases
+advertise %s
+bindcmdaddress %s/ntpbox.sock
+`, dir, boxAddr, dir))
+	b := startLoggedBox(t, box, conf)
+	t.Run("only ntpbox", func(t *testing.T) {
+		if got := probeServers(t, box, "br0", window); got != "" {
+			t.Errorf("from the box: found %q, want nothing (ntpbox itself serves)", got)
+		}
+		if got := probeServers(t, lan, "eth0", window); got != "" {
+			t.Errorf("from another host: found %q, want nothing (ntpbox ignores the probe)", got)
+		}
+	})
+
+	run(t, "ip", "-n", lan.name, "addr", "add", "198.18.0.1/24", "dev", "eth0")
+	// dnsmasq as a LAN has it, except for the ping check, or with it: by
+	// default dnsmasq pings an address before its first offer and waits
+	// 3 s (PING_WAIT) for an echo.
+	for _, c := range []struct {
+		name   string
+		window time.Duration
+		args   []string
+	}{{"dnsmasq", window, []string{"--no-ping"}}, {"dnsmasq with ping check", window + 2*time.Second, nil}} {
+		t.Run(c.name, func(t *testing.T) {
+			leases := filepath.Join(t.TempDir(), "dnsmasq.leases")
+			d := lan.start("dnsmasq", append([]string{"--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
+				"--dhcp-range=198.18.0.150,198.18.0.160,1h", "--dhcp-leasefile=" + leases,
+				"--interface=eth0", "--bind-interfaces", "--pid-file=" + filepath.Join(t.TempDir(), "dnsmasq.pid")}, c.args...)...)
+			waitFor(t, "dnsmasq to listen on UDP 67", 10*time.Second, func() bool {
+				out, err := lan.output(2*time.Second, "ss", "-Hlnu")
+				return err == nil && strings.Contains(out, ":67 ")
+			})
+			if got := probeServers(t, box, "br0", c.window); got != "198.18.0.1" {
+				t.Errorf("from the box beside its own DHCP server: found %q within %v, want dnsmasq's 198.18.0.1", got, c.window)
+			}
+			b, err := os.ReadFile(leases)
+			if err != nil || len(b) != 0 {
+				t.Errorf("dnsmasq's lease file after the probe: %v %q, want it empty: the probe must never bind", err, b)
+			}
+			d.Process.Kill()
+			waitFor(t, "dnsmasq to exit", 10*time.Second, func() bool {
+				out, err := lan.output(2*time.Second, "ss", "-Hlnu")
+				return err == nil && !strings.Contains(out, ":67 ")
+			})
+		})
+	}
+
+	log := b.stop()
+	if !strings.Contains(log, "msg=\"dhcp stopped\"") || strings.Contains(log, " ignored=0 ") || !strings.Contains(log, " offers=0 ") {
+		t.Errorf("ntpbox should have ignored the probes from the other host, and offered nothing:\n%s", log)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "dhcp.leases")); err == nil && len(b) > 0 {
+		t.Errorf("ntpbox bound an address for the probe:\n%s", b)
+	}
 }
