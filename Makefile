@@ -9,7 +9,7 @@ export CGO_ENABLED := 0
 IMAGE   := out/image
 KERNEL_CACHE ?= out/cache
 
-.PHONY: all build run test unit integration fuzz bench deps clean image qemu qemu-disk
+.PHONY: all build run demo test unit integration fuzz bench deps clean image qemu qemu-disk
 
 all: build
 
@@ -20,6 +20,18 @@ build:
 # loopback port and show a query answered, then keep serving until Ctrl-C.
 run: build
 	build/run.sh $(BIN) ntpbox.example.conf
+
+# The main job: the box on a lab network in namespaces on this machine
+# (no internet): an upstream `ntpbox serve -x` at stratum 2, the image
+# under QEMU with `dhcp server` and `dns zone lab.test`, and a client
+# whose udhcpc lease (option 42) configures a real chronyd (-x) through
+# NetworkManager's chrony hook. Shows the client synchronised to the box
+# and the SRV record, then runs until Ctrl-C and removes everything.
+# ARGS=-check runs it once and exits non-zero if a step failed. (Built,
+# not `go run`: go run exits 1 on Ctrl-C whatever the program returns.)
+demo: deps build image
+	$(GO) build -o out/ntpbox-demo ./qemu/cmd/ntpbox-demo
+	out/ntpbox-demo -bin $(BIN) -image $(IMAGE) $(ARGS)
 
 # Everything: vet, unit tests, fuzz seeds, integration tests with real
 # clients (chronyd, ntpdate, ntpdig). Installs what it needs first.
