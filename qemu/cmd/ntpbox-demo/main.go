@@ -29,12 +29,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -401,7 +403,10 @@ func expect(ctx context.Context, vm *qemu.VM, s string, timeout time.Duration) (
 	}
 }
 
-var stratumRE = regexp.MustCompile(`stratum (\d+), refid (\S+),`)
+var (
+	stratumRE = regexp.MustCompile(`stratum (\d+), refid (\S+),`)
+	offsetRE  = regexp.MustCompile(`offset ([-+]\d+\.\d{3})\d* s`)
+)
 
 // stepBoxSync waits until the box serves stratum 3: it has selected the
 // upstream. Only then does the client come up, so that chronyd's first
@@ -417,7 +422,16 @@ func (d *demo) stepBoxSync(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("box not at stratum 3: %w; last: %s", err, last)
 	}
 	m := stratumRE.FindStringSubmatch(last)
-	return fmt.Sprintf("the box serves stratum %s, refid %s", m[1], m[2]), nil
+	detail := fmt.Sprintf("the box serves stratum %s, refid %s", m[1], m[2])
+	// Its clock started from the RTC, which has whole seconds: up to a
+	// second off, under makestep's 1 s, so it is slewed, not stepped.
+	if o := offsetRE.FindStringSubmatch(last); o != nil {
+		detail += fmt.Sprintf("; its clock is %s s from this machine's", o[1])
+		if f, err := strconv.ParseFloat(o[1], 64); err == nil && math.Abs(f) >= 0.01 {
+			detail += " (being slewed)"
+		}
+	}
+	return detail, nil
 }
 
 // stepLease starts chronyd in the client namespace (no sources yet; a
