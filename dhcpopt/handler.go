@@ -135,6 +135,8 @@ func (h *Handler) Handle(req *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, err
 	mt := req.MessageType()
 	var resp *dhcpv4.DHCPv4
 	switch {
+	case h.offLink(req, mt) != nil:
+		err = h.offLink(req, mt)
 	case mt == dhcpv4.MessageTypeInform:
 		resp, err = h.inform(req)
 	case h.cfg.Mode != ModeServer:
@@ -164,6 +166,30 @@ func (h *Handler) count(resp *dhcpv4.DHCPv4, err error) {
 	default:
 		h.stats.Ignored++
 	}
+}
+
+// offLink rejects a message the box would answer off its LAN: one relayed
+// from a giaddr outside the subnet (the reply goes to giaddr), or, not
+// relayed, an INFORM whose ciaddr is outside the subnet (the ACK goes to
+// ciaddr). Either is a spoofed source at best, and answering would make
+// the box send datagrams to any address someone names. A loopback ciaddr
+// is the box itself. Without a subnet (inform mode with none configured)
+// everything is on the LAN.
+func (h *Handler) offLink(req *dhcpv4.DHCPv4, mt dhcpv4.MessageType) error {
+	sub := h.cfg.Subnet
+	if !sub.IsValid() {
+		return nil
+	}
+	if gi := addr4(req.GatewayIPAddr); gi.IsValid() {
+		if !sub.Contains(gi) {
+			return fmt.Errorf("%w: relayed from %v, outside %v", ErrIgnored, gi, sub)
+		}
+		return nil
+	}
+	if ci := addr4(req.ClientIPAddr); mt == dhcpv4.MessageTypeInform && ci.IsValid() && !sub.Contains(ci) && !ci.IsLoopback() {
+		return fmt.Errorf("%w: DHCPINFORM from %v, outside %v", ErrIgnored, ci, sub)
+	}
+	return nil
 }
 
 // check validates the fields every request needs and returns the client key.

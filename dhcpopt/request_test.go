@@ -97,3 +97,28 @@ func TestRelayed(t *testing.T) {
 		t.Error("relayed NAK without the broadcast bit")
 	}
 }
+
+// Nothing is answered towards an address off the LAN: not through a relay
+// outside the subnet, not to the ciaddr of an INFORM outside it.
+func TestOffLinkIgnored(t *testing.T) {
+	far := net.IPv4(198, 19, 255, 1)
+	for _, cfg := range []Config{serverConfig(), {Mode: ModeInform, ServerID: box, Subnet: netip.MustParsePrefix("198.18.0.0/24"), NTPServers: []netip.Addr{box}}} {
+		h := newHandler(t, cfg, nil)
+		for name, req := range map[string]*dhcpv4.DHCPv4{
+			"inform relayed from afar": msg(t, dhcpv4.MessageTypeInform, hwA, dhcpv4.WithClientIP(net.IPv4(198, 18, 0, 77)), dhcpv4.WithGatewayIP(far)),
+			"request relayed from afar": msg(t, dhcpv4.MessageTypeRequest, hwA, dhcpv4.WithGatewayIP(far),
+				dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(ip(cfg.RangeStart)))),
+			"inform with a far ciaddr": msg(t, dhcpv4.MessageTypeInform, hwA, dhcpv4.WithClientIP(far)),
+		} {
+			if resp, err := handle(t, h, req, t0); resp != nil || !errors.Is(err, ErrIgnored) {
+				t.Errorf("%v mode, %s: %v, %v; want ErrIgnored", cfg.Mode, name, resp, err)
+			}
+		}
+		// On the LAN, and relayed from it, INFORM is answered.
+		for _, mods := range [][]dhcpv4.Modifier{{dhcpv4.WithClientIP(net.IPv4(198, 18, 0, 77))},
+			{dhcpv4.WithClientIP(net.IPv4(198, 18, 0, 77)), dhcpv4.WithGatewayIP(net.IPv4(198, 18, 0, 254))}} {
+			resp, err := handle(t, h, msg(t, dhcpv4.MessageTypeInform, hwA, mods...), t0)
+			wantType(t, resp, err, dhcpv4.MessageTypeAck)
+		}
+	}
+}

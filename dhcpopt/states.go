@@ -24,9 +24,6 @@ func (h *Handler) inform(req *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, error) {
 
 // discover answers DHCPDISCOVER with an offer (RFC 2131 §4.3.1).
 func (h *Handler) discover(req *dhcpv4.DHCPv4, key string, now time.Time) (*dhcpv4.DHCPv4, error) {
-	if gi := addr4(req.GatewayIPAddr); gi.IsValid() && !h.cfg.Subnet.Contains(gi) {
-		return nil, fmt.Errorf("%w: relayed from %v, outside %v", ErrIgnored, gi, h.cfg.Subnet)
-	}
 	a, ok := h.pick(req, key, now)
 	if !ok {
 		return nil, fmt.Errorf("%w: %v-%v", ErrExhausted, h.cfg.RangeStart, h.cfg.RangeEnd)

@@ -5,8 +5,11 @@ package main
 // client namespace across a veth pair (198.18.0.0/24).
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -510,5 +513,397 @@ bindcmdaddress %s/ntpbox.sock
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "dhcp.leases")); err == nil && len(b) > 0 {
 		t.Errorf("ntpbox bound an address for the probe:\n%s", b)
+	}
+}
+
+// hostileDHCP is the battery of bad DHCP datagrams TestDiscoveryMalformedPackets
+// sends to UDP 67. malformed counts those the server must count as
+// malformed (they do not decode, or are not requests); the others are
+// well-formed but must change nothing.
+func hostileDHCP(lease netip.Addr) (pkts map[string][]byte, malformed int) {
+	stranger := net.HardwareAddr{0x52, 0x54, 0, 0xde, 0xad, 0x01}
+	mk := func(mt dhcpv4.MessageType, hw net.HardwareAddr, mods ...dhcpv4.Modifier) *dhcpv4.DHCPv4 {
+		m, err := dhcpv4.New(append([]dhcpv4.Modifier{dhcpv4.WithMessageType(mt), dhcpv4.WithHwAddr(hw)}, mods...)...)
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}
+	header := mk(dhcpv4.MessageTypeDiscover, stranger).ToBytes()[:236] // BOOTP fixed part
+	cookie := []byte{99, 130, 83, 99}
+	withOpts := func(opts ...byte) []byte {
+		return append(append(append([]byte{}, header...), cookie...), opts...)
+	}
+	garbage := func(b []byte, seed byte) []byte {
+		for i := range b {
+			b[i] = seed + byte(i*37)
+		}
+		return b
+	}
+	bad := map[string][]byte{
+		"empty":                       {},
+		"1 byte":                      {1},
+		"truncated BOOTP header":      header[:100],
+		"header without magic cookie": append(append([]byte{}, header...), 53, 1, 1, 255),
+		"wrong magic cookie":          append(append(append([]byte{}, header...), 99, 130, 83, 98), 53, 1, 1, 255),
+		"option past the end":         withOpts(53, 1, 1, 12, 200, 'a', 'b', 'c'),
+		"option length byte missing":  withOpts(53, 1, 1, 12),
+		"option 53 empty":             withOpts(53, 0, 255),
+		"no message type":             withOpts(12, 1, 'x', 255),
+		"op BOOTREPLY": func() []byte {
+			m := mk(dhcpv4.MessageTypeDiscover, stranger)
+			m.OpCode = dhcpv4.OpcodeBootReply
+			return m.ToBytes()
+		}(),
+		"op 0":                   func() []byte { b := mk(dhcpv4.MessageTypeDiscover, stranger).ToBytes(); b[0] = 0; return b }(),
+		"hlen 0, no client id":   func() []byte { b := mk(dhcpv4.MessageTypeDiscover, stranger).ToBytes(); b[2] = 0; return b }(),
+		"option 255 only":        withOpts(255),
+		"random bytes":           garbage(make([]byte, 576), 7),
+		"options of random size": append(withOpts(53, 1, 1), garbage(make([]byte, 300), 11)...),
+	}
+	// Well-formed, but nothing may change: lies about other clients'
+	// addresses, sizes, types and overloads.
+	overload := mk(dhcpv4.MessageTypeDiscover, stranger, dhcpv4.WithGeneric(dhcpv4.OptionOptionOverload, []byte{3}))
+	overload.ServerHostName = string(garbage(make([]byte, 63), 1))
+	overload.BootFileName = string(garbage(make([]byte, 127), 2))
+	huge := mk(dhcpv4.MessageTypeDiscover, net.HardwareAddr{0x52, 0x54, 0, 0xde, 0xad, 0x02})
+	for i := 0; i < 6; i++ {
+		huge.UpdateOption(dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(224+i), garbage(make([]byte, 250), byte(i))))
+	}
+	box := dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.ParseIP(boxAddr)))
+	want := dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(lease.AsSlice()))
+	far := net.IPv4(198, 19, 255, 1) // inside the lab's /15, routed nowhere
+	ok := map[string]*dhcpv4.DHCPv4{
+		"overload 3 into garbage sname and file":             overload,
+		"1500 bytes of options":                              huge,
+		"REQUEST (selecting) for another client's address":   mk(dhcpv4.MessageTypeRequest, stranger, box, want),
+		"REQUEST (init-reboot) for another client's address": mk(dhcpv4.MessageTypeRequest, stranger, want),
+		"REQUEST (renewing) for another client's address": mk(dhcpv4.MessageTypeRequest, stranger,
+			dhcpv4.WithClientIP(lease.AsSlice())),
+		"RELEASE of another client's address": mk(dhcpv4.MessageTypeRelease, stranger, box, dhcpv4.WithClientIP(lease.AsSlice())),
+		"DECLINE of another client's address": mk(dhcpv4.MessageTypeDecline, stranger, box, want),
+		"message type 200":                    mk(dhcpv4.MessageType(200), stranger),
+		"hlen 255":                            mk(dhcpv4.MessageTypeDiscover, stranger, dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 2}))),
+		"INFORM relayed from off the LAN": mk(dhcpv4.MessageTypeInform, stranger, dhcpv4.WithClientIP(net.IPv4(198, 18, 0, 10)),
+			dhcpv4.WithGatewayIP(far)),
+		"INFORM with an off-LAN ciaddr": mk(dhcpv4.MessageTypeInform, stranger, dhcpv4.WithClientIP(far)),
+		"empty client identifier":       mk(dhcpv4.MessageTypeDiscover, nil, dhcpv4.WithGeneric(dhcpv4.OptionClientIdentifier, nil)),
+	}
+	pkts = bad
+	for name, m := range ok {
+		b := m.ToBytes()
+		if name == "hlen 255" {
+			b[2] = 255
+		}
+		pkts[name] = b
+	}
+	// Those that do not decode, or that the handler rejects as malformed
+	// (op, message type, no client identity). "options of random size"
+	// may decode as a DISCOVER.
+	for name := range pkts {
+		switch name {
+		case "options of random size", "overload 3 into garbage sname and file", "1500 bytes of options",
+			"hlen 255", "message type 200", "INFORM relayed from off the LAN", "INFORM with an off-LAN ciaddr":
+		case "REQUEST (selecting) for another client's address", "REQUEST (init-reboot) for another client's address",
+			"REQUEST (renewing) for another client's address", "RELEASE of another client's address", "DECLINE of another client's address":
+		default:
+			malformed++
+		}
+	}
+	return pkts, malformed
+}
+
+// hostileDNS is the battery of bad DNS messages.
+func hostileDNS() map[string][]byte {
+	hdr := func(id uint16, flags uint16, qd, an, ns, ar uint16) []byte {
+		return []byte{byte(id >> 8), byte(id), byte(flags >> 8), byte(flags), byte(qd >> 8), byte(qd),
+			byte(an >> 8), byte(an), byte(ns >> 8), byte(ns), byte(ar >> 8), byte(ar)}
+	}
+	q := func(name []byte, qtype uint16) []byte { return append(name, byte(qtype>>8), byte(qtype), 0, 1) }
+	srv := []byte("\x04_ntp\x04_udp\x03lab\x04test\x00")
+	return map[string][]byte{
+		"empty":                      {},
+		"1 byte":                     {0x42},
+		"header only":                hdr(1, 0x0100, 0, 0, 0, 0),
+		"QDCOUNT 65535, no question": hdr(2, 0x0100, 65535, 0, 0, 0),
+		"ANCOUNT 65535, no records":  append(hdr(3, 0x0100, 1, 65535, 65535, 65535), q(srv, 33)...),
+		"compression loop":           append(hdr(4, 0x0100, 1, 0, 0, 0), q([]byte{0xc0, 12}, 33)...),
+		"two-pointer loop":           append(hdr(5, 0x0100, 1, 0, 0, 0), q([]byte{3, 'l', 'a', 'b', 0xc0, 18, 0xc0, 12}, 33)...),
+		"pointer past the end":       append(hdr(6, 0x0100, 1, 0, 0, 0), q([]byte{0xc0, 0xff}, 33)...),
+		"label past the end":         append(hdr(7, 0x0100, 1, 0, 0, 0), 63, 'a', 'b'),
+		"reserved label type":        append(hdr(8, 0x0100, 1, 0, 0, 0), q([]byte{0x80, 'a', 0}, 33)...),
+		"opcode UPDATE":              append(hdr(9, 5<<11, 1, 0, 0, 0), q([]byte("\x03lab\x04test\x00"), 6)...),
+		"opcode 15":                  append(hdr(10, 15<<11, 1, 0, 0, 0), q(srv, 33)...),
+		"a response":                 append(hdr(11, 0x8400, 1, 0, 0, 0), q(srv, 33)...),
+		"AXFR":                       append(hdr(12, 0, 1, 0, 0, 0), q([]byte("\x03lab\x04test\x00"), 252)...),
+		"name of 300 bytes":          append(hdr(13, 0x0100, 1, 0, 0, 0), q(append(bytes.Repeat(append([]byte{59}, bytes.Repeat([]byte{'a'}, 59)...), 5), 0), 33)...),
+		"OPT with bad version":       append(append(hdr(14, 0x0100, 1, 0, 0, 1), q(srv, 33)...), 0, 0, 41, 0x10, 0, 0, 7, 0x80, 0, 0, 0),
+		"two OPT records":            append(append(hdr(15, 0x0100, 1, 0, 0, 2), q(srv, 33)...), 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0),
+		"OPT rdlength past the end":  append(append(hdr(16, 0x0100, 1, 0, 0, 1), q(srv, 33)...), 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0xff, 0xff, 1),
+	}
+}
+
+// TestHostileHelper is not a test: run by TestDiscoveryMalformedPackets in
+// the client namespace, from the address in NTPBOX_HOSTILE_HELPER=ADDR,LEASE,
+// it sends the hostile DHCP and DNS batteries to the box, opens TCP
+// connections to port 53 that stall, prints "ready" and holds them until
+// its stdin closes.
+func TestHostileHelper(t *testing.T) {
+	arg := os.Getenv("NTPBOX_HOSTILE_HELPER")
+	if arg == "" {
+		t.Skip("helper process for TestDiscoveryMalformedPackets")
+	}
+	local, leased, _ := strings.Cut(arg, ",")
+	lease := netip.MustParseAddr(leased)
+	box := net.ParseIP(boxAddr)
+
+	// DHCP: each datagram broadcast and unicast, from port 68.
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(local), Port: 68})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_BROADCAST, 1) })
+	// 198.19.255.1 is "off the LAN" for the box, but this host holds it,
+	// so a reply the box sends there arrives here instead of vanishing.
+	var offLink []*net.UDPConn
+	for _, port := range []int{67, 68} {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(198, 19, 255, 1), Port: port})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		offLink = append(offLink, c)
+	}
+	pkts, malformed := hostileDHCP(lease)
+	for name, b := range pkts {
+		for _, dst := range []net.IP{net.IPv4bcast, box} {
+			if _, err := uc.WriteTo(b, &net.UDPAddr{IP: dst, Port: 67}); err != nil {
+				t.Errorf("DHCP %q to %v: %v", name, dst, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	replies := 0
+	for _, c := range offLink {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				break
+			}
+			replies++
+		}
+	}
+	fmt.Printf("dhcp-sent=%d dhcp-malformed=%d offlink-replies=%d\n", len(pkts), 2*malformed, replies)
+
+	// DNS over UDP, and each message framed over TCP.
+	dc, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: box, Port: 53})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	msgs := hostileDNS()
+	for name, b := range msgs {
+		if _, err := dc.Write(b); err != nil {
+			t.Errorf("DNS/UDP %q: %v", name, err)
+		}
+		tc, err := net.DialTimeout("tcp4", boxAddr+":53", 2*time.Second)
+		if err != nil {
+			t.Fatalf("DNS/TCP %q: %v", name, err)
+		}
+		tc.Write(append([]byte{byte(len(b) >> 8), byte(len(b))}, b...))
+		tc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.Copy(io.Discard, tc) // a reply, a close or the deadline
+		tc.Close()
+	}
+	// TCP that stalls: a length prefix larger than the data, a prefix
+	// alone, half a prefix; and connections closed mid-message.
+	var held []net.Conn
+	for _, b := range [][]byte{{0x01, 0x00, 0xab, 0xcd}, {0xff, 0xff}, {0x00}, {0x00, 0x00}} {
+		for range 5 {
+			tc, err := net.DialTimeout("tcp4", boxAddr+":53", 2*time.Second)
+			if err != nil {
+				t.Fatalf("DNS/TCP stalling: %v", err)
+			}
+			tc.Write(b)
+			held = append(held, tc)
+		}
+	}
+	for _, b := range [][]byte{{0x00, 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, {0x00}} {
+		tc, err := net.DialTimeout("tcp4", boxAddr+":53", 2*time.Second)
+		if err != nil {
+			t.Fatalf("DNS/TCP: %v", err)
+		}
+		tc.Write(b)
+		if c, ok := tc.(*net.TCPConn); ok && len(b) > 1 {
+			c.SetLinger(0) // a reset rather than a FIN
+		}
+		tc.Close()
+	}
+	fmt.Printf("dns-sent=%d tcp-held=%d\nready\n", len(msgs), len(held))
+	io.Copy(io.Discard, os.Stdin)
+	for _, c := range held {
+		c.Close()
+	}
+}
+
+// digAnswer is the answer, authority and additional sections dig prints
+// for SRV _ntp._udp.lab.test over proto (+notcp or +tcp).
+func digAnswer(t *testing.T, ns *netns, proto string) string {
+	t.Helper()
+	out, err := ns.output(10*time.Second, "dig", proto, "+tries=2", "+time=2", "+noall", "+comments", "+answer", "+authority", "+additional",
+		"SRV", "_ntp._udp.lab.test", "@"+boxAddr)
+	if err != nil {
+		t.Fatalf("dig %s: %v\n%s", proto, err, out)
+	}
+	if !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "SRV\t10 10 123 ntp1.lab.test.") {
+		t.Fatalf("dig %s SRV _ntp._udp.lab.test:\n%s", proto, out)
+	}
+	// The header line carries the message id: keep the rest.
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.Contains(l, "->>HEADER<<-") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestDiscoveryMalformedPackets throws hostile DHCP and DNS packets at a
+// running box that has leased an address, and checks that nothing
+// changed: the lease file, the lease and option 42 a client gets, the DNS
+// answers, and the process itself.
+func TestDiscoveryMalformedPackets(t *testing.T) {
+	requireTools(t, "ip", "ss", "busybox", "dig")
+	box, client := newNetns(t), newNetns(t)
+	lanPair(t, box, client)
+	dir := t.TempDir()
+	leaseFile := filepath.Join(dir, "dhcp.leases")
+	conf := writeFile(t, dir, "server.conf", fmt.Sprintf(`local stratum 3
+allow all
+dhcp server 198.18.0.100 198.18.0.150 leasefile %s
+dns zone lab.test
+advertise %s
+bindcmdaddress %s/ntpbox.sock
+`, leaseFile, boxAddr, dir))
+	b := startLoggedBox(t, box, conf)
+
+	ip, ntpsrv := udhcpc(t, client, dir)
+	inRange(t, ip)
+	if ntpsrv != boxAddr {
+		t.Fatalf("udhcpc: ntpsrv=%q, want %s", ntpsrv, boxAddr)
+	}
+	before, err := os.ReadFile(leaseFile)
+	if err != nil || !strings.Contains(string(before), `"addr":"`+ip+`"`) {
+		t.Fatalf("lease file after the first lease: %v\n%s", err, before)
+	}
+	run(t, "ip", "-n", client.name, "addr", "add", "198.18.0.10/24", "dev", "eth0")
+	run(t, "ip", "-n", client.name, "addr", "add", "198.19.255.1/32", "dev", "eth0")
+	udpBefore, tcpBefore := digAnswer(t, client, "+notcp"), digAnswer(t, client, "+tcp")
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := client.cmd(exe, "-test.run=^TestHostileHelper$", "-test.count=1")
+	h.Env = append(os.Environ(), "NTPBOX_HOSTILE_HELPER=198.18.0.10,"+ip)
+	stdin, err := h.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := h.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	h.Stderr = &stderr
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
+	helperDone := false
+	t.Cleanup(func() {
+		if !helperDone {
+			h.Process.Kill()
+			h.Wait()
+		}
+	})
+	var helperOut []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "ready" {
+		helperOut = append(helperOut, sc.Text())
+	}
+	if sc.Err() != nil || len(helperOut) == 0 || !strings.HasPrefix(helperOut[0], "dhcp-sent=") {
+		h.Wait()
+		t.Fatalf("hostile helper did not get ready:\n%s\n%s", strings.Join(helperOut, "\n"), stderr.String())
+	}
+	var sent, wantMalformed, offLink int
+	if _, err := fmt.Sscanf(helperOut[0], "dhcp-sent=%d dhcp-malformed=%d offlink-replies=%d", &sent, &wantMalformed, &offLink); err != nil {
+		t.Fatalf("hostile helper said %q: %v", helperOut[0], err)
+	}
+	if offLink != 0 {
+		t.Errorf("the box sent %d DHCP replies to 198.19.255.1, off its LAN, as relayed or spoofed requests asked", offLink)
+	}
+	t.Logf("hostile helper: %s", strings.Join(helperOut, "; "))
+
+	// While TCP connections stall, the box answers everybody else.
+	if got := digAnswer(t, client, "+tcp"); got != tcpBefore {
+		t.Errorf("dig +tcp while connections stall:\n%s\nbefore:\n%s", got, tcpBefore)
+	}
+	if got := digAnswer(t, client, "+notcp"); got != udpBefore {
+		t.Errorf("dig +notcp after the battery:\n%s\nbefore:\n%s", got, udpBefore)
+	}
+	stdin.Close()
+	herr := h.Wait()
+	helperDone = true
+	if herr != nil {
+		t.Errorf("hostile helper: %v\n%s", herr, stderr.String())
+	}
+
+	if !b.running() {
+		t.Fatalf("ntpbox died:\n%s", b.output())
+	}
+	after, err := os.ReadFile(leaseFile)
+	if err != nil || !bytes.Equal(after, before) {
+		t.Errorf("lease file changed:\nbefore %s\nafter  %s (%v)", before, after, err)
+	}
+	if got := digAnswer(t, client, "+tcp"); got != tcpBefore {
+		t.Errorf("dig +tcp after the battery:\n%s\nbefore:\n%s", got, tcpBefore)
+	}
+	run(t, "ip", "-n", client.name, "addr", "flush", "dev", "eth0")
+	if ip2, ntp2 := udhcpc(t, client, dir); ip2 != ip || ntp2 != boxAddr {
+		t.Errorf("after the battery udhcpc got %s with ntpsrv %s, before %s with %s", ip2, ntp2, ip, boxAddr)
+	}
+	if _, err := box.output(2*time.Second, ntpboxBin, "query", "-t", "300ms", boxAddr); err != nil || !b.running() {
+		t.Fatalf("ntpbox no longer answers NTP: %v", err)
+	}
+
+	log := b.stop()
+	var stats string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, `msg="dhcp stopped"`) {
+			stats = l
+		}
+	}
+	var malformed int
+	if i := strings.Index(stats, " malformed="); i < 0 {
+		t.Fatalf("no \"dhcp stopped\" line with malformed= in the log:\n%s", log)
+	} else {
+		fmt.Sscanf(stats[i:], " malformed=%d", &malformed)
+	}
+	t.Logf("%s", stats)
+	if malformed < wantMalformed {
+		t.Errorf("malformed=%d, want at least the %d malformed DHCP datagrams sent", malformed, wantMalformed)
+	}
+	// "dhcp: reply" is a reply the box failed to send: one aimed off the
+	// LAN, where the relayed and off-LAN INFORMs would have sent it.
+	for _, bad := range []string{"panic", "goroutine ", "level=ERROR", `msg="dhcp: reply"`} {
+		if strings.Contains(log, bad) {
+			t.Errorf("the box log has %q:\n%s", bad, log)
+		}
 	}
 }
