@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/ntpbox/ntpbox/internal/atomicfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,12 +230,13 @@ func findKernel(dir string) (path, version string, err error) {
 }
 
 // writeIfChanged keeps the file's time when its bytes are the same, so
-// make does not redo what depends on it.
+// make does not redo what depends on it. It replaces the file atomically:
+// a QEMU started meanwhile boots the old image or the new, never half.
 func writeIfChanged(name string, data []byte) error {
 	if old, err := os.ReadFile(name); err == nil && bytes.Equal(old, data) {
 		return nil
 	}
-	return os.WriteFile(name, data, 0o644)
+	return atomicfile.Write(name, data, 0o644)
 }
 
 func sortedKeys(m map[string][]byte) []string {
