@@ -53,12 +53,13 @@ type DHCP struct {
 	LeaseFile string
 }
 
-// DHCPLeaseFile is where the server mode keeps its leases: `leasefile
+// DHCPLeaseFile is where the server mode (and auto, when it leases)
+// keeps its leases: `leasefile
 // PATH`, else dhcp.leases beside the driftfile, else "" (leases kept in
 // memory only).
 func (c *Config) DHCPLeaseFile() string {
 	switch {
-	case c.DHCP == nil || c.DHCP.Mode != DHCPServer:
+	case c.DHCP == nil || c.DHCP.Mode != DHCPServer && c.DHCP.Mode != DHCPAuto:
 		return ""
 	case c.DHCP.LeaseFile != "":
 		return c.DHCP.LeaseFile

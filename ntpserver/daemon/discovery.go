@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/ntpbox/ntpbox/dhcpopt"
@@ -24,10 +25,13 @@ type ifaceAddr struct {
 	Prefix netip.Prefix // the address with its prefix length, not masked
 }
 
-// wantsDiscovery reports whether cfg asks for a DHCP or DNS service that
-// `serve` runs. `dhcp auto` is the appliance's to decide: off here.
+// wantsDiscovery reports whether cfg asks for a DHCP or DNS service.
 func wantsDiscovery(cfg *config.Config) bool {
-	return cfg.DNSZone != "" || (cfg.DHCP != nil && (cfg.DHCP.Mode == config.DHCPInform || cfg.DHCP.Mode == config.DHCPServer))
+	return cfg.DNSZone != "" || wantsDHCP(cfg)
+}
+
+func wantsDHCP(cfg *config.Config) bool {
+	return cfg.DHCP != nil && cfg.DHCP.Mode != config.DHCPOff
 }
 
 // pickLAN chooses the box's address on the LAN from the interfaces' IPv4
@@ -147,6 +151,7 @@ func dhcpConfig(cfg *config.Config, lan ifaceAddr) dhcpopt.Config {
 type discovery struct {
 	closers []func()
 	dhcp    *dhcpopt.Handler
+	auto    *autoDHCP // `dhcp auto`; dhcp is nil then
 }
 
 // close stops the services; the serving goroutines then return.
@@ -161,9 +166,6 @@ func (d *discovery) close() {
 // open then.
 func startDiscovery(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) (*discovery, error) {
 	d := &discovery{}
-	if cfg.DHCP != nil && cfg.DHCP.Mode == config.DHCPAuto {
-		log.Info("dhcp auto: no DHCP service on a host (the appliance decides)")
-	}
 	if !wantsDiscovery(cfg) {
 		return d, nil
 	}
@@ -175,7 +177,7 @@ func startDiscovery(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	if cfg.DHCP != nil && (cfg.DHCP.Mode == config.DHCPInform || cfg.DHCP.Mode == config.DHCPServer) {
+	if wantsDHCP(cfg) {
 		if err := d.startDHCP(cfg, lan, wg, log.With("component", "dhcp")); err != nil {
 			d.close()
 			return nil, err
@@ -191,8 +193,43 @@ func startDiscovery(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) (*
 }
 
 func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
-	dc := dhcpConfig(cfg, lan)
-	leaseFile := cfg.DHCPLeaseFile()
+	if cfg.DHCP.Mode == config.DHCPAuto {
+		return d.startAutoDHCP(cfg, lan, wg, log)
+	}
+	s, err := openDHCP(dhcpConfig(cfg, lan), cfg.DHCPLeaseFile(), lan, wg, log)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.DHCP.Pos, err)
+	}
+	d.dhcp = s.h
+	d.closers = append(d.closers, s.close)
+	return nil
+}
+
+// arpTimeout is how long the server waits for an ARP reply before it
+// offers an address nobody claimed.
+const arpTimeout = 500 * time.Millisecond
+
+// dhcpService is one running dhcpopt server.
+type dhcpService struct {
+	h      *dhcpopt.Handler
+	srv    *dhcpopt.Server
+	prober *dhcpopt.ARPProber
+	done   chan struct{}
+}
+
+// close stops the server and waits until it stopped serving.
+func (s *dhcpService) close() {
+	s.srv.Close()
+	<-s.done
+	if s.prober != nil {
+		s.prober.Close()
+	}
+}
+
+// openDHCP starts a DHCP server with dc on the LAN interface: in server
+// mode with the leases saved in leaseFile (when set) and an ARP check of
+// each address before it is offered.
+func openDHCP(dc dhcpopt.Config, leaseFile string, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) (*dhcpService, error) {
 	var leases []dhcpopt.Lease
 	if leaseFile != "" {
 		var err error
@@ -201,25 +238,40 @@ func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 			log.Warn("starting without the saved leases", "err", err)
 		}
 	}
-	h, err := dhcpopt.NewHandler(dc, nil, leases)
+	s := &dhcpService{done: make(chan struct{})}
+	var prober dhcpopt.Prober
+	if dc.Mode == dhcpopt.ModeServer {
+		p, err := dhcpopt.NewARPProber(lan.Name, lan.Prefix.Addr(), arpTimeout)
+		if err != nil {
+			log.Warn("no ARP check before offering an address", "interface", lan.Name, "err", err)
+		} else {
+			s.prober, prober = p, p
+		}
+	}
+	fail := func(err error) (*dhcpService, error) {
+		if s.prober != nil {
+			s.prober.Close()
+		}
+		return nil, err
+	}
+	h, err := dhcpopt.NewHandler(dc, prober, leases)
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.DHCP.Pos, err)
+		return fail(err)
 	}
 	conn, err := dhcpopt.Listen(lan.Name)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	srv, err := dhcpopt.NewServer(conn, h, dhcpopt.ServerConfig{LeaseFile: leaseFile, Logger: log})
 	if err != nil {
 		conn.Close()
-		return err
+		return fail(err)
 	}
-	d.dhcp = h
-	d.closers = append(d.closers, func() { srv.Close() })
+	s.h, s.srv = h, srv
 	log.Info("dhcp", "mode", dc.Mode.String(), "interface", lan.Name, "address", lan.Prefix.String(),
-		"ntp", dc.NTPServers, "range", rangeString(dc), "leasefile", leaseFile, "leases", len(leases))
-	wg.Go(func() { srv.Serve() })
-	return nil
+		"ntp", dc.NTPServers, "range", rangeString(dc), "leasefile", leaseFile, "leases", len(leases), "arp_check", s.prober != nil)
+	wg.Go(func() { defer close(s.done); srv.Serve() })
+	return s, nil
 }
 
 func rangeString(c dhcpopt.Config) string {
@@ -283,10 +335,14 @@ func (d *discovery) startDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGro
 
 // stats logs what the DHCP handler did.
 func (d *discovery) logStats(log *slog.Logger) {
-	if d.dhcp == nil {
+	h := d.dhcp
+	if d.auto != nil {
+		h = d.auto.handler()
+	}
+	if h == nil {
 		return
 	}
-	s := d.dhcp.Stats()
+	s := h.Stats()
 	log.Info("dhcp stopped", "offers", s.Offers, "acks", s.Acks, "naks", s.Naks, "informs", s.Informs,
 		"releases", s.Releases, "declines", s.Declines, "ignored", s.Ignored, "malformed", s.Malformed)
 }

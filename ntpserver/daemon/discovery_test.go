@@ -65,7 +65,29 @@ func TestDHCPConfig(t *testing.T) {
 	if c.Mode != dhcpopt.ModeInform || len(c.NTPServers) != 2 || c.NTPServers[0].String() != "198.18.0.3" {
 		t.Errorf("inform: %+v", c)
 	}
-	if wantsDiscovery(parse(t, "dhcp auto")) || wantsDiscovery(parse(t, "dhcp off")) || !wantsDiscovery(parse(t, "dhcp inform")) {
+	if !wantsDiscovery(parse(t, "dhcp auto")) || wantsDiscovery(parse(t, "dhcp off")) || !wantsDiscovery(parse(t, "dhcp inform")) {
 		t.Error("wantsDiscovery")
+	}
+}
+
+// dhcp auto leases from the upper half of the subnet's hosts.
+func TestAutoRange(t *testing.T) {
+	for _, tc := range []struct{ prefix, start, end, err string }{
+		{"198.18.0.2/24", "198.18.0.128", "198.18.0.254", ""},
+		{"198.18.4.9/22", "198.18.6.0", "198.18.7.254", ""},
+		{"198.18.0.9/29", "198.18.0.12", "198.18.0.14", ""},
+		{"198.18.0.9/30", "", "", "need an IPv4 subnet /8../29"},
+		{"2001:db8::1/64", "", "", "need an IPv4 subnet"},
+	} {
+		s, e, err := autoRange(netip.MustParsePrefix(tc.prefix))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: got %v, want error %q", tc.prefix, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || s.String() != tc.start || e.String() != tc.end {
+			t.Errorf("%s: got %v-%v, %v; want %s-%s", tc.prefix, s, e, err, tc.start, tc.end)
+		}
 	}
 }
