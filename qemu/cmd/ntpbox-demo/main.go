@@ -213,7 +213,7 @@ func run(image, bin string, check bool, timeout time.Duration) int {
 	defer d.cleanup()
 
 	fmt.Fprintf(out, "ntpbox demo: an upstream server, the box under QEMU, and a DHCP client with chronyd,\n"+
-		"in network namespaces on 198.18.0.0/24 (nothing leaves this machine; no clock is adjusted).\n\n")
+		"in network namespaces on 198.18.0.0/24 (nothing leaves this machine, and nothing adjusts its clock).\n\n")
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	ok := d.runSteps(sctx)
