@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,22 +22,25 @@ const ProbeTimeout = 500 * time.Millisecond
 // ARPProber is a [Prober] that asks the LAN by ARP whether an address is
 // in use before the handler offers it (RFC 2131 §4.4.1 "SHOULD probe";
 // ISC dhcpd pings, which a host with a firewall ignores, while every IPv4
-// host on an Ethernet must answer ARP). It is safe for concurrent use;
-// probes run one at a time.
+// host on an Ethernet must answer ARP). It is safe for concurrent use:
+// probes of several addresses run at the same time on one socket.
 type ARPProber struct {
-	mu      sync.Mutex
-	fd      int
+	f       *os.File
+	rc      syscall.RawConn
 	ifindex int
 	hw      net.HardwareAddr
 	self    netip.Addr
 	timeout time.Duration
-	closed  bool
+	done    chan struct{} // closed when the reader returns
+
+	mu      sync.Mutex
+	waiters map[netip.Addr][]chan struct{} // probes in flight, by address
 }
 
 // NewARPProber opens an AF_PACKET socket for ARP bound to iface. self is
 // the box's IPv4 address on iface, the sender of the requests; timeout is
 // how long InUse waits for an answer ([ProbeTimeout] in production).
-// It needs CAP_NET_RAW.
+// It needs CAP_NET_RAW. Close releases the socket.
 func NewARPProber(iface string, self netip.Addr, timeout time.Duration) (*ARPProber, error) {
 	if !self.Is4() {
 		return nil, fmt.Errorf("arp prober: %v is not IPv4", self)
@@ -58,7 +63,62 @@ func NewARPProber(iface string, self netip.Addr, timeout time.Duration) (*ARPPro
 		unix.Close(fd)
 		return nil, fmt.Errorf("arp prober: bind %s: %w", iface, err)
 	}
-	return &ARPProber{fd: fd, ifindex: ifc.Index, hw: ifc.HardwareAddr, self: self, timeout: timeout}, nil
+	// A non-blocking descriptor in an os.File waits in the runtime's
+	// poller, and Close wakes the reader.
+	f := os.NewFile(uintptr(fd), "arp:"+iface)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("arp prober: %w", err)
+	}
+	p := &ARPProber{f: f, rc: rc, ifindex: ifc.Index, hw: ifc.HardwareAddr, self: self, timeout: timeout,
+		done: make(chan struct{}), waiters: map[netip.Addr][]chan struct{}{}}
+	go p.read()
+	return p, nil
+}
+
+// read receives ARP packets until the socket is closed and wakes the
+// probes of the addresses they claim.
+func (p *ARPProber) read() {
+	defer close(p.done)
+	buf := make([]byte, 128)
+	for {
+		var (
+			n    int
+			from unix.Sockaddr
+			rerr error
+		)
+		err := p.rc.Read(func(fd uintptr) bool {
+			n, from, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			return !errors.Is(rerr, unix.EAGAIN)
+		})
+		if err != nil {
+			return // closed
+		}
+		if rerr != nil {
+			if errors.Is(rerr, unix.EINTR) || errors.Is(rerr, unix.ENETDOWN) || errors.Is(rerr, unix.ENOBUFS) {
+				continue
+			}
+			return
+		}
+		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
+			continue // our own requests, the box's own answers
+		}
+		pkt, err := parseARP(buf[:n])
+		if err != nil {
+			continue
+		}
+		p.mu.Lock()
+		for _, ch := range p.waiters[pkt.SenderIP] {
+			if pkt.claims(pkt.SenderIP) {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+		}
+		p.mu.Unlock()
+	}
 }
 
 // InUse broadcasts "who has addr? tell self" and reports whether, within
@@ -74,69 +134,62 @@ func (p *ARPProber) InUse(addr netip.Addr) bool {
 	if !addr.Is4() || addr.IsUnspecified() || addr == p.self {
 		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	select {
+	case <-p.done:
 		return false
+	default:
 	}
-	buf := make([]byte, 128)
-	// Forget what arrived since the last probe.
-	for {
-		if _, _, err := unix.Recvfrom(p.fd, buf, unix.MSG_DONTWAIT); err != nil {
-			break
+	ch := make(chan struct{}, 1)
+	p.mu.Lock()
+	p.waiters[addr] = append(p.waiters[addr], ch)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		ws := p.waiters[addr]
+		for i, w := range ws {
+			if w == ch {
+				ws = append(ws[:i], ws[i+1:]...)
+				break
+			}
 		}
-	}
+		if len(ws) == 0 {
+			delete(p.waiters, addr)
+		} else {
+			p.waiters[addr] = ws
+		}
+		p.mu.Unlock()
+	}()
+
 	req := whoHas(p.hw, p.self, addr).marshal()
 	to := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ARP), Ifindex: p.ifindex, Halen: 6,
 		Addr: [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
-	if err := unix.Sendto(p.fd, req, 0, to); err != nil {
+	var serr error
+	if err := p.rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), req, 0, to)
+		return !errors.Is(serr, unix.EAGAIN)
+	}); err != nil || serr != nil {
 		return false
 	}
-	deadline := time.Now().Add(p.timeout)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int((left+time.Millisecond-1)/time.Millisecond))
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return false
-		}
-		if n == 0 {
-			continue
-		}
-		for {
-			m, from, err := unix.Recvfrom(p.fd, buf, unix.MSG_DONTWAIT)
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
-				break
-			}
-			if err != nil {
-				return false
-			}
-			if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-				continue // our own request, or the box's own answers
-			}
-			if pkt, err := parseARP(buf[:m]); err == nil && pkt.claims(addr) {
-				return true
-			}
-		}
+	t := time.NewTimer(p.timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	case <-p.done:
+		return false
 	}
 }
 
-// Close closes the socket; InUse then reports false. It waits for a
-// probe in progress.
+// Close closes the socket; probes in flight and later ones report false.
 func (p *ARPProber) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	err := p.f.Close()
+	if errors.Is(err, os.ErrClosed) {
 		return nil
 	}
-	p.closed = true
-	return unix.Close(p.fd)
+	<-p.done
+	return err
 }
 
 // htons converts to network byte order, as sockaddr_ll wants it.

@@ -44,6 +44,8 @@ type Stats struct {
 
 // Handler decides DHCP replies. It is safe for concurrent use; its only
 // state is the lease table, which callers persist with [Handler.Leases].
+// Handle calls run one at a time, except while the Prober checks an
+// address: other messages are handled meanwhile.
 type Handler struct {
 	mu     sync.Mutex
 	cfg    Config
@@ -51,6 +53,8 @@ type Handler struct {
 	leases leaseTable
 	stats  Stats
 	gen    uint64
+	// probing holds the clients whose DISCOVER waits for the prober.
+	probing map[string]bool
 	// found holds the addresses the prober found in use since the last
 	// TakeConflicts, at most maxFound, for the log.
 	found []netip.Addr
@@ -76,7 +80,7 @@ func NewHandler(cfg Config, prober Prober, leases []Lease) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, prober: prober, leases: newLeaseTable()}
+	h := &Handler{cfg: cfg, prober: prober, leases: newLeaseTable(), probing: map[string]bool{}}
 	for _, l := range leases {
 		if l.Client != "" && cfg.InRange(l.Addr) && !l.Offered {
 			h.leases.put(l)

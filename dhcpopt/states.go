@@ -24,6 +24,11 @@ func (h *Handler) inform(req *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, error) {
 
 // discover answers DHCPDISCOVER with an offer (RFC 2131 §4.3.1).
 func (h *Handler) discover(req *dhcpv4.DHCPv4, key string, now time.Time) (*dhcpv4.DHCPv4, error) {
+	if h.probing[key] {
+		// A retransmission while its first DISCOVER is being probed:
+		// that one answers.
+		return nil, fmt.Errorf("%w: DISCOVER while an address is probed for the client", ErrIgnored)
+	}
 	a, ok := h.pick(req, key, now)
 	if !ok {
 		return nil, fmt.Errorf("%w: %v-%v", ErrExhausted, h.cfg.RangeStart, h.cfg.RangeEnd)
@@ -41,7 +46,8 @@ func (h *Handler) discover(req *dhcpv4.DHCPv4, key string, now time.Time) (*dhcp
 
 // pick chooses the address to offer: the client's own (stable for a
 // returning client), else the one it asks for, else a free one. Addresses
-// the client does not hold yet are probed first.
+// the client does not hold yet are probed first, with h.mu released
+// during each probe.
 func (h *Handler) pick(req *dhcpv4.DHCPv4, key string, now time.Time) (netip.Addr, bool) {
 	probes := 0
 	try := func(a netip.Addr) bool {
@@ -58,7 +64,16 @@ func (h *Handler) pick(req *dhcpv4.DHCPv4, key string, now time.Time) (netip.Add
 			return false
 		}
 		probes++
-		if h.prober.InUse(a) {
+		// The probe may take the prober's whole timeout: other clients
+		// are served meanwhile, and the offer reserves a for this one so
+		// that none of them is offered it too.
+		h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(offerHold), Offered: true, Hostname: req.HostName()})
+		h.probing[key] = true
+		h.mu.Unlock()
+		inUse := h.prober.InUse(a)
+		h.mu.Lock()
+		delete(h.probing, key)
+		if inUse {
 			h.leases.conflict(a, now)
 			h.stats.Conflicts++
 			if len(h.found) < maxFound {
@@ -67,7 +82,8 @@ func (h *Handler) pick(req *dhcpv4.DHCPv4, key string, now time.Time) (netip.Add
 			h.gen++
 			return false
 		}
-		return true
+		l, ok := h.leases.byAddr[a]
+		return ok && l.Client == key
 	}
 	if l, ok := h.leases.byClient[key]; ok && try(l.Addr) {
 		return l.Addr, true
