@@ -21,6 +21,12 @@ func FuzzHandle(f *testing.F) {
 			dhcpv4.WithRequestedOptions(dhcpv4.OptionNTPServers))
 		f.Add(m.ToBytes())
 	}
+	// The server probe, and an INFORM relayed from off the LAN.
+	probe, _ := newProbe(dhcpv4.TransactionID{1, 2, 3, 4})
+	f.Add(probe.ToBytes())
+	far, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeInform), dhcpv4.WithHwAddr(hwA),
+		dhcpv4.WithClientIP(ip(netip.MustParseAddr("198.18.0.77"))), dhcpv4.WithGatewayIP(ip(netip.MustParseAddr("198.19.0.1"))))
+	f.Add(far.ToBytes())
 	cfg := serverConfig()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := dhcpv4.FromBytes(b)

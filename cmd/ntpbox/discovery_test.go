@@ -444,8 +444,8 @@ func TestProbeServersHelper(t *testing.T) {
 // nothing where only ntpbox serves DHCP.
 func TestDHCPProbeServers(t *testing.T) {
 	requireTools(t, "ip", "dnsmasq")
-	box, lan := newNetns(t), newNetns(t)
-	lanBridge(t, box, lan)
+	box, lan, bare := newNetns(t), newNetns(t), newNetns(t) // bare: an interface without address
+	lanBridge(t, box, lan, bare)
 	dir := t.TempDir()
 	const window = 3 * time.Second
 
@@ -494,6 +494,11 @@ bindcmdaddress %s/ntpbox.sock
 			})
 			if got := probeServers(t, box, "br0", c.window); got != "198.18.0.1" {
 				t.Errorf("from the box beside its own DHCP server: found %q within %v, want dnsmasq's 198.18.0.1", got, c.window)
+			}
+			if c.args != nil {
+				if got := probeServers(t, bare, "eth0", c.window); got != "198.18.0.1" {
+					t.Errorf("from an interface without address: found %q within %v, want dnsmasq's 198.18.0.1", got, c.window)
+				}
 			}
 			b, err := os.ReadFile(leases)
 			if err != nil || len(b) != 0 {
