@@ -37,7 +37,8 @@ type Clock interface {
 	Step(d time.Duration) error
 	// SetFrequency sets the clock's frequency correction in ppm: positive
 	// makes it run faster. It is absolute, not incremental. Implementations
-	// clamp to ±500 ppm.
+	// clamp to ±MaxFrequency, or to ±MaxSlewRate() when they are a
+	// FastSlewer.
 	SetFrequency(ppm float64) error
 	// Frequency returns the frequency correction in effect, in ppm.
 	Frequency() (float64, error)
@@ -47,3 +48,18 @@ type Clock interface {
 
 // MaxFrequency is the largest frequency correction Linux accepts, in ppm.
 const MaxFrequency = 500.0
+
+// A FastSlewer is a Clock whose frequency correction may go far beyond
+// MaxFrequency for a while, to slew an offset away quickly: a box booted
+// with its clock 0.4 s off (the RTC keeps whole seconds) corrects it in
+// seconds instead of the 13 minutes 500 ppm takes. Linux does it by
+// changing the length of the clock tick, as chronyd does.
+type FastSlewer interface {
+	// MaxSlewRate is the largest correction SetFrequency applies, in ppm.
+	MaxSlewRate() float64
+}
+
+// MaxSlewRate is the largest correction the Linux clock applies, in ppm:
+// chrony's default maxslewrate (1/12 s per second). The kernel allows a
+// tick of ±10%.
+const MaxSlewRate = 83333.333

@@ -12,9 +12,9 @@ import (
 
 // System returns the system clock, CLOCK_REALTIME, steered with
 // clock_adjtime(2). It is the only Clock in ntpbox that touches the
-// kernel: Step uses ADJ_SETOFFSET, SetFrequency ADJ_FREQUENCY, SetStatus
-// ADJ_STATUS with ADJ_MAXERROR and ADJ_ESTERROR. Writing needs
-// CAP_SYS_TIME.
+// kernel: Step uses ADJ_SETOFFSET, SetFrequency ADJ_TICK and
+// ADJ_FREQUENCY, SetStatus ADJ_STATUS with ADJ_MAXERROR and ADJ_ESTERROR.
+// Writing needs CAP_SYS_TIME.
 func System() Clock { return linuxClock{} }
 
 type linuxClock struct{}
@@ -33,12 +33,14 @@ func (linuxClock) SetFrequency(ppm float64) error {
 	return adjtime("set frequency", &tx)
 }
 
+func (linuxClock) MaxSlewRate() float64 { return MaxSlewRate }
+
 func (linuxClock) Frequency() (float64, error) {
 	var tx unix.Timex // Modes 0: read only
 	if err := adjtime("read frequency", &tx); err != nil {
 		return 0, err
 	}
-	return float64(tx.Freq) / 65536, nil
+	return timexFrequency(tx), nil
 }
 
 func (linuxClock) SetStatus(s Status) error {
@@ -71,14 +73,35 @@ func stepTimex(d time.Duration) unix.Timex {
 	return tx
 }
 
-// frequencyTimex builds the request that sets the frequency correction:
-// ppm scaled by 2^16, clamped to ±MaxFrequency.
+// The kernel's clock tick: USER_HZ is 100 on every Linux architecture
+// ntpbox runs on, so a tick is nominally 10000 µs, and one µs more or
+// less per tick is a correction of 100 ppm.
+const (
+	nominalTick = 10000
+	ppmPerTick  = 1e6 / nominalTick
+)
+
+// frequencyTimex builds the request that sets the frequency correction,
+// clamped to ±MaxSlewRate: the whole multiples of 100 ppm as a longer or
+// shorter tick, the rest (within ±50 ppm) as the frequency, scaled by
+// 2^16.
 func frequencyTimex(ppm float64) unix.Timex {
-	ppm = clampPPM(ppm)
+	ppm = min(max(ppm, -MaxSlewRate), MaxSlewRate)
+	if math.IsNaN(ppm) {
+		ppm = 0
+	}
+	ticks := math.Round(ppm / ppmPerTick)
 	var tx unix.Timex
-	tx.Modes = unix.ADJ_FREQUENCY
-	setInt(&tx.Freq, int64(math.Round(ppm*65536)))
+	tx.Modes = unix.ADJ_FREQUENCY | unix.ADJ_TICK
+	setInt(&tx.Tick, nominalTick+int64(ticks))
+	setInt(&tx.Freq, int64(math.Round((ppm-ticks*ppmPerTick)*65536)))
 	return tx
+}
+
+// timexFrequency is the correction a timex read reports, tick and
+// frequency together, in ppm.
+func timexFrequency(tx unix.Timex) float64 {
+	return float64(int64(tx.Tick)-nominalTick)*ppmPerTick + float64(tx.Freq)/65536
 }
 
 // maxKernelError is the largest maximum error Linux keeps (NTP_PHASE_LIMIT

@@ -3,6 +3,7 @@
 package clock
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -30,8 +31,8 @@ func TestSystemFrequencyReadOnly(t *testing.T) {
 	if err != nil {
 		t.Skipf("clock_adjtime read: %v", err)
 	}
-	if f < -MaxFrequency || f > MaxFrequency {
-		t.Errorf("Frequency() = %v ppm, outside ±%v", f, MaxFrequency)
+	if f < -MaxSlewRate || f > MaxSlewRate {
+		t.Errorf("Frequency() = %v ppm, outside ±%v", f, MaxSlewRate)
 	}
 }
 
@@ -58,16 +59,31 @@ func TestStepTimex(t *testing.T) {
 	}
 }
 
+// Corrections beyond ±50 ppm go into the tick (100 ppm per µs of a
+// 10000 µs tick), the rest into the frequency; the read-back is the sum.
 func TestFrequencyTimex(t *testing.T) {
 	for _, tc := range []struct {
-		ppm  float64
-		want int64
+		ppm        float64
+		tick, freq int64
 	}{
-		{1, 65536}, {-12.5, -819200}, {600, 500 * 65536}, {-600, -500 * 65536},
+		{1, 10000, 65536},
+		{-12.5, 10000, -819200},
+		{49.5, 10000, 49.5 * 65536},
+		{51, 10001, -49 * 65536},
+		{600, 10006, 0},
+		{-600, 9994, 0},
+		{-1234.5, 9988, -34.5 * 65536},
+		{50000, 10500, 0},
+		{1e6, 10833, int64(math.Round((MaxSlewRate - 83300) * 65536))},
+		{-1e6, 9167, -int64(math.Round((MaxSlewRate - 83300) * 65536))},
 	} {
 		tx := frequencyTimex(tc.ppm)
-		if tx.Modes != unix.ADJ_FREQUENCY || int64(tx.Freq) != tc.want {
-			t.Errorf("frequencyTimex(%v) = modes %#x freq %d, want freq %d", tc.ppm, tx.Modes, tx.Freq, tc.want)
+		if tx.Modes != unix.ADJ_FREQUENCY|unix.ADJ_TICK || int64(tx.Tick) != tc.tick || math.Abs(float64(int64(tx.Freq)-tc.freq)) > 1 {
+			t.Errorf("frequencyTimex(%v) = modes %#x tick %d freq %d, want tick %d freq %d", tc.ppm, tx.Modes, tx.Tick, tx.Freq, tc.tick, tc.freq)
+		}
+		want := min(max(tc.ppm, -MaxSlewRate), MaxSlewRate)
+		if got := timexFrequency(tx); math.Abs(got-want) > 1e-4 {
+			t.Errorf("timexFrequency(frequencyTimex(%v)) = %v", tc.ppm, got)
 		}
 	}
 }

@@ -129,6 +129,9 @@ func (s *syncer) run(ctx context.Context) error {
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.eng.StopSlew()
+			s.mu.Unlock()
 			s.saveDrift()
 			return nil
 		case <-timer.C:

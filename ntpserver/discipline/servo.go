@@ -31,6 +31,11 @@ type Config struct {
 	KernelFrequency float64
 
 	MaxFrequency  float64 // ppm, default 500 (Linux's limit)
+	// MaxSlewRate bounds the frequency plus the temporary slew, in ppm
+	// (chrony's maxslewrate); default and minimum MaxFrequency. A clock
+	// that can go faster (clock.FastSlewer) sets it higher, so that an
+	// offset below the makestep threshold is gone in seconds.
+	MaxSlewRate float64
 	MaxUpdateSkew float64 // ppm; frequency estimates less certain are not used. Default 1000 (chrony)
 	CorrTimeRatio float64 // slew duration / update interval, default 1
 	// Wander is the assumed random walk of the oscillator's frequency in
@@ -98,6 +103,9 @@ type Servo struct {
 func New(cfg Config, now time.Time) *Servo {
 	if cfg.MaxFrequency <= 0 {
 		cfg.MaxFrequency = 500
+	}
+	if cfg.MaxSlewRate < cfg.MaxFrequency {
+		cfg.MaxSlewRate = cfg.MaxFrequency
 	}
 	if cfg.MaxUpdateSkew <= 0 {
 		cfg.MaxUpdateSkew = 1000
@@ -254,10 +262,19 @@ func (s *Servo) plan(t, next float64) (bool, float64) {
 		return false, s.applied
 	}
 	T := max(s.slewEnd-t, next-t, 1)
-	a := s.clampFreq(s.freq + s.pending/T*1e6)
+	a := s.freq + s.pending/T*1e6
+	a = min(max(a, -s.cfg.MaxSlewRate), s.cfg.MaxSlewRate)
 	changed := a != s.applied
 	s.applied = a
 	return changed, a
+}
+
+// StopSlew ends the slew in progress (the daemon is stopping): the clock
+// goes back to the base frequency, and what is left of the correction is
+// dropped, not left running in the kernel.
+func (s *Servo) StopSlew(now time.Time) Action {
+	s.settle(s.sec(now))
+	return s.stopSlew()
 }
 
 // stopSlew returns the clock to the base frequency.

@@ -168,3 +168,43 @@ func TestNoControlTracks(t *testing.T) {
 		t.Errorf("applied %v, want the kernel's 0", s.Applied())
 	}
 }
+
+// Without a fast-slewing clock a 0.4 s offset below the makestep
+// threshold is slewed at 500 ppm (13 minutes); with MaxSlewRate at
+// chrony's 83333 ppm it is gone by the next update, and the base
+// frequency still stays within ±MaxFrequency.
+func TestFastSlew(t *testing.T) {
+	slow := New(Config{Control: true, StepThreshold: 1, StepLimit: 3}, t0)
+	a := slow.Update(at(0), Estimate{Offset: 0.4, Freq: 900, Skew: 1}, at(8))
+	if a.Step != 0 || a.Frequency != 500 {
+		t.Errorf("default: %+v, want no step and the 500 ppm limit", a)
+	}
+	fast := New(Config{Control: true, StepThreshold: 1, StepLimit: 3, MaxSlewRate: 83333.333}, t0)
+	a = fast.Update(at(0), Estimate{Offset: 0.4, Freq: 900, Skew: 1}, at(8))
+	if a.Step != 0 || a.Frequency != 500+0.4/8*1e6 {
+		t.Errorf("fast: %+v, want no step and 500+50000 ppm", a)
+	}
+	if f := fast.Frequency(); f != 500 {
+		t.Errorf("base frequency %v, want it clamped to 500", f)
+	}
+	if p := fast.Pending(at(8)); math.Abs(p) > 1e-9 {
+		t.Errorf("pending at the next update %v, want 0", p)
+	}
+	a = fast.Update(at(8), Estimate{Offset: 0.9}, at(16))
+	if a.Step != 0 || a.Frequency != 83333.333 {
+		t.Errorf("0.9 s in 8 s: %+v, want no step and the 83333.333 ppm limit", a)
+	}
+}
+
+// StopSlew puts the clock back on the base frequency.
+func TestStopSlew(t *testing.T) {
+	s := New(Config{Control: true, MaxSlewRate: 83333.333}, t0)
+	s.Update(at(0), Estimate{Offset: 0.4, Freq: 20, Skew: 1}, at(8))
+	if s.Applied() < 1000 {
+		t.Fatalf("no fast slew: applied %v", s.Applied())
+	}
+	a := s.StopSlew(at(2))
+	if !a.SetFreq || a.Frequency != s.Frequency() || s.Applied() != s.Frequency() {
+		t.Errorf("StopSlew: %+v, applied %v, base %v", a, s.Applied(), s.Frequency())
+	}
+}

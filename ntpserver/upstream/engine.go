@@ -115,6 +115,9 @@ func NewEngine(cfg Config, clk clock.Clock, log *slog.Logger) *Engine {
 		InitialFrequency: kernel,
 		StepLimit:        0,
 	}
+	if fs, ok := clk.(clock.FastSlewer); ok && cfg.ClockControl {
+		dc.MaxSlewRate = fs.MaxSlewRate()
+	}
 	if cfg.InitialFreqPPM != 0 {
 		dc.InitialFrequency = -cfg.InitialFreqPPM
 		dc.InitialSkew = 5 // a drift file is usually good to a few ppm
@@ -220,6 +223,12 @@ func (e *Engine) advance(now time.Time) {
 	}
 	a := e.servo.Advance(now, e.nextEvent(now))
 	e.apply(a)
+}
+
+// StopSlew returns the clock to its base frequency: call it when the
+// daemon stops, so that no fast slew keeps running in the kernel.
+func (e *Engine) StopSlew() {
+	e.apply(e.servo.StopSlew(e.clk.Now()))
 }
 
 // apply carries out the clock part of a servo action.
