@@ -3,6 +3,7 @@ package dhcpopt
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -47,6 +48,11 @@ type Config struct {
 	DNSServers []netip.Addr
 	// Domain is advertised in option 15 when not empty.
 	Domain string
+
+	// ProbeHW is the chaddr of this box's own server probe
+	// ([ProbeHWAddrFor] the interface's MAC), which the handler ignores;
+	// nil means ProbeHWAddr.
+	ProbeHW net.HardwareAddr
 
 	// Server mode only.
 	RangeStart, RangeEnd netip.Addr
@@ -167,6 +173,13 @@ func (c *Config) Validate() error {
 // InRange reports whether a lies in the server range.
 func (c *Config) InRange(a netip.Addr) bool {
 	return c.Mode == ModeServer && a.Is4() && !a.Less(c.RangeStart) && !c.RangeEnd.Less(a)
+}
+
+func (c *Config) probeHW() net.HardwareAddr {
+	if len(c.ProbeHW) == 0 {
+		return ProbeHWAddr
+	}
+	return c.ProbeHW
 }
 
 func (c *Config) lease() time.Duration {

@@ -22,7 +22,7 @@ func FuzzHandle(f *testing.F) {
 		f.Add(m.ToBytes())
 	}
 	// The server probe, and an INFORM relayed from off the LAN.
-	probe, _ := newProbe(dhcpv4.TransactionID{1, 2, 3, 4})
+	probe, _ := newProbe(dhcpv4.TransactionID{1, 2, 3, 4}, ProbeHWAddr)
 	f.Add(probe.ToBytes())
 	far, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeInform), dhcpv4.WithHwAddr(hwA),
 		dhcpv4.WithClientIP(ip(netip.MustParseAddr("198.18.0.77"))), dhcpv4.WithGatewayIP(ip(netip.MustParseAddr("198.19.0.1"))))

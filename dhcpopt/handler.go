@@ -130,11 +130,12 @@ func (h *Handler) Handle(req *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, err
 		h.stats.Malformed++
 		return nil, err
 	}
-	if isProbe(req) {
-		// Another box's ProbeServers (or ours, looped back) looks for
-		// DHCP servers other than ntpbox: stay silent.
+	if probe := h.cfg.probeHW(); isProbe(req, probe) {
+		// This box's own ProbeServers looks for other DHCP servers:
+		// stay silent. Another box's probe is answered like any
+		// DISCOVER, so that box sees this one lease.
 		h.stats.Ignored++
-		return nil, fmt.Errorf("%w: server probe from %v", ErrIgnored, ProbeHWAddr)
+		return nil, fmt.Errorf("%w: this box's own server probe from %v", ErrIgnored, probe)
 	}
 	mt := req.MessageType()
 	var resp *dhcpv4.DHCPv4

@@ -17,7 +17,8 @@ import (
 const probeResend = 2 * time.Second
 
 // ProbeServers looks for other DHCP servers on the LAN of iface: it
-// broadcasts a DHCPDISCOVER from [ProbeHWAddr] with the broadcast flag,
+// broadcasts a DHCPDISCOVER from [ProbeHWAddrFor] the interface's MAC
+// with the broadcast flag,
 // repeats it every 2 s with the same transaction ID, and collects the
 // server identifier (option 54, else the sender's address) of every
 // DHCPOFFER answering it until ctx is done. It returns them sorted and
@@ -29,6 +30,11 @@ const probeResend = 2 * time.Second
 // address and while a DHCP server, ntpbox's own included, listens on UDP 67
 // of the same interface. It needs CAP_NET_RAW.
 func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
+	ifc, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp probe on %s: %w", iface, err)
+	}
+	hw := ProbeHWAddrFor(ifc.HardwareAddr)
 	conn, err := nclient4.NewRawUDPConn(iface, ClientPort)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp probe on %s: %w", iface, err)
@@ -38,7 +44,7 @@ func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dhcp probe: %w", err)
 	}
-	m, err := newProbe(xid)
+	m, err := newProbe(xid, hw)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp probe: %w", err)
 	}
@@ -88,7 +94,7 @@ func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
 		if u, ok := from.(*net.UDPAddr); ok {
 			src = u.IP
 		}
-		if a, ok := offerServer(reply, xid, src); ok {
+		if a, ok := offerServer(reply, xid, hw, src); ok {
 			servers = addServer(servers, a)
 		}
 	}

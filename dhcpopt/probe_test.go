@@ -19,7 +19,7 @@ func TestProbeHWAddrIsLocal(t *testing.T) {
 
 func TestNewProbe(t *testing.T) {
 	xid := dhcpv4.TransactionID{1, 2, 3, 4}
-	m, err := newProbe(xid)
+	m, err := newProbe(xid, ProbeHWAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +50,11 @@ func TestOfferServer(t *testing.T) {
 		return m
 	}
 	withID := mk(dhcpv4.WithServerIP(net.IPv4zero), dhcpv4.WithOption(dhcpv4.OptServerIdentifier(ip(srv))))
-	if a, ok := offerServer(withID, xid, from); !ok || a != srv {
+	if a, ok := offerServer(withID, xid, ProbeHWAddr, from); !ok || a != srv {
 		t.Errorf("offer with option 54: %v %v, want %v", a, ok, srv)
 	}
 	noID := mk()
-	if a, ok := offerServer(noID, xid, from); !ok || a != addr4(from) {
+	if a, ok := offerServer(noID, xid, ProbeHWAddr, from); !ok || a != addr4(from) {
 		t.Errorf("offer without option 54: %v %v, want the sender %v", a, ok, from)
 	}
 	ack := mk(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck))
@@ -64,7 +64,7 @@ func TestOfferServer(t *testing.T) {
 	request := mk()
 	request.OpCode = dhcpv4.OpcodeBootRequest
 	for name, m := range map[string]*dhcpv4.DHCPv4{"ack": ack, "other xid": otherXID, "other chaddr": otherHW, "request": request} {
-		if a, ok := offerServer(m, xid, from); ok {
+		if a, ok := offerServer(m, xid, ProbeHWAddr, from); ok {
 			t.Errorf("%s: counted server %v", name, a)
 		}
 	}
@@ -82,7 +82,7 @@ func TestHandlerIgnoresProbe(t *testing.T) {
 	for _, cfg := range []Config{serverConfig(), {Mode: ModeInform, ServerID: box, NTPServers: []netip.Addr{box}}} {
 		p := &fakeProber{}
 		h := newHandler(t, cfg, p)
-		probe, err := newProbe(dhcpv4.TransactionID{1, 2, 3, 4})
+		probe, err := newProbe(dhcpv4.TransactionID{1, 2, 3, 4}, ProbeHWAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,5 +161,35 @@ func TestProberConflictsOfferNext(t *testing.T) {
 	p.inUse = nil
 	if b := dora(t, h, hwB, t0.Add(conflictHold+time.Second)); b != cfg.RangeStart {
 		t.Errorf("after %v: B got %v, want %v again", conflictHold, b, cfg.RangeStart)
+	}
+}
+
+// Each box probes from its own address: a leasing box ignores its own
+// probe and offers to another box's, so that box sees it and does not
+// lease too.
+func TestHandlerAnswersAnotherBoxsProbe(t *testing.T) {
+	self := ProbeHWAddrFor(net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x56})
+	other := ProbeHWAddrFor(net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x57})
+	if self.String() != "02:6e:74:12:34:56" || slices.Equal(self, other) {
+		t.Fatalf("probe addresses %v and %v", self, other)
+	}
+	cfg := serverConfig()
+	cfg.ProbeHW = self
+	h := newHandler(t, cfg, &fakeProber{})
+	xid := dhcpv4.TransactionID{5, 6, 7, 8}
+	own, _ := newProbe(xid, self)
+	if resp, err := handle(t, h, own, t0); resp != nil || !errors.Is(err, ErrIgnored) {
+		t.Errorf("own probe: %v, %v; want it ignored", resp, err)
+	}
+	theirs, _ := newProbe(xid, other)
+	resp, err := handle(t, h, theirs, t0)
+	if err != nil || resp == nil || resp.MessageType() != dhcpv4.MessageTypeOffer {
+		t.Fatalf("another box's probe: %v, %v; want an offer", resp, err)
+	}
+	if a, ok := offerServer(resp, xid, other, nil); !ok || a != box {
+		t.Errorf("the other box reads the offer as from %v (%v), want %v", a, ok, box)
+	}
+	if len(h.Leases()) != 0 {
+		t.Errorf("an offer to a probe bound %v", h.Leases())
 	}
 }

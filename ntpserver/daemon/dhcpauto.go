@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -24,7 +25,8 @@ import (
 
 // Timing of the search for other DHCP servers.
 var (
-	autoProbeWait  = 4 * time.Second // how long one search listens for offers
+	autoProbeWait  = 6 * time.Second // how long one search listens for offers: dnsmasq pings 3 s before its first offer
+	autoJitter     = 3 * time.Second // at most this long before the first search, so that boxes booted together do not search at once
 	autoReprobe    = time.Minute     // between searches while leasing
 	autoProbeRetry = time.Minute     // after a search that could not run
 )
@@ -84,7 +86,7 @@ func (d *discovery) startAutoDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.Wa
 // run searches for other servers and switches between inform and server.
 func (a *autoDHCP) run(wg *sync.WaitGroup) {
 	defer close(a.done)
-	wait := time.Duration(0)
+	wait := rand.N(autoJitter)
 	for {
 		select {
 		case <-a.stop:

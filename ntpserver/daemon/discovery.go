@@ -239,6 +239,10 @@ func openDHCP(dc dhcpopt.Config, leaseFile string, lan ifaceAddr, wg *sync.WaitG
 		}
 	}
 	s := &dhcpService{done: make(chan struct{})}
+	if ifc, err := net.InterfaceByName(lan.Name); err == nil {
+		// Ignore this box's own search for other servers (dhcp auto).
+		dc.ProbeHW = dhcpopt.ProbeHWAddrFor(ifc.HardwareAddr)
+	}
 	var prober dhcpopt.Prober
 	if dc.Mode == dhcpopt.ModeServer {
 		p, err := dhcpopt.NewARPProber(lan.Name, lan.Prefix.Addr(), arpTimeout)
@@ -344,5 +348,5 @@ func (d *discovery) logStats(log *slog.Logger) {
 	}
 	s := h.Stats()
 	log.Info("dhcp stopped", "offers", s.Offers, "acks", s.Acks, "naks", s.Naks, "informs", s.Informs,
-		"releases", s.Releases, "declines", s.Declines, "ignored", s.Ignored, "malformed", s.Malformed)
+		"releases", s.Releases, "declines", s.Declines, "conflicts", s.Conflicts, "ignored", s.Ignored, "malformed", s.Malformed)
 }

@@ -30,12 +30,12 @@ type Config struct {
 	Control         bool
 	KernelFrequency float64
 
-	MaxFrequency  float64 // ppm, default 500 (Linux's limit)
+	MaxFrequency float64 // ppm, default 500 (Linux's limit)
 	// MaxSlewRate bounds the frequency plus the temporary slew, in ppm
 	// (chrony's maxslewrate); default and minimum MaxFrequency. A clock
 	// that can go faster (clock.FastSlewer) sets it higher, so that an
 	// offset below the makestep threshold is gone in seconds.
-	MaxSlewRate float64
+	MaxSlewRate   float64
 	MaxUpdateSkew float64 // ppm; frequency estimates less certain are not used. Default 1000 (chrony)
 	CorrTimeRatio float64 // slew duration / update interval, default 1
 	// Wander is the assumed random walk of the oscillator's frequency in
