@@ -41,6 +41,7 @@ type Config struct {
 	// ntpbox's discovery directives (not chrony's).
 	Advertise []netip.Addr // `advertise`: servers announced by DHCP and DNS, unique, no zones; empty means the box's own address
 	DHCP      *DHCP        // `dhcp`; nil when absent (off)
+	DHCP6     *DHCP6       // `dhcp6`; nil when absent (off)
 	DNSZone   string       // `dns zone NAME`, lower case without the final dot; "" when absent
 
 	// The appliance's network directives (address, gateway, nameserver,

@@ -145,6 +145,8 @@ func (p *parser) directive(l *line) error {
 		return p.advertise(l)
 	case "dhcp":
 		return p.dhcp(l)
+	case "dhcp6":
+		return p.dhcp6(l)
 	case "dns":
 		return p.dnsDirective(l)
 	case "address", "gateway", "nameserver", "interface":

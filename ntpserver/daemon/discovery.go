@@ -166,6 +166,10 @@ func (d *discovery) close() {
 // open then.
 func startDiscovery(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) (*discovery, error) {
 	d := &discovery{}
+	// `dhcp6` first: it does not need an IPv4 LAN.
+	if err := d.startDHCP6(cfg, wg, log.With("component", "dhcp6")); err != nil {
+		return nil, err
+	}
 	if !wantsDiscovery(cfg) {
 		return d, nil
 	}

@@ -1,0 +1,213 @@
+package daemon
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/ntpbox/ntpbox/dhcpopt"
+	"github.com/ntpbox/ntpbox/ntpserver/config"
+)
+
+// This file runs `dhcp6 inform`: stateless DHCPv6 on UDP 547 of the LAN
+// interface, answering Information-Request with the NTP Server option 56
+// (RFC 5908) and, with `dns zone`, the DNS options 23 and 24.
+
+func wantsDHCP6(cfg *config.Config) bool {
+	return cfg.DHCP6 != nil && cfg.DHCP6.Inform
+}
+
+// lan6 is the LAN interface as DHCPv6 sees it.
+type lan6 struct {
+	Name   string
+	HWAddr net.HardwareAddr
+	Addrs  []netip.Addr // its global IPv6 addresses (not link-local), in the kernel's order
+}
+
+// ifaceAddrs6 lists the global IPv6 addresses (not link-local, loopback or
+// multicast) of the interfaces that are up, by interface.
+func ifaceAddrs6() ([]lan6, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	var out []lan6
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		l := lan6{Name: ifc.Name, HWAddr: ifc.HardwareAddr}
+		as, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range as {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok || !ip.Is6() || ip.Is4In6() || !ip.IsGlobalUnicast() {
+				continue
+			}
+			l.Addrs = append(l.Addrs, ip)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// pickLAN6 chooses the interface DHCPv6 serves: the one holding the first
+// IPv6 bindaddress, else the first local IPv6 advertise address, else the
+// IPv4 LAN (v4name, from pickLAN, "" when there is none), else the first
+// interface with a global IPv6 address. It must have a link-layer address
+// for the server DUID.
+func pickLAN6(cfg *config.Config, ifs []lan6, v4name string) (lan6, error) {
+	holding := func(a netip.Addr) (lan6, bool) {
+		for _, l := range ifs {
+			for _, b := range l.Addrs {
+				if a == b {
+					return l, true
+				}
+			}
+		}
+		return lan6{}, false
+	}
+	var l lan6
+	found := false
+	for _, list := range [][]netip.Addr{cfg.BindAddresses, cfg.Advertise} {
+		for _, a := range list {
+			if l, found = holding(a); found {
+				break
+			}
+		}
+		if found {
+			break
+		}
+	}
+	if !found && v4name != "" {
+		for _, c := range ifs {
+			if c.Name == v4name {
+				l, found = c, true
+				break
+			}
+		}
+	}
+	if !found {
+		for _, c := range ifs {
+			if len(c.Addrs) > 0 && len(c.HWAddr) > 0 {
+				l, found = c, true
+				break
+			}
+		}
+	}
+	if !found {
+		return lan6{}, errors.New("no interface with a global IPv6 address to serve DHCPv6 on")
+	}
+	if len(l.HWAddr) == 0 {
+		return lan6{}, fmt.Errorf("interface %s has no link-layer address for the DHCPv6 server DUID", l.Name)
+	}
+	return l, nil
+}
+
+// boxAddr6 is the box's own IPv6 address on lan that serves the clients:
+// with bindaddress lines, the first IPv6 one on lan; else lan's first
+// global address. Invalid when there is none.
+func boxAddr6(cfg *config.Config, lan lan6) netip.Addr {
+	if len(cfg.BindAddresses) > 0 {
+		for _, b := range cfg.BindAddresses {
+			for _, a := range lan.Addrs {
+				if a == b {
+					return a
+				}
+			}
+		}
+		return netip.Addr{}
+	}
+	if len(lan.Addrs) > 0 {
+		return lan.Addrs[0]
+	}
+	return netip.Addr{}
+}
+
+// dhcp6Config builds the handler's configuration: the IPv6 addresses of
+// `advertise`, else the box's own; the `dns zone` as the search list with
+// the box as its DNS server.
+func dhcp6Config(cfg *config.Config, lan lan6) (dhcpopt.V6Config, error) {
+	c := dhcpopt.V6Config{HWAddr: lan.HWAddr, NTPNames: cfg.DHCP6.Names}
+	for _, a := range cfg.Advertise {
+		if a.Is6() {
+			c.NTPServers = append(c.NTPServers, a)
+		}
+	}
+	box := boxAddr6(cfg, lan)
+	if len(c.NTPServers) == 0 {
+		if !box.IsValid() {
+			return c, fmt.Errorf("no IPv6 address to advertise: no IPv6 address in advertise and none on %s", lan.Name)
+		}
+		c.NTPServers = []netip.Addr{box}
+	}
+	if cfg.DNSZone != "" {
+		c.Domains = []string{cfg.DNSZone}
+		if box.IsValid() {
+			c.DNSServers = []netip.Addr{box}
+		}
+	}
+	return c, nil
+}
+
+// startDHCP6 starts `dhcp6 inform` when cfg asks for it; the service runs
+// in wg until d.close, which logs its counters.
+func (d *discovery) startDHCP6(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) error {
+	if !wantsDHCP6(cfg) {
+		return nil
+	}
+	fail := func(err error) error { return fmt.Errorf("%s: dhcp6: %w", cfg.DHCP6.Pos, err) }
+	ifs, err := ifaceAddrs6()
+	if err != nil {
+		return fail(err)
+	}
+	v4name := ""
+	if addrs, err := localAddrs(); err == nil {
+		if lan, err := pickLAN(cfg, addrs); err == nil {
+			v4name = lan.Name
+		}
+	}
+	lan, err := pickLAN6(cfg, ifs, v4name)
+	if err != nil {
+		return fail(err)
+	}
+	vc, err := dhcp6Config(cfg, lan)
+	if err != nil {
+		return fail(err)
+	}
+	h, err := dhcpopt.NewHandler6(vc)
+	if err != nil {
+		return fail(err)
+	}
+	conn, err := dhcpopt.Listen6(lan.Name)
+	if err != nil {
+		return fail(err)
+	}
+	srv := dhcpopt.NewServer6(conn, h, log)
+	done := make(chan struct{})
+	wg.Go(func() {
+		defer close(done)
+		if err := srv.Serve(); err != nil {
+			log.Warn("dhcp6 server stopped", "err", err)
+		}
+	})
+	log.Info("dhcp6", "mode", "inform", "interface", lan.Name, "ntp", vc.NTPServers, "ntp_names", vc.NTPNames,
+		"dns", vc.DNSServers, "domains", vc.Domains, "duid", hex.EncodeToString(h.ServerDUID()))
+	d.closers = append(d.closers, func() {
+		srv.Close()
+		<-done
+		s := h.Stats()
+		log.Info("dhcp6 stopped", "replies", s.Replies, "ignored", s.Ignored, "malformed", s.Malformed)
+	})
+	return nil
+}
