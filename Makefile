@@ -16,8 +16,8 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/ntpbox
 
-# The main job (until the appliance exists): serve the local clock on a
-# loopback port and show a query answered, then keep serving until Ctrl-C.
+# The daemon alone, without QEMU: serve the local clock on a loopback
+# port and show a query answered, then keep serving until Ctrl-C.
 run: build
 	build/run.sh $(BIN) ntpbox.example.conf
 
@@ -45,6 +45,12 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzPacket -fuzztime 60s ./ntpserver
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./ntpserver/config
 	$(GO) test -run XXX -fuzz FuzzCmdline -fuzztime 60s ./appliance
+	$(GO) test -run XXX -fuzz FuzzReceive -fuzztime 60s ./ntpserver/upstream
+	$(GO) test -run XXX -fuzz '^FuzzHandle$$' -fuzztime 60s ./ntpserver/control
+	$(GO) test -run XXX -fuzz '^FuzzHandle$$' -fuzztime 60s ./dhcpopt
+	$(GO) test -run XXX -fuzz FuzzHandle6 -fuzztime 60s ./dhcpopt
+	$(GO) test -run XXX -fuzz FuzzARP -fuzztime 60s ./dhcpopt
+	$(GO) test -run XXX -fuzz FuzzServeDNS -fuzztime 60s ./dnssrv
 
 # ntpbox beside chronyd under ntpload; prints the figures and ratios.
 bench: deps build image

@@ -405,33 +405,42 @@ func expect(ctx context.Context, vm *qemu.VM, s string, timeout time.Duration) (
 
 var (
 	stratumRE = regexp.MustCompile(`stratum (\d+), refid (\S+),`)
-	offsetRE  = regexp.MustCompile(`offset ([-+]\d+\.\d{3})\d* s`)
+	offsetRE  = regexp.MustCompile(`offset ([-+]\d+\.\d+) s`)
 )
 
-// stepBoxSync waits until the box serves stratum 3: it has selected the
-// upstream. Only then does the client come up, so that chronyd's first
-// samples already see the box synchronised.
+// stepBoxSync waits until the box serves stratum 3 (it has selected the
+// upstream) within 1 ms of this machine's clock. Only then does the
+// client come up, so that chronyd's first samples already see the box
+// synchronised. The box's clock started from the RTC, which has whole
+// seconds: up to a second off, under makestep's 1 s, so it is slewed (fast,
+// through the kernel's tick, as chronyd does), not stepped.
 func (d *demo) stepBoxSync(ctx context.Context) (string, error) {
 	var last string
+	first := math.NaN()
+	off := math.NaN()
 	err := poll(ctx, boxSyncWithin, time.Second, func() bool {
 		last = d.query(boxAddr)
 		m := stratumRE.FindStringSubmatch(last)
-		return m != nil && m[1] == "3"
+		o := offsetRE.FindStringSubmatch(last)
+		if m == nil || m[1] != "3" || o == nil {
+			return false
+		}
+		f, err := strconv.ParseFloat(o[1], 64)
+		if err != nil {
+			return false
+		}
+		if math.IsNaN(first) {
+			first = f
+		}
+		off = f
+		return math.Abs(f) < 0.001
 	})
 	if err != nil {
-		return "", fmt.Errorf("box not at stratum 3: %w; last: %s", err, last)
+		return "", fmt.Errorf("box not at stratum 3 within 1 ms: %w; last: %s", err, last)
 	}
 	m := stratumRE.FindStringSubmatch(last)
-	detail := fmt.Sprintf("the box serves stratum %s, refid %s", m[1], m[2])
-	// Its clock started from the RTC, which has whole seconds: up to a
-	// second off, under makestep's 1 s, so it is slewed, not stepped.
-	if o := offsetRE.FindStringSubmatch(last); o != nil {
-		detail += fmt.Sprintf("; its clock is %s s from this machine's", o[1])
-		if f, err := strconv.ParseFloat(o[1], 64); err == nil && math.Abs(f) >= 0.01 {
-			detail += " (being slewed)"
-		}
-	}
-	return detail, nil
+	return fmt.Sprintf("the box serves stratum %s, refid %s, %+.0f µs from this machine's clock (slewed from %+.3f s, the RTC's lost fraction)",
+		m[1], m[2], off*1e6, first), nil
 }
 
 // stepLease starts chronyd in the client namespace (no sources yet; a
