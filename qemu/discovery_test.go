@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,6 +53,12 @@ const (
 	discClientTimeout = 45 * time.Second
 )
 
+// discTimerCheck is a kernel parameter for the kernel+initramfs boots:
+// under TCG on a loaded machine the kernel's IO-APIC timer check can
+// fail ("Kernel panic - not syncing: IO-APIC + timer doesn't work!", seen
+// with two VMs booting at once); no_timer_check skips it.
+const discTimerCheck = "no_timer_check"
+
 // discAdvertised is what option 42 must carry, in order.
 var discAdvertised = qemu.LabVMAddr + " " + discPeerAddr
 
@@ -61,6 +68,14 @@ type discLogWriter struct {
 	prefix string
 	mu     sync.Mutex
 	buf    []byte
+	lines  []string
+}
+
+// Lines returns the lines written so far.
+func (w *discLogWriter) Lines() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.lines)
 }
 
 func (w *discLogWriter) Write(p []byte) (int, error) {
@@ -73,6 +88,7 @@ func (w *discLogWriter) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		w.t.Logf("%s%s", w.prefix, w.buf[:i])
+		w.lines = append(w.lines, string(w.buf[:i]))
 		w.buf = w.buf[i+1:]
 	}
 }
@@ -711,6 +727,7 @@ func TestDiscoveryServerModeInVM(t *testing.T) {
 	vm := qemu.StartT(t, qemu.Config{
 		Kernel: img.Kernel, Initramfs: img.Initramfs, MemoryMiB: discMemMiB,
 		Append: []string{
+			discTimerCheck,
 			"ntpbox.address=" + qemu.LabVMAddr + "/24",
 			"ntpbox.server=" + qemu.LabHostAddr + ",iburst",
 			"ntpbox.dhcp=server," + discRangeStart + "," + discRangeEnd + ",router," + discRouter,
@@ -969,6 +986,7 @@ type discChronySource struct {
 	State   string // "^*", "^+", "^-", "^?", "^x", "^~"
 	Addr    string
 	Stratum string
+	Reach   uint8 // the reachability register (octal in chronyc's output)
 }
 
 // discChronyc runs chronyc against the client's chronyd.
@@ -984,8 +1002,9 @@ func discSources(sock string) (map[string]discChronySource, string, error) {
 	m := map[string]discChronySource{}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 3 && len(f[0]) == 2 && f[0][0] == '^' {
-			m[f[1]] = discChronySource{State: f[0], Addr: f[1], Stratum: f[2]}
+		if len(f) >= 5 && len(f[0]) == 2 && f[0][0] == '^' {
+			reach, _ := strconv.ParseUint(f[4], 8, 8)
+			m[f[1]] = discChronySource{State: f[0], Addr: f[1], Stratum: f[2], Reach: uint8(reach)}
 		}
 	}
 	return m, out, nil
@@ -1017,9 +1036,13 @@ func TestFailoverTwoBoxes(t *testing.T) {
 		{qemu.LabVMAddr, lab.Tap, "52:54:00:12:34:01"},
 		{discPeerAddr, "tap1", "52:54:00:12:34:02"},
 	} {
-		app := append([]string{"ntpbox.address=" + b.addr + "/24"}, common...)
+		app := append([]string{discTimerCheck, "ntpbox.address=" + b.addr + "/24"}, common...)
 		if i == 0 {
 			app = append(app, "ntpbox.dhcp=server,"+discRangeStart+","+discRangeEnd)
+		} else {
+			// Box 1 is the segment's only DHCP server, whatever the
+			// baked config's default.
+			app = append(app, "ntpbox.dhcp=off")
 		}
 		n := i + 1
 		boxes[b.addr] = qemu.StartT(t, qemu.Config{
@@ -1030,12 +1053,30 @@ func TestFailoverTwoBoxes(t *testing.T) {
 				t.Logf("box%d %6.2fs| %s", n, at.Seconds(), line)
 			},
 		})
-	}
-	for addr, vm := range boxes {
+		// One boot at a time: two TCG boots side by side on a busy
+		// machine are slow enough to trip the kernel's timer check.
+		vm := boxes[b.addr]
 		if _, err := discWaitLine(vm, appliance.SentinelServing, bootTimeout); err != nil {
-			t.Fatalf("box %s: %v", addr, err)
+			t.Fatalf("box %d (%s): %v", n, b.addr, err)
 		}
+		t.Logf("box %d (%s) serving %.1f s after its QEMU started", n, b.addr, time.Since(vm.Started).Seconds())
 	}
+	// Whatever happens, sum up each box's synchronisation events: they
+	// explain a slow fail-over.
+	defer func() {
+		for i, addr := range []string{qemu.LabVMAddr, discPeerAddr} {
+			var ev []string
+			for _, l := range boxes[addr].Lines() {
+				for _, k := range []string{"msg=synchronised", "source stepped", "can't synchronise", "clock stepped", "powering off"} {
+					if strings.Contains(l.Text, k) {
+						ev = append(ev, fmt.Sprintf("%7.2fs %s", l.At.Seconds(), l.Text))
+						break
+					}
+				}
+			}
+			t.Logf("box %d (%s) synchronisation events:\n%s", i+1, addr, strings.Join(ev, "\n"))
+		}
+	}()
 	box1 := boxes[qemu.LabVMAddr]
 	if _, err := discWaitLine(box1, "mode=server", bootTimeout); err != nil {
 		t.Fatal(err)
@@ -1088,14 +1129,20 @@ for s in $ntpsrv; do echo "server $s iburst minpoll 0 maxpoll 1" >> %[1]s/dhcp.s
 		<-chronydDone
 	})
 
-	// Both boxes synchronised to the upstream (stratum 3), one selected.
+	// Both boxes synchronised to the upstream (stratum 3), one selected,
+	// the other ^+ or ^-, and both answering the last three polls
+	// synchronised (a box that stops being synchronised drops out of
+	// the reachability register), for stableFor polls in a row: the
+	// fail-over starts from a steady state.
+	const stableFor = 5
 	var selected, other string
 	start := time.Now()
 	var last string
-	failures := 0
+	failures, stable := 0, 0
 	for {
 		m, out, err := discSources(sock)
 		last = out
+		sel, oth := "", ""
 		if err != nil {
 			if failures++; failures > 30 {
 				t.Fatalf("chronyc cannot reach the client's chronyd: %v", err)
@@ -1103,19 +1150,29 @@ for s in $ntpsrv; do echo "server $s iburst minpoll 0 maxpoll 1" >> %[1]s/dhcp.s
 		} else {
 			failures = 0
 			a, b := m[qemu.LabVMAddr], m[discPeerAddr]
-			okOther := func(s discChronySource) bool { return (s.State == "^+" || s.State == "^-") && s.Stratum == "3" }
+			ok := func(s discChronySource, states ...string) bool {
+				return slices.Contains(states, s.State) && s.Stratum == "3" && s.Reach&7 == 7
+			}
 			switch {
-			case a.State == "^*" && a.Stratum == "3" && okOther(b):
-				selected, other = a.Addr, b.Addr
-			case b.State == "^*" && b.Stratum == "3" && okOther(a):
-				selected, other = b.Addr, a.Addr
+			case ok(a, "^*") && ok(b, "^+", "^-"):
+				sel, oth = a.Addr, b.Addr
+			case ok(b, "^*") && ok(a, "^+", "^-"):
+				sel, oth = b.Addr, a.Addr
 			}
 		}
-		if selected != "" {
+		if sel != "" && sel == selected {
+			stable++
+		} else {
+			selected, other, stable = sel, oth, 0
+			if sel != "" {
+				stable = 1
+			}
+		}
+		if stable >= stableFor {
 			break
 		}
 		if time.Since(start) > 4*time.Minute {
-			t.Fatalf("the client did not select one box at stratum 3 with the other as ^+/^- within 4 min:\n%s%v", last, err)
+			t.Fatalf("the client did not select one box at stratum 3 with the other as ^+/^-, both reachable, for %d polls in a row within 4 min:\n%s%v", stableFor, last, err)
 		}
 		select {
 		case <-chronydDone:
@@ -1169,6 +1226,20 @@ for s in $ntpsrv; do echo "server $s iburst minpoll 0 maxpoll 1" >> %[1]s/dhcp.s
 	}
 	defer stopWatching()
 
+	// How far each box is from the host's clock (the upstream's), as
+	// the client sees it, just before the fail-over.
+	for _, addr := range []string{selected, other} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		r, err := ntpserver.Query(ctx, lab.DialClient, addr+":123", 4, time.Now)
+		cancel()
+		if err != nil {
+			t.Logf("box %s before the fail-over: %v", addr, err)
+			continue
+		}
+		t.Logf("box %s before the fail-over: stratum %d leap %v offset to the host %v root dispersion %v",
+			addr, r.Header.Stratum, r.Header.Leap, r.Offset.Round(time.Microsecond), r.Header.RootDispersion.Duration().Round(time.Microsecond))
+	}
+
 	gone := boxes[selected]
 	pressed := time.Now()
 	if err := gone.Powerdown(); err != nil {
@@ -1218,6 +1289,13 @@ for s in $ntpsrv; do echo "server $s iburst minpoll 0 maxpoll 1" >> %[1]s/dhcp.s
 	}
 	for _, s := range unsynced {
 		t.Errorf("%.1f s after the power button the client was not synchronised:\n%s", s.at.Sub(pressed).Seconds(), s.out)
+	}
+	// chronyd keeps its leap status through a spell without a selectable
+	// source (holdover): note one if it came.
+	for _, l := range lw.Lines() {
+		if strings.Contains(l, "Can't synchronise") {
+			t.Logf("the client's chronyd had no selectable source for a while: %s", l)
+		}
 	}
 	tr, _ := discChronyc(sock, "tracking")
 	t.Logf("chronyc tracking after the fail-over:\n%s", tr)
