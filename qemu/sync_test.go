@@ -195,8 +195,17 @@ func TestGuestSlewsSubsecondOffset(t *testing.T) {
 			if st == 3 && off.Abs() < maxOffset {
 				t.Logf("within %v %.1f s after QEMU started: %s", maxOffset, time.Since(vm.Started).Seconds(), last)
 				for _, l := range vm.Lines() {
-					if strings.Contains(l.Text, `msg="clock stepped"`) {
-						t.Errorf("the clock was stepped, not slewed: %s", l.Text)
+					// The RTC's whole seconds and the boot's own delay
+					// can make it a little over 1 s: then makestep
+					// steps, rightly.
+					if strings.Contains(l.Text, `msg="clock stepped"`) && r.Offset.Abs() < 900*time.Millisecond {
+						t.Errorf("the clock was stepped, not slewed, though the first reply was %v off: %s", r.Offset, l.Text)
+					}
+					// The slew must be accounted for exactly: the
+					// upstream never steps, so a "source stepped" is
+					// the box misreading its own fast slew.
+					if strings.Contains(l.Text, `source stepped`) {
+						t.Errorf("the box took its own slew for a step of the upstream: %s", l.Text)
 					}
 				}
 				return

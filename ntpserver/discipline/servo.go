@@ -97,7 +97,24 @@ type Servo struct {
 	stepsLeft  int
 	ignores    int
 	fatal      error
+	// hist holds the recent past of the pending correction, newest
+	// last: Pending at a time before t0 (a packet's receive timestamp,
+	// read before a later re-plan) is computed from the rate that was in
+	// effect then, not extrapolated back with today's. A fast slew
+	// changes the rate by up to 83333 ppm; extrapolating it across half a
+	// second would be 40 ms wrong.
+	hist []segment
 }
+
+// segment is one stretch of constant slew: from raw time t0 the pending
+// correction was pending and changed at rate ppm.
+type segment struct {
+	t0, pending, rate float64
+}
+
+// histLen bounds the history: re-plans come about once a second, and a
+// packet is never handled more than a few seconds after it arrived.
+const histLen = 32
 
 // New returns a servo started at now.
 func New(cfg Config, now time.Time) *Servo {
@@ -135,17 +152,56 @@ func New(cfg Config, now time.Time) *Servo {
 
 func (s *Servo) sec(t time.Time) float64 { return t.Sub(s.epoch).Seconds() }
 
-// settle brings the pending correction forward to raw time t.
+// settle brings the pending correction forward to raw time t. The servo
+// never goes back in time: a t before the last change counts as that
+// change's time, since the clock already runs as then decided.
 func (s *Servo) settle(t float64) {
-	s.pending += (s.freq - s.applied) * 1e-6 * (t - s.t0)
+	if t <= s.t0 {
+		return
+	}
+	s.pending += s.rate() * 1e-6 * (t - s.t0)
 	s.t0 = t
+}
+
+// rate is how fast the pending correction changes, in ppm of system
+// clock time: the clock runs at 1+applied against the oscillator, the
+// cooked clock at 1+freq, so per second of the system clock the gap
+// closes by (freq-applied)/(1+applied). The division matters for a fast
+// slew: at 83333 ppm, leaving it out books 7.7% more correction than the
+// clock made.
+func (s *Servo) rate() float64 {
+	return (s.freq - s.applied) / (1 + s.applied*1e-6)
+}
+
+// record remembers the current segment after a change of the pending
+// correction or of its rate.
+func (s *Servo) record() {
+	seg := segment{s.t0, s.pending, s.rate()}
+	if n := len(s.hist); n > 0 && s.hist[n-1].t0 == seg.t0 {
+		s.hist[n-1] = seg
+		return
+	}
+	if len(s.hist) == histLen {
+		copy(s.hist, s.hist[1:])
+		s.hist = s.hist[:histLen-1]
+	}
+	s.hist = append(s.hist, seg)
 }
 
 // Pending returns the cooked clock minus the system clock at now, in
 // seconds: add it to a clock reading to get the servo's best estimate of
-// true time.
+// true time. For a time before the last change it uses the rate in
+// effect at that time.
 func (s *Servo) Pending(now time.Time) float64 {
-	return s.pending + (s.freq-s.applied)*1e-6*(s.sec(now)-s.t0)
+	t := s.sec(now)
+	if t < s.t0 {
+		for i := len(s.hist) - 1; i >= 0; i-- {
+			if h := s.hist[i]; h.t0 <= t {
+				return h.pending + h.rate*1e-6*(t-h.t0)
+			}
+		}
+	}
+	return s.pending + s.rate()*1e-6*(t-s.t0)
 }
 
 // Frequency returns the base frequency correction in ppm (clock.Clock
@@ -170,6 +226,7 @@ func (s *Servo) Err() error { return s.fatal }
 func (s *Servo) Update(now time.Time, e Estimate, next time.Time) Action {
 	t := s.sec(now)
 	s.settle(t)
+	t = max(t, s.t0) // the correction takes effect now, not in the past
 	if s.fatal != nil {
 		return Action{Fatal: s.fatal}
 	}
@@ -198,13 +255,16 @@ func (s *Servo) Update(now time.Time, e Estimate, next time.Time) Action {
 	a.DFreq = s.updateFrequency(e, interval)
 
 	s.pending += e.Offset
+	s.record()
 	a.DOffset = e.Offset
 	if s.stepAllowed() && math.Abs(s.pending) > s.cfg.StepThreshold && s.cfg.Control {
 		a.Step = secondsToDuration(s.pending)
-		// The system clock reads Step later from now on.
-		t += a.Step.Seconds()
+		// The system clock reads Step later from now on: times from
+		// before the step are on another axis, and the history goes.
+		t = max(t, s.t0) + a.Step.Seconds()
 		s.t0 = t
 		s.pending -= a.Step.Seconds()
+		s.hist = s.hist[:0]
 	}
 	s.lastUpdate = t
 	s.slewEnd = t + s.cfg.CorrTimeRatio*max(interval, 1)
@@ -246,6 +306,7 @@ func (s *Servo) stepAllowed() bool {
 func (s *Servo) Advance(now, next time.Time) Action {
 	t := s.sec(now)
 	s.settle(t)
+	t = max(t, s.t0)
 	if s.fatal != nil {
 		return Action{}
 	}
@@ -261,11 +322,18 @@ func (s *Servo) plan(t, next float64) (bool, float64) {
 	if !s.cfg.Control {
 		return false, s.applied
 	}
-	T := max(s.slewEnd-t, next-t, 1)
-	a := s.freq + s.pending/T*1e6
+	T := max(s.slewEnd-max(t, s.t0), next-max(t, s.t0), 1)
+	// The rate r (ppm of system time) that removes pending in T, and
+	// the correction that gives it: r = (a-freq)/(1+a) (see rate).
+	r := s.pending / T * 1e6
+	a := (s.freq + r) / (1 - r*1e-6)
+	if r*1e-6 >= 1 || math.IsNaN(a) {
+		a = s.cfg.MaxSlewRate
+	}
 	a = min(max(a, -s.cfg.MaxSlewRate), s.cfg.MaxSlewRate)
 	changed := a != s.applied
 	s.applied = a
+	s.record()
 	return changed, a
 }
 
@@ -283,6 +351,7 @@ func (s *Servo) stopSlew() Action {
 		return Action{}
 	}
 	s.applied = s.freq
+	s.record()
 	return Action{SetFreq: true, Frequency: s.freq}
 }
 

@@ -127,7 +127,7 @@ func TestSlewDoesNotOvershoot(t *testing.T) {
 	var clock float64 // what the slewing did to the system clock
 	prev, applied := 0.0, a.Frequency
 	for _, ev := range []float64{16, 32, 48, 64, 3600} {
-		clock += applied * 1e-6 * (ev - prev)
+		clock += applied / (1 + applied*1e-6) * 1e-6 * (ev - prev) // per second of the system clock
 		next := ev + 16
 		if ev == 64 {
 			next = 3600
@@ -181,8 +181,10 @@ func TestFastSlew(t *testing.T) {
 	}
 	fast := New(Config{Control: true, StepThreshold: 1, StepLimit: 3, MaxSlewRate: 83333.333}, t0)
 	a = fast.Update(at(0), Estimate{Offset: 0.4, Freq: 900, Skew: 1}, at(8))
-	if a.Step != 0 || a.Frequency != 500+0.4/8*1e6 {
-		t.Errorf("fast: %+v, want no step and 500+50000 ppm", a)
+	// 0.4 s in 8 s is 50000 ppm of system time; a clock that runs
+	// 1+a fast gains (a-500)/(1+a) per second of its own.
+	if want := (500 + 50000) / (1 - 0.05); a.Step != 0 || math.Abs(a.Frequency-want) > 1e-6 {
+		t.Errorf("fast: %+v, want no step and %.3f ppm", a, want)
 	}
 	if f := fast.Frequency(); f != 500 {
 		t.Errorf("base frequency %v, want it clamped to 500", f)
@@ -206,5 +208,27 @@ func TestStopSlew(t *testing.T) {
 	a := s.StopSlew(at(2))
 	if !a.SetFreq || a.Frequency != s.Frequency() || s.Applied() != s.Frequency() {
 		t.Errorf("StopSlew: %+v, applied %v, base %v", a, s.Applied(), s.Frequency())
+	}
+}
+
+// Pending at a time before the last re-plan uses the rate that was in
+// effect then: a packet received at t4 and handled after a re-plan is
+// measured against the clock as it really ran.
+func TestPendingBeforeReplan(t *testing.T) {
+	s := New(Config{Control: true, MaxSlewRate: 83333.333}, t0)
+	s.Update(at(10), Estimate{Offset: 0.5}, at(20))
+	r1 := (s.Frequency() - s.Applied()) / (1 + s.Applied()*1e-6)
+	p10 := s.Pending(at(10))
+	want := p10 + r1*1e-6*1.5
+	s.Advance(at(12), at(20)) // re-plan: a new rate from t = 12
+	if got := s.Pending(at(11.5)); math.Abs(got-want) > 1e-12 {
+		t.Errorf("Pending(11.5) after a re-plan at 12 = %v, want %v (the rate before the re-plan)", got, want)
+	}
+	// A decision about a past time takes effect at the last change, not
+	// before it: the servo never rewinds.
+	before := s.Pending(at(12))
+	s.Advance(at(11), at(20))
+	if got := s.Pending(at(12)); math.Abs(got-before) > 1e-12 {
+		t.Errorf("Advance to a past time changed Pending(12) from %v to %v", before, got)
 	}
 }

@@ -216,13 +216,27 @@ func (e *Engine) nextEvent(now time.Time) time.Time {
 	return next
 }
 
-// advance lets the servo re-plan its slew at system clock time now.
+// advance lets the servo re-plan its slew at system clock time now, or
+// later: at the time the new rate really reaches the kernel.
 func (e *Engine) advance(now time.Time) {
 	if e.err != nil {
 		return
 	}
+	now = e.applyTime(now)
 	a := e.servo.Advance(now, e.nextEvent(now))
 	e.apply(a)
+}
+
+// applyTime is when a servo decision about an event at raw takes effect:
+// now, which may be well after a packet's receive timestamp on a busy
+// machine. The servo must count the old rate until then, or a fast slew
+// (up to 83333 ppm) leaves the cooked clock off by the rate times the
+// delay.
+func (e *Engine) applyTime(raw time.Time) time.Time {
+	if now := e.clk.Now().Round(0); now.After(raw) {
+		return now
+	}
+	return raw
 }
 
 // StopSlew returns the clock to its base frequency: call it when the

@@ -31,7 +31,8 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 	}
 	est := discipline.Estimate{Offset: so / sw, Freq: sf / sfw, Skew: math.Sqrt(1 / sfw)}
 
-	act := e.servo.Update(raw, est, e.nextEvent(raw))
+	at := e.applyTime(raw)
+	act := e.servo.Update(at, est, e.nextEvent(at))
 	switch {
 	case act.Fatal != nil:
 		e.err = act.Fatal
