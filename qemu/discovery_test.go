@@ -1039,11 +1039,9 @@ func TestFailoverTwoBoxes(t *testing.T) {
 		app := append([]string{discTimerCheck, "ntpbox.address=" + b.addr + "/24"}, common...)
 		if i == 0 {
 			app = append(app, "ntpbox.dhcp=server,"+discRangeStart+","+discRangeEnd)
-		} else {
-			// Box 1 is the segment's only DHCP server, whatever the
-			// baked config's default.
-			app = append(app, "ntpbox.dhcp=off")
 		}
+		// Box 2 keeps the baked `dhcp auto`: its search finds box 1
+		// leasing, so it only answers INFORM (checked below).
 		n := i + 1
 		boxes[b.addr] = qemu.StartT(t, qemu.Config{
 			Kernel: img.Kernel, Initramfs: img.Initramfs, MemoryMiB: 192,
@@ -1060,6 +1058,13 @@ func TestFailoverTwoBoxes(t *testing.T) {
 			t.Fatalf("box %d (%s): %v", n, b.addr, err)
 		}
 		t.Logf("box %d (%s) serving %.1f s after its QEMU started", n, b.addr, time.Since(vm.Started).Seconds())
+	}
+	// dhcp auto on box 2 sees box 1 lease and never leases itself: the
+	// segment has one DHCP server.
+	if l, err := discWaitLine(boxes[discPeerAddr], "another DHCP server leases on this segment", time.Minute); err != nil {
+		t.Fatalf("box 2 with dhcp auto beside box 1's dhcp server: %v", err)
+	} else {
+		t.Logf("box 2: %s", l)
 	}
 	// Whatever happens, sum up each box's synchronisation events: they
 	// explain a slow fail-over.

@@ -15,10 +15,14 @@ import (
 
 // Config is one VM.
 type Config struct {
-	Binary    string   // default qemu-system-x86_64
-	Kernel    string   // vmlinux (PVH, fast) or bzImage; "" boots Disk through the firmware
-	Initramfs string   //
-	Append    []string // kernel parameters, after console=ttyS0 panic=-1 (a panic ends QEMU, as -no-reboot is set); only with Kernel
+	Binary    string // default qemu-system-x86_64
+	Kernel    string // vmlinux (PVH, fast) or bzImage; "" boots Disk through the firmware
+	Initramfs string //
+	// Append has kernel parameters, after console=ttyS0 panic=-1 (a
+	// panic ends QEMU, as -no-reboot is set) no_timer_check (under TCG
+	// on a busy machine the IO-APIC timer check can fail and panic);
+	// only with Kernel.
+	Append []string
 	// Disk is a raw disk image attached as the first disk (QEMU writes
 	// to it); DiskIf its interface: virtio (default), ide.
 	Disk, DiskIf string
@@ -56,7 +60,7 @@ func (c Config) Args() []string {
 	}
 	if c.Kernel != "" {
 		args = append(args, "-kernel", c.Kernel, "-initrd", c.Initramfs,
-			"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1"}, c.Append...), " "))
+			"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1", "no_timer_check"}, c.Append...), " "))
 	}
 	if c.UEFICode != "" {
 		args = append(args,

@@ -101,6 +101,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		ClockControl:   !o.NoClockControl,
 		Precision:      precision,
 		HasSources:     len(cfg.Sources) > 0,
+		Tick:           syncTick,
 	}, clk, log.With("component", "sync"))
 	srv := ntpserver.NewFromConfig(cfg, clk.Now, log)
 	srv.SetState(eng.SyncState())

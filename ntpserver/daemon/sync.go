@@ -97,6 +97,10 @@ func (s *syncer) close() {
 	}
 }
 
+// syncTick is how often the sync loop re-plans the slew and republishes
+// what the server serves (upstream.Config.Tick).
+const syncTick = time.Second
+
 // run is the sync loop; it returns when ctx ends or the engine gives up.
 func (s *syncer) run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -114,7 +118,7 @@ func (s *syncer) run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(syncTick)
 	defer tick.Stop()
 	lastDrift := s.clk.Now()
 	buf := make([]byte, ntpserver.HeaderLen)
@@ -146,6 +150,9 @@ func (s *syncer) run(ctx context.Context) error {
 		case r := <-s.resolved:
 			s.addResolved(r)
 		case <-tick.C:
+			s.mu.Lock()
+			s.eng.Tick(s.clk.Now())
+			s.mu.Unlock()
 			s.publish()
 			s.reresolve(ctx, &wg)
 			if err := s.engineErr(); err != nil {

@@ -36,6 +36,12 @@ type Config struct {
 	// clock is the intended reference and `local stratum N` is served at
 	// N from the start, as chrony does.
 	HasSources bool
+	// Tick, when set, promises that the caller calls Tick at least this
+	// often: the servo may then finish a slew before the next poll and
+	// re-plan at the next tick, so a box that booted off by a fraction
+	// of a second is right within seconds, not at the end of a 64 s
+	// poll interval. 0: the servo plans from poll to poll.
+	Tick time.Duration
 }
 
 // SourceID names a source registered with AddSource.
@@ -205,9 +211,18 @@ func (e *Engine) Err() error { return e.err }
 // fast), the counterpart of Config.InitialFreqPPM.
 func (e *Engine) Frequency() float64 { return -e.servo.Frequency() }
 
-// nextEvent returns the earliest scheduled poll, or a day from now.
+// Tick re-plans the slew at system clock time now; see Config.Tick.
+func (e *Engine) Tick(now time.Time) {
+	e.advance(now.Round(0))
+}
+
+// nextEvent returns the earliest scheduled poll or tick, or a day from
+// now.
 func (e *Engine) nextEvent(now time.Time) time.Time {
 	next := now.Add(24 * time.Hour)
+	if e.cfg.Tick > 0 {
+		next = now.Add(e.cfg.Tick)
+	}
 	for _, s := range e.sources {
 		if !s.stopped && s.nextPoll.Before(next) {
 			next = s.nextPoll

@@ -57,6 +57,6 @@ func (e *Engine) SyncState() ntpserver.SyncState {
 		RefID:          e.ref.refID,
 		RefTime:        ntpserver.TimeToNTP(e.ref.raw),
 		RootDelay:      durationOf(e.ref.rootDelay),
-		RootDispersion: durationOf(e.ref.rootDisp),
+		RootDispersion: durationOf(e.rootDispAt(raw)),
 	}
 }

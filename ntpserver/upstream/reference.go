@@ -59,6 +59,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 	if e.synced || e.everSynced {
 		e.interval = after - e.ref.at
 	}
+	// What the servo has yet to correct, at the update.
 	pending := math.Abs(e.servo.Pending(raw.Add(act.Step)))
 	e.ref = reference{
 		raw:       raw.Add(act.Step),
@@ -67,8 +68,12 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		refID:     b.refID,
 		name:      b.name,
 		rootDelay: n.rootDelay + n.delay,
+		// Without the correction still to make: rootDispAt adds what
+		// is left of it when the time is served, so that the bound
+		// shrinks as the slew goes instead of staying at the offset
+		// found at the update until the next one.
 		rootDisp: n.rootDisp + n.disp + ntpserver.PHI*max(now-n.t, 0) + b.sel.sd +
-			max(math.Abs(est.Offset), pending),
+			max(math.Abs(est.Offset)-pending, 0),
 	}
 	e.leap = leapVote(surv, e.ref.raw)
 	e.lastOffset = est.Offset
@@ -155,7 +160,15 @@ func lastDayOfMonth(t time.Time) bool {
 // last update.
 func (e *Engine) rootDistance(raw time.Time) float64 {
 	age := max(raw.Sub(e.ref.raw).Seconds(), 0)
-	return e.ref.rootDelay/2 + e.ref.rootDisp + ntpserver.PHI*age
+	return e.ref.rootDelay/2 + e.rootDispAt(raw) + ntpserver.PHI*age
+}
+
+// rootDispAt is the root dispersion at the reference time as it stands
+// at system clock time raw: the update's, plus the part of the clock's
+// error the servo has not corrected yet (all of it under -x, where the
+// served clock is never corrected).
+func (e *Engine) rootDispAt(raw time.Time) float64 {
+	return e.ref.rootDisp + math.Abs(e.servo.Pending(raw))
 }
 
 // pushStatus tells the kernel the synchronisation state: synchronised
@@ -169,7 +182,7 @@ func (e *Engine) pushStatus() {
 	if e.synced && e.err == nil {
 		st.Synced = e.cfg.RTCSync
 		st.Leap = clock.Leap(e.leap)
-		st.MaxError = durationOf(e.ref.rootDelay/2 + e.ref.rootDisp)
+		st.MaxError = durationOf(e.ref.rootDelay/2 + e.rootDispAt(e.clk.Now()))
 		st.EstError = durationOf(math.Abs(e.lastOffset) + e.selectedSD())
 	}
 	e.setStatus(st)

@@ -80,7 +80,7 @@ func (e *Engine) Tracking() control.TrackingReport {
 		r.Stratum = e.ref.stratum + 1
 		r.RefTime = e.ref.raw.UTC()
 		r.RootDelay = durationOf(e.ref.rootDelay)
-		r.RootDispersion = durationOf(e.ref.rootDisp + ntpserver.PHI*max(raw.Sub(e.ref.raw).Seconds(), 0))
+		r.RootDispersion = durationOf(e.rootDispAt(raw) + ntpserver.PHI*max(raw.Sub(e.ref.raw).Seconds(), 0))
 		r.Leap = leapName(e.leap)
 	}
 	return r
