@@ -254,6 +254,15 @@ func (s *Servo) Update(now time.Time, e Estimate, next time.Time) Action {
 	}
 	a.DFreq = s.updateFrequency(e, interval)
 
+	// The cooked clock moves by the offset and its rate by DFreq; the
+	// caller re-expresses what it stored in the new frame, and the
+	// history must say the same of the past, or a packet received before
+	// this update and handled after it is measured half in each frame.
+	for i := range s.hist {
+		h := &s.hist[i]
+		h.pending += e.Offset + a.DFreq*1e-6*(h.t0-t)
+		h.rate += a.DFreq
+	}
 	s.pending += e.Offset
 	s.record()
 	a.DOffset = e.Offset

@@ -232,3 +232,20 @@ func TestPendingBeforeReplan(t *testing.T) {
 		t.Errorf("Advance to a past time changed Pending(12) from %v to %v", before, got)
 	}
 }
+
+// After an update, Pending at a time before it is in the new frame, as
+// the caller re-expresses its stored measurements: shifted by the offset
+// and, away from the update, by the frequency change.
+func TestPendingBeforeUpdateIsInNewFrame(t *testing.T) {
+	s := New(Config{Control: false, KernelFrequency: -7.5, InitialFrequency: -7.5}, t0)
+	s.Update(at(10), Estimate{Offset: 1e-5, Freq: 0.2, Skew: 0.1}, at(12))
+	for i := 11; i < 20; i++ {
+		s.Advance(at(float64(i)), at(float64(i+1)))
+	}
+	before := s.Pending(at(15))
+	a := s.Update(at(20), Estimate{Offset: 2e-5, Freq: 0.1, Skew: 0.1}, at(22))
+	want := before + a.DOffset + a.DFreq*1e-6*(15-20)
+	if got := s.Pending(at(15)); math.Abs(got-want) > 1e-12 {
+		t.Errorf("Pending(15) after the update at 20 = %.12f, want %.12f", got, want)
+	}
+}
