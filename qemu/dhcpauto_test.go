@@ -33,7 +33,7 @@ func autoDnsmasq(t *testing.T, ns string, extra ...string) (stop func()) {
 		"--dhcp-range=198.18.0.150,198.18.0.160,255.255.255.0,10m",
 		"--dhcp-leasefile=" + filepath.Join(dir, "leases"), "--pid-file=" + filepath.Join(dir, "pid")}, extra...)
 	cmd := qemu.In(ns, "dnsmasq", args...)
-	out := &autoLogWriter{t: t, prefix: "dnsmasq| "}
+	out := qemu.NewLogWriter(t, "dnsmasq| ")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start dnsmasq: %v", err)
@@ -51,19 +51,6 @@ func autoDnsmasq(t *testing.T, ns string, extra ...string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-// autoLogWriter logs each write to t.
-type autoLogWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w *autoLogWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		w.t.Logf("%s%s", w.prefix, l)
-	}
-	return len(p), nil
 }
 
 // autoLease is what busybox udhcpc's script saw.

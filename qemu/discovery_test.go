@@ -62,37 +62,6 @@ const discTimerCheck = "no_timer_check"
 // discAdvertised is what option 42 must carry, in order.
 var discAdvertised = qemu.LabVMAddr + " " + discPeerAddr
 
-// discLogWriter sends what it gets to t.Logf, a line at a time.
-type discLogWriter struct {
-	t      testing.TB
-	prefix string
-	mu     sync.Mutex
-	buf    []byte
-	lines  []string
-}
-
-// Lines returns the lines written so far.
-func (w *discLogWriter) Lines() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.lines)
-}
-
-func (w *discLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.t.Logf("%s%s", w.prefix, w.buf[:i])
-		w.lines = append(w.lines, string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-}
-
 // discRun runs cmd, killing it after timeout, and returns its combined
 // output.
 func discRun(cmd *exec.Cmd, timeout time.Duration) (string, error) {
@@ -1122,7 +1091,7 @@ for s in $ntpsrv; do echo "server $s iburst minpoll 0 maxpoll 1" >> %[1]s/dhcp.s
 		t.Fatal(err)
 	}
 	chronyd := lab.Client("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
-	lw := &discLogWriter{t: t, prefix: "client chronyd| "}
+	lw := qemu.NewLogWriter(t, "client chronyd| ")
 	chronyd.Stdout, chronyd.Stderr = lw, lw
 	if err := chronyd.Start(); err != nil {
 		t.Fatalf("client chronyd: %v", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,7 +139,7 @@ pidfile %s
 		t.Fatal(err)
 	}
 	cmd := l.Host("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
-	out := &lineLogger{t: t, prefix: "upstream chronyd| "}
+	out := NewLogWriter(t, "upstream chronyd| ")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start upstream chronyd: %v", err)
@@ -149,15 +150,29 @@ pidfile %s
 	})
 }
 
-// lineLogger writes what it gets to t.Logf, a line at a time.
-type lineLogger struct {
+// LogWriter writes what it gets to t.Logf, a line at a time, each with
+// prefix, and keeps the lines: a process's output in a test's log.
+type LogWriter struct {
 	t      testing.TB
 	prefix string
 	mu     sync.Mutex
 	buf    []byte
+	lines  []string
 }
 
-func (w *lineLogger) Write(p []byte) (int, error) {
+// NewLogWriter returns a LogWriter for t.
+func NewLogWriter(t testing.TB, prefix string) *LogWriter {
+	return &LogWriter{t: t, prefix: prefix}
+}
+
+// Lines returns the lines written so far.
+func (w *LogWriter) Lines() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.lines)
+}
+
+func (w *LogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
@@ -167,6 +182,7 @@ func (w *lineLogger) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		w.t.Logf("%s%s", w.prefix, w.buf[:i])
+		w.lines = append(w.lines, string(w.buf[:i]))
 		w.buf = w.buf[i+1:]
 	}
 }
