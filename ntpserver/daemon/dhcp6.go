@@ -31,32 +31,20 @@ type lan6 struct {
 // ifaceAddrs6 lists the global IPv6 addresses (not link-local, loopback or
 // multicast) of the interfaces that are up, by interface.
 func ifaceAddrs6() ([]lan6, error) {
-	ifs, err := net.Interfaces()
+	global := map[string][]netip.Addr{}
+	ifs, err := eachUpAddr(func(ifc net.Interface, p netip.Prefix) {
+		if ip := p.Addr(); ip.Is6() && ip.IsGlobalUnicast() {
+			global[ifc.Name] = append(global[ifc.Name], ip)
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list interfaces: %w", err)
+		return nil, err
 	}
 	var out []lan6
 	for _, ifc := range ifs {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
+		if ifc.Flags&net.FlagLoopback == 0 {
+			out = append(out, lan6{Name: ifc.Name, HWAddr: ifc.HardwareAddr, Addrs: global[ifc.Name]})
 		}
-		l := lan6{Name: ifc.Name, HWAddr: ifc.HardwareAddr}
-		as, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range as {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
-				continue
-			}
-			ip, ok := netip.AddrFromSlice(ipn.IP)
-			if !ok || !ip.Is6() || ip.Is4In6() || !ip.IsGlobalUnicast() {
-				continue
-			}
-			l.Addrs = append(l.Addrs, ip)
-		}
-		out = append(out, l)
 	}
 	return out, nil
 }

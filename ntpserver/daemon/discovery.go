@@ -89,15 +89,28 @@ func pickLAN(cfg *config.Config, addrs []ifaceAddr) (ifaceAddr, error) {
 
 // localAddrs lists the IPv4 addresses of the interfaces that are up.
 func localAddrs() ([]ifaceAddr, error) {
+	var out []ifaceAddr
+	_, err := eachUpAddr(func(ifc net.Interface, p netip.Prefix) {
+		if p.Addr().Is4() {
+			out = append(out, ifaceAddr{Name: ifc.Name, Prefix: p})
+		}
+	})
+	return out, err
+}
+
+// eachUpAddr calls fn with every address (IPv4 unmapped, with its prefix
+// length) of the interfaces that are up, and returns those interfaces.
+func eachUpAddr(fn func(ifc net.Interface, p netip.Prefix)) ([]net.Interface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
-	var out []ifaceAddr
+	var up []net.Interface
 	for _, ifc := range ifs {
 		if ifc.Flags&net.FlagUp == 0 {
 			continue
 		}
+		up = append(up, ifc)
 		as, err := ifc.Addrs()
 		if err != nil {
 			continue
@@ -108,14 +121,14 @@ func localAddrs() ([]ifaceAddr, error) {
 				continue
 			}
 			ip, ok := netip.AddrFromSlice(ipn.IP)
-			if !ok || !ip.Unmap().Is4() {
+			if !ok {
 				continue
 			}
 			bits, _ := ipn.Mask.Size()
-			out = append(out, ifaceAddr{Name: ifc.Name, Prefix: netip.PrefixFrom(ip.Unmap(), bits)})
+			fn(ifc, netip.PrefixFrom(ip.Unmap(), bits))
 		}
 	}
-	return out, nil
+	return up, nil
 }
 
 // advertised is the advertise list, or the box's address.
