@@ -220,9 +220,7 @@ func TestInitFallsBackOnBadCommandLineConfig(t *testing.T) {
 	if !strings.Contains(r.logs.String(), "running without them") {
 		t.Error("the fallback is not logged")
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 	r.waitConsole(t, SentinelPowerOff+" (power button)")
 }
 
@@ -247,9 +245,7 @@ func TestInitUsesPersistentPartition(t *testing.T) {
 	if strings.Contains(conf, "pool.ntp.org") {
 		t.Errorf("%s has the baked config although /perm has one:\n%s", RunConfig, conf)
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 	calls := strings.Join(r.sys.Calls(), "\n")
 	for _, c := range []string{"find fat NTPBOX\nmount vfat /perm\nnetwork [198.18.0.2/24]", "sync\nunmount /perm\npower off"} {
 		if !strings.Contains(calls, c) {
@@ -274,9 +270,7 @@ func TestInitIgnoresInvalidPersistentConfig(t *testing.T) {
 	if !strings.Contains(r.logs.String(), "persistent config is invalid") {
 		t.Error("the invalid persistent config is not logged")
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 }
 
 // With ntpbox.address=dhcp, the lease's subnet is served and its NTP
@@ -294,9 +288,7 @@ func TestInitDHCP(t *testing.T) {
 	if !strings.Contains(r.sys.File(NetConfig), "address dhcp\n") {
 		t.Errorf("%s:\n%s", NetConfig, r.sys.File(NetConfig))
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 }
 
 // A box with no address on its command line or its partition asks DHCP:
@@ -311,9 +303,7 @@ func TestInitDefaultsToDHCP(t *testing.T) {
 	if conf := r.sys.File(RunConfig); !strings.Contains(conf, "server 198.18.0.1 iburst\n") {
 		t.Errorf("the lease's NTP server is not used:\n%s", conf)
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 }
 
 // The config file's network directives configure the network when the
@@ -334,9 +324,7 @@ func TestInitNetworkFromConfig(t *testing.T) {
 	if rc := r.sys.File("/etc/resolv.conf"); !strings.Contains(rc, "nameserver 198.18.0.53") {
 		t.Errorf("resolv.conf: %q", rc)
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 
 	sys = newFakeSystem("ntpbox.address=198.18.1.9/24")
 	sys.permDev = "/dev/vda1"
@@ -347,9 +335,7 @@ func TestInitNetworkFromConfig(t *testing.T) {
 	if calls := strings.Join(r.sys.Calls(), "\n"); !strings.Contains(calls, "network [198.18.1.9/24] gw 198.18.1.1") {
 		t.Errorf("the command line's address does not replace the config's dhcp:\n%s", calls)
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 }
 
 // `dhcp auto` on a box whose address came from a DHCP server becomes
@@ -366,9 +352,7 @@ func TestInitResolvesDHCPAuto(t *testing.T) {
 	if logs := r.logs.String(); !strings.Contains(logs, "dhcp-option=option:ntp-server,198.18.0.2,198.18.0.3") {
 		t.Errorf("the dnsmasq snippet is not logged:\n%s", logs)
 	}
-	r.sys.button <- struct{}{}
-	<-r.sys.powerOff
-	<-r.done
+	r.pressPowerButton()
 
 	r = startInit(t, "ntpbox.address=198.18.0.2/24 ntpbox.dhcp=auto")
 	<-r.st.started
@@ -376,6 +360,12 @@ func TestInitResolvesDHCPAuto(t *testing.T) {
 	if conf := r.sys.File(RunConfig); strings.Contains(conf, "dhcp inform") || !strings.HasSuffix(conf, "dhcp auto\n") {
 		t.Errorf("dhcp auto with a static address is decided by init:\n%s", conf)
 	}
+	r.pressPowerButton()
+}
+
+// pressPowerButton presses the fake power button and waits until init
+// has powered off and returned.
+func (r *initRig) pressPowerButton() {
 	r.sys.button <- struct{}{}
 	<-r.sys.powerOff
 	<-r.done

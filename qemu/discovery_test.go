@@ -826,12 +826,7 @@ func discSetMAC(t *testing.T, lab *qemu.Lab, mac string) {
 func TestDiscoveryLeasesSurviveReboot(t *testing.T) {
 	img := qemu.FindImage()
 	qemu.RequireT(t, img, "busybox", "mcopy", "mtype")
-	if _, err := os.Stat(img.Disk); err != nil {
-		if os.Getenv("NTPBOX_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%v (make image)", err)
-		}
-		t.Skipf("%v; run `make image`", err)
-	}
+	requireDisk(t, img)
 	disk := qemu.CopyT(t, img.Disk)
 	files := map[string]string{
 		"ntpbox.conf": "# written by TestDiscoveryLeasesSurviveReboot\n" +

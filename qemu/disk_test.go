@@ -23,9 +23,9 @@ var diskConfig = "# written by the disk test\n" +
 	"makestep 1 3\n" +
 	"local stratum 10 orphan\n"
 
-// prepareDisk copies the image's disk and writes the test's ntpbox.conf
-// and cmdline.txt (the static address) onto it.
-func prepareDisk(t *testing.T, img qemu.Image) string {
+// requireDisk skips the test without the disk image, or fails it under
+// NTPBOX_REQUIRE_TOOLS=1.
+func requireDisk(t *testing.T, img qemu.Image) {
 	t.Helper()
 	if _, err := os.Stat(img.Disk); err != nil {
 		if os.Getenv("NTPBOX_REQUIRE_TOOLS") == "1" {
@@ -33,6 +33,13 @@ func prepareDisk(t *testing.T, img qemu.Image) string {
 		}
 		t.Skipf("%v; run `make image`", err)
 	}
+}
+
+// prepareDisk copies the image's disk and writes the test's ntpbox.conf
+// and cmdline.txt (the static address) onto it.
+func prepareDisk(t *testing.T, img qemu.Image) string {
+	t.Helper()
+	requireDisk(t, img)
 	disk := qemu.CopyT(t, img.Disk)
 	files := map[string]string{
 		"ntpbox.conf": diskConfig,

@@ -51,17 +51,7 @@ func TestGuestClockSyncsToUpstream(t *testing.T) {
 		t.Logf("the image was built %v ago: init steps the clock to its build time first", wantStep.Round(time.Second))
 	}
 	rtc := base.Format("2006-01-02T15:04:05")
-	vm := qemu.StartT(t, qemu.Config{
-		Kernel: img.Kernel, Initramfs: img.Initramfs,
-		Append: []string{
-			"ntpbox.address=" + qemu.LabVMAddr + "/24",
-			"ntpbox.allow=all",
-			"ntpbox.server=" + qemu.LabHostAddr + ",iburst,minpoll,0,maxpoll,0",
-			"ntpbox.makestep=1,3",
-		},
-		Netns: lab.VMNetns, Tap: lab.Tap,
-		Extra: []string{"-rtc", "base=" + rtc},
-	})
+	vm := startSyncGuest(t, img, lab, "-rtc", "base="+rtc)
 	r, at := firstReply(t, lab, vm)
 	t.Logf("first NTP reply %.2f s after QEMU started: stratum %d offset %v (RTC base %s UTC)",
 		at.Seconds(), r.Header.Stratum, r.Offset.Round(time.Millisecond), rtc)
@@ -81,6 +71,23 @@ func TestGuestClockSyncsToUpstream(t *testing.T) {
 	}
 
 	waitSynced(t, lab, vm, at)
+}
+
+// startSyncGuest boots the image at LabVMAddr with the lab's upstream as
+// its only server (polled every second) and `makestep 1 3`; extra are
+// more QEMU arguments.
+func startSyncGuest(t *testing.T, img qemu.Image, lab *qemu.Lab, extra ...string) *qemu.VM {
+	return qemu.StartT(t, qemu.Config{
+		Kernel: img.Kernel, Initramfs: img.Initramfs,
+		Append: []string{
+			"ntpbox.address=" + qemu.LabVMAddr + "/24",
+			"ntpbox.allow=all",
+			"ntpbox.server=" + qemu.LabHostAddr + ",iburst,minpoll,0,maxpoll,0",
+			"ntpbox.makestep=1,3",
+		},
+		Netns: lab.VMNetns, Tap: lab.Tap,
+		Extra: extra,
+	})
 }
 
 // waitSynced polls the VM from the client namespace until it serves
@@ -180,16 +187,7 @@ func TestGuestSlewsSubsecondOffset(t *testing.T) {
 	lab := qemu.NewLabT(t)
 	lab.UpstreamT(t, 2)
 	waitUpstream(t, lab)
-	vm := qemu.StartT(t, qemu.Config{
-		Kernel: img.Kernel, Initramfs: img.Initramfs,
-		Append: []string{
-			"ntpbox.address=" + qemu.LabVMAddr + "/24",
-			"ntpbox.allow=all",
-			"ntpbox.server=" + qemu.LabHostAddr + ",iburst,minpoll,0,maxpoll,0",
-			"ntpbox.makestep=1,3",
-		},
-		Netns: lab.VMNetns, Tap: lab.Tap,
-	})
+	vm := startSyncGuest(t, img, lab)
 	r, at := firstReply(t, lab, vm)
 	t.Logf("first NTP reply %.2f s after QEMU started: stratum %d offset %v", at.Seconds(), r.Header.Stratum, r.Offset)
 	waitSynced(t, lab, vm, at)
