@@ -63,11 +63,10 @@ type autoDHCP struct {
 	stop chan struct{}
 	done chan struct{}
 
-	mu     sync.Mutex
-	cur    *dhcpService
-	last   *dhcpopt.Handler // of cur, or of the last one, for the stats
-	mode   dhcpopt.Mode
-	others []netip.Addr // the other servers found, when any
+	mu   sync.Mutex
+	cur  *dhcpService
+	last *dhcpopt.Handler // of cur, or of the last one, for the stats
+	mode dhcpopt.Mode
 }
 
 // startAutoDHCP answers INFORM at once and starts the search; the service
@@ -118,9 +117,6 @@ func (a *autoDHCP) run(wg *sync.WaitGroup) {
 		default:
 		}
 		if len(others) > 0 {
-			a.mu.Lock()
-			a.others = others
-			a.mu.Unlock()
 			if a.currentMode() == dhcpopt.ModeServer {
 				a.log.Error("dhcp auto: another DHCP server appeared on the segment: stopped leasing, answering DHCPINFORM only",
 					"interface", a.lan.Name, "servers", others)
