@@ -43,7 +43,7 @@ test: deps build image
 # which runs the committed seeds).
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzPacket -fuzztime 60s ./ntpserver
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./ntpserver/config
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./config
 	$(GO) test -run XXX -fuzz FuzzCmdline -fuzztime 60s ./appliance
 	$(GO) test -run XXX -fuzz FuzzReceive -fuzztime 60s ./ntpserver/upstream
 	$(GO) test -run XXX -fuzz '^FuzzHandle$$' -fuzztime 60s ./ntpserver/control

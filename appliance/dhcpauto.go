@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
 // resolveDHCPAuto decides `dhcp auto` where only init knows the answer:

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 )
 
 // FuzzCmdline: any command line splits without panicking, its ntpbox.*

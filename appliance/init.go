@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 )
 
 // Console sentinels, for people and for tests that watch the console.

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 )
 
 // DefaultModules are the drivers every image carries: the NICs QEMU and

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 )
 
 func accessFrom(t *testing.T, lines ...string) *Access {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // DialFunc opens a connection, as net.Dialer.DialContext does. Clients
@@ -18,7 +20,7 @@ type DialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 // RFC 5905 §8 and what follows from them.
 type QueryResult struct {
 	Server     string
-	Header     Packet
+	Header     wire.Packet
 	Offset     time.Duration // server clock minus ours
 	Delay      time.Duration // round trip minus the server's processing
 	T1, T2     time.Time     // sent (ours), received (theirs)
@@ -29,7 +31,7 @@ type QueryResult struct {
 
 // Synchronised reports whether the server claims a usable clock.
 func (r *QueryResult) Synchronised() bool {
-	return r.Header.Leap != LeapUnsynchronised && r.Header.Stratum > 0 && r.Header.Stratum < 16
+	return r.Header.Leap != wire.LeapUnsynchronised && r.Header.Stratum > 0 && r.Header.Stratum < 16
 }
 
 // ErrKissOfDeath is wrapped by Query when the server answers with a
@@ -56,20 +58,20 @@ func Query(ctx context.Context, dial DialFunc, address string, version uint8, no
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	var req [HeaderLen]byte
+	var req [wire.HeaderLen]byte
 	t1 := now()
-	xmt := TimeToNTP(t1)
+	xmt := wire.TimeToNTP(t1)
 	// Randomise the low bits of the transmit fraction, below the clock's
 	// resolution, so the origin check also resists blind spoofing.
 	var rnd [2]byte
 	rand.Read(rnd[:])
-	xmt = xmt&^0xffff | Time64(binary.BigEndian.Uint16(rnd[:]))
-	p := Packet{Version: version, Mode: ModeClient, Poll: 6, Transmit: xmt}
+	xmt = xmt&^0xffff | wire.Time64(binary.BigEndian.Uint16(rnd[:]))
+	p := wire.Packet{Version: version, Mode: wire.ModeClient, Poll: 6, Transmit: xmt}
 	p.Encode(req[:])
 	if _, err := conn.Write(req[:]); err != nil {
 		return nil, fmt.Errorf("query %s: send: %w", address, err)
 	}
-	buf := make([]byte, MaxPacketLen+1)
+	buf := make([]byte, wire.MaxPacketLen+1)
 	for {
 		n, err := conn.Read(buf)
 		t4 := now()
@@ -79,13 +81,13 @@ func Query(ctx context.Context, dial DialFunc, address string, version uint8, no
 			}
 			return nil, fmt.Errorf("query %s: no reply: %w", address, err)
 		}
-		var r Packet
-		if r.Decode(buf[:n]) != nil || r.Mode != ModeServer || r.Origin != xmt {
+		var r wire.Packet
+		if r.Decode(buf[:n]) != nil || r.Mode != wire.ModeServer || r.Origin != xmt {
 			continue // not the answer to this request
 		}
 		res := &QueryResult{Server: address, Header: r, T1: t1, T4: t4, ReplyBytes: n}
-		if r.Stratum == 0 && r.Leap == LeapUnsynchronised && r.RefID != 0 {
-			res.KissCode = RefIDString(0, r.RefID)
+		if r.Stratum == 0 && r.Leap == wire.LeapUnsynchronised && r.RefID != 0 {
+			res.KissCode = wire.RefIDString(0, r.RefID)
 			return res, fmt.Errorf("query %s: %w %s", address, ErrKissOfDeath, res.KissCode)
 		}
 		if r.Version != version {

@@ -1,6 +1,10 @@
 package ntpserver
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
+)
 
 // Drop says why a request got no answer. Policy returns it; the server
 // counts it. DropNone means "answer".
@@ -46,7 +50,7 @@ func (d Drop) String() string {
 // header, never longer than the request. The transmit timestamp is left
 // for the caller to fill (PutTransmit) as late as possible. It does not
 // allocate.
-func Respond(out, req []byte, rx Time64, st *SyncState, kiss uint32) (int, Drop) {
+func Respond(out, req []byte, rx wire.Time64, st *SyncState, kiss uint32) (int, Drop) {
 	if d := Classify(req); d != DropNone {
 		return 0, d
 	}
@@ -54,65 +58,65 @@ func Respond(out, req []byte, rx Time64, st *SyncState, kiss uint32) (int, Drop)
 }
 
 // fill writes the reply to a request that Classify accepted.
-func fill(out, req []byte, rx Time64, st *SyncState, kiss uint32) int {
-	version := (req[offFlags] >> 3) & 7
-	poll := int8(req[offPoll])
+func fill(out, req []byte, rx wire.Time64, st *SyncState, kiss uint32) int {
+	version := (req[wire.OffFlags] >> 3) & 7
+	poll := int8(req[wire.OffPoll])
 	if poll < -7 || poll > 24 {
 		poll = 6
 	}
-	_ = out[HeaderLen-1]
+	_ = out[wire.HeaderLen-1]
 	leap, stratum, refID := st.Leap, st.Stratum, st.RefID
 	ref, disp := st.header(rx)
-	delay := DurationToShort(st.RootDelay)
-	if st.Leap == LeapUnsynchronised {
+	delay := wire.DurationToShort(st.RootDelay)
+	if st.Leap == wire.LeapUnsynchronised {
 		stratum, refID, ref, delay, disp = 0, 0, 0, 0, 0
 	}
 	if kiss != 0 {
-		leap, stratum, refID, ref, delay, disp = LeapUnsynchronised, 0, kiss, 0, 0, 0
+		leap, stratum, refID, ref, delay, disp = wire.LeapUnsynchronised, 0, kiss, 0, 0, 0
 	}
-	out[offFlags] = byte(leap&3)<<6 | version<<3 | byte(ModeServer)
-	out[offStratum] = stratum
-	out[offPoll] = byte(poll)
-	out[offPrecision] = byte(st.Precision)
-	binary.BigEndian.PutUint32(out[offRootDelay:], uint32(delay))
-	binary.BigEndian.PutUint32(out[offRootDisp:], uint32(disp))
-	binary.BigEndian.PutUint32(out[offRefID:], refID)
-	binary.BigEndian.PutUint64(out[offRefTime:], uint64(ref))
-	copy(out[offOrigin:offOrigin+8], req[offTransmit:offTransmit+8])
-	binary.BigEndian.PutUint64(out[offReceive:], uint64(rx))
-	binary.BigEndian.PutUint64(out[offTransmit:], 0)
-	return HeaderLen
+	out[wire.OffFlags] = byte(leap&3)<<6 | version<<3 | byte(wire.ModeServer)
+	out[wire.OffStratum] = stratum
+	out[wire.OffPoll] = byte(poll)
+	out[wire.OffPrecision] = byte(st.Precision)
+	binary.BigEndian.PutUint32(out[wire.OffRootDelay:], uint32(delay))
+	binary.BigEndian.PutUint32(out[wire.OffRootDisp:], uint32(disp))
+	binary.BigEndian.PutUint32(out[wire.OffRefID:], refID)
+	binary.BigEndian.PutUint64(out[wire.OffRefTime:], uint64(ref))
+	copy(out[wire.OffOrigin:wire.OffOrigin+8], req[wire.OffTransmit:wire.OffTransmit+8])
+	binary.BigEndian.PutUint64(out[wire.OffReceive:], uint64(rx))
+	binary.BigEndian.PutUint64(out[wire.OffTransmit:], 0)
+	return wire.HeaderLen
 }
 
 // Classify decides whether req is a request this server answers at all,
 // before access control and rate limiting.
 func Classify(req []byte) Drop {
-	if len(req) < HeaderLen {
+	if len(req) < wire.HeaderLen {
 		return DropShort
 	}
-	if len(req) > MaxPacketLen {
+	if len(req) > wire.MaxPacketLen {
 		return DropTooLong
 	}
-	version := (req[offFlags] >> 3) & 7
-	mode := Mode(req[offFlags] & 7)
+	version := (req[wire.OffFlags] >> 3) & 7
+	mode := wire.Mode(req[wire.OffFlags] & 7)
 	if version == 0 || version > 4 {
 		return DropVersion
 	}
 	// NTPv1 (RFC 1059) had no mode field; ntpd treats 0 there as a client.
-	if version == 1 && mode == ModeReserved {
-		mode = ModeClient
+	if version == 1 && mode == wire.ModeReserved {
+		mode = wire.ModeClient
 	}
 	switch mode {
-	case ModeClient:
-	case ModeControl, ModePrivate:
+	case wire.ModeClient:
+	case wire.ModeControl, wire.ModePrivate:
 		return DropControl
 	default:
 		return DropMode
 	}
-	if binary.BigEndian.Uint64(req[offTransmit:]) == 0 {
+	if binary.BigEndian.Uint64(req[wire.OffTransmit:]) == 0 {
 		return DropZeroTransmit
 	}
-	if _, err := ParseExtensions(req, version); err != nil {
+	if _, err := wire.ParseExtensions(req, version); err != nil {
 		return DropMalformed
 	}
 	return DropNone

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Options configure a Server.
@@ -147,16 +149,16 @@ func (s *Server) handle(out, req []byte, src netip.AddrPort, rxNs int64, st *Syn
 			kiss = kissRATE
 		}
 	}
-	rx := UnixNanoToNTP(rxNs/1e9, rxNs%1e9)
+	rx := wire.UnixNanoToNTP(rxNs/1e9, rxNs%1e9)
 	return fill(out, req, rx, st, kiss), DropNone
 }
 
-var kissRATE = KissCode("RATE")
+var kissRATE = wire.KissCode("RATE")
 
 // serveSimple is the portable loop: one packet per system call.
 func (s *Server) serveSimple(conn net.PacketConn, c *counters) error {
-	buf := make([]byte, MaxPacketLen+1)
-	out := make([]byte, HeaderLen)
+	buf := make([]byte, wire.MaxPacketLen+1)
+	out := make([]byte, wire.HeaderLen)
 	for {
 		n, addr, err := conn.ReadFrom(buf)
 		rxNs := s.now().UnixNano()
@@ -177,7 +179,7 @@ func (s *Server) serveSimple(conn net.PacketConn, c *counters) error {
 		if m == 0 {
 			continue
 		}
-		PutTransmit(out, TimeToNTP(s.now()))
+		wire.PutTransmit(out, wire.TimeToNTP(s.now()))
 		if _, err := conn.WriteTo(out[:m], addr); err != nil {
 			s.log.Debug("send reply", "to", addr, "err", err)
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 )
 
 // TestServerIPv6 serves on [::1] through the batched path (IPV6_PKTINFO

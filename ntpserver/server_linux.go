@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"unsafe"
 
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,7 +15,7 @@ import (
 const batch = 32
 
 const (
-	rxBufLen  = 2048 // longer than MaxPacketLen, so oversized packets are seen as such
+	rxBufLen  = 2048 // longer than wire.MaxPacketLen, so oversized packets are seen as such
 	oobLen    = 128  // a timestamp and a packet-info message, with room to spare
 	txOOBLen  = 64
 	cmsgAlign = 8
@@ -29,7 +30,7 @@ type batchIO struct {
 	oob    [batch][oobLen]byte
 	txHdr  [batch]unix.Mmsghdr
 	txIov  [batch]unix.Iovec
-	txBuf  [batch][HeaderLen]byte
+	txBuf  [batch][wire.HeaderLen]byte
 	txOOB  [batch][txOOBLen]byte
 	errnos int // replies the kernel refused
 	// fixedSource: the socket is bound to one IPv4 address, the source
@@ -143,9 +144,9 @@ func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
 		if m == 0 {
 			continue
 		}
-		tx := TimeToNTP(s.now())
+		tx := wire.TimeToNTP(s.now())
 		for j := 0; j < m; j++ {
-			PutTransmit(b.txBuf[j][:], tx)
+			wire.PutTransmit(b.txBuf[j][:], tx)
 		}
 		for sent = 0; sent < m; {
 			if err := rc.Write(send); err != nil {
@@ -178,7 +179,7 @@ func (s *Server) process(b *batchIO, n int, c *counters) int {
 		var d Drop
 		var k int
 		switch {
-		case h.Hdr.Flags&unix.MSG_TRUNC != 0 || h.Len > MaxPacketLen:
+		case h.Hdr.Flags&unix.MSG_TRUNC != 0 || h.Len > wire.MaxPacketLen:
 			d = DropTooLong
 		case info.broadcast:
 			d = DropBadDest

@@ -11,7 +11,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +48,7 @@ func TestServeWildcardRepliesFromDestination(t *testing.T) {
 	bound := serveOn(t, "allow 127.0.0.0/8\nlocal stratum 3\n", netip.MustParseAddrPort("0.0.0.0:0"))
 	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), bound.Port())
 	c := client(t, "127.0.0.1")
-	req := request(flags(0, 4, ModeClient), 0x1122334455667788, 0)
+	req := request(flags(0, 4, wire.ModeClient), 0x1122334455667788, 0)
 	if _, err := c.WriteToUDPAddrPort(req, to); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestServeWildcardRepliesFromDestination(t *testing.T) {
 	if from != to {
 		t.Errorf("reply from %v, want %v", from, to)
 	}
-	if n != HeaderLen || buf[offStratum] != 3 {
+	if n != wire.HeaderLen || buf[wire.OffStratum] != 3 {
 		t.Errorf("reply %x", buf[:n])
 	}
 }
@@ -80,12 +81,12 @@ func TestServeBatchedDoesNotAllocate(t *testing.T) {
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(bound.Port()), Addr: bound.Addr().As4()}); err != nil {
 		t.Fatal(err)
 	}
-	req := request(flags(0, 4, ModeClient), 1, 0)
+	req := request(flags(0, 4, wire.ModeClient), 1, 0)
 	reply := make([]byte, 512)
 	var seq uint64
 	exchange := func() bool {
 		seq++
-		binary.BigEndian.PutUint64(req[offTransmit:], seq)
+		binary.BigEndian.PutUint64(req[wire.OffTransmit:], seq)
 		if _, err := unix.Write(fd, req); err != nil {
 			return false
 		}
@@ -94,7 +95,7 @@ func TestServeBatchedDoesNotAllocate(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			if n == HeaderLen && binary.BigEndian.Uint64(reply[offOrigin:]) == seq {
+			if n == wire.HeaderLen && binary.BigEndian.Uint64(reply[wire.OffOrigin:]) == seq {
 				return true
 			}
 		}
@@ -131,7 +132,7 @@ func BenchmarkProcess(b *testing.B) {
 	io.fixedSource = true
 	for i := range batch {
 		h := &io.rxHdr[i]
-		req := request(flags(0, 4, ModeClient), Time64(i+1), 0)
+		req := request(flags(0, 4, wire.ModeClient), wire.Time64(i+1), 0)
 		h.Len = uint32(copy(io.rxBuf[i][:], req))
 		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&io.names[i][0]))
 		sa.Family = unix.AF_INET

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // startServer serves cfg on 127.0.0.1 on an ephemeral port with two
@@ -72,7 +73,7 @@ func exchange(t *testing.T, c *net.UDPConn, to netip.AddrPort, pkt []byte, wait 
 		if err != nil {
 			return nil
 		}
-		if n >= HeaderLen && len(pkt) >= HeaderLen && binary.BigEndian.Uint64(buf[offOrigin:]) != binary.BigEndian.Uint64(pkt[offTransmit:]) {
+		if n >= wire.HeaderLen && len(pkt) >= wire.HeaderLen && binary.BigEndian.Uint64(buf[wire.OffOrigin:]) != binary.BigEndian.Uint64(pkt[wire.OffTransmit:]) {
 			continue // a late reply to an earlier request
 		}
 		return buf[:n]
@@ -85,7 +86,7 @@ func TestServerAnswersRealSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Header.Stratum != 3 || r.Header.RefID != LocalRefID || r.ReplyBytes != HeaderLen {
+	if r.Header.Stratum != 3 || r.Header.RefID != wire.LocalRefID || r.ReplyBytes != wire.HeaderLen {
 		t.Errorf("reply %+v", r.Header)
 	}
 	if r.Offset < -10*time.Millisecond || r.Offset > 10*time.Millisecond || r.Delay < 0 || r.Delay > 100*time.Millisecond {
@@ -119,7 +120,7 @@ func TestServerUnsynchronisedWithoutLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Header.Leap != LeapUnsynchronised || r.Header.Stratum != 0 || r.Synchronised() {
+	if r.Header.Leap != wire.LeapUnsynchronised || r.Header.Stratum != 0 || r.Synchronised() {
 		t.Errorf("header %+v, want leap 3 stratum 0", r.Header)
 	}
 }
@@ -127,7 +128,7 @@ func TestServerUnsynchronisedWithoutLocal(t *testing.T) {
 func TestServerHostileInput(t *testing.T) {
 	srv, ap := startServer(t, "local stratum 3\nallow 127.0.0.0/8\ndeny 127.0.0.66\n")
 	c := client(t, "127.0.0.1")
-	xmt := TimeToNTP(time.Now())
+	xmt := wire.TimeToNTP(time.Now())
 	monlist := make([]byte, 192) // ntpdc's MON_GETLIST_1 request: mode 7, implementation 3, request 42
 	monlist[0], monlist[1], monlist[2], monlist[3] = 0x17, 0x00, 0x03, 0x2a
 	readvar := []byte{0x16, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0} // ntpq: mode 6 read variables
@@ -138,17 +139,17 @@ func TestServerHostileInput(t *testing.T) {
 		{"mode 7 monlist", monlist},
 		{"mode 6 readvar", readvar},
 		{"mode 6 padded to a header", append(readvar, make([]byte, 36)...)},
-		{"truncated", request(flags(0, 4, ModeClient), xmt, 0)[:40]},
+		{"truncated", request(flags(0, 4, wire.ModeClient), xmt, 0)[:40]},
 		{"one octet", []byte{0x23}},
 		{"empty", []byte{}},
-		{"oversized", request(flags(0, 4, ModeClient), xmt, 1500)},
+		{"oversized", request(flags(0, 4, wire.ModeClient), xmt, 1500)},
 		{"garbage", []byte("GET / HTTP/1.1\r\nHost: ntpbox\r\n\r\n0123456789abcdef")},
-		{"zero transmit", request(flags(0, 4, ModeClient), 0, 0)},
-		{"symmetric active", request(flags(0, 4, ModeSymmetricActive), xmt, 0)},
-		{"broadcast", request(flags(0, 4, ModeBroadcast), xmt, 0)},
-		{"server mode (reflection)", request(flags(0, 4, ModeServer), xmt, 0)},
-		{"version 5", request(flags(0, 5, ModeClient), xmt, 0)},
-		{"malformed extension", request(flags(0, 4, ModeClient), xmt, 9)},
+		{"zero transmit", request(flags(0, 4, wire.ModeClient), 0, 0)},
+		{"symmetric active", request(flags(0, 4, wire.ModeSymmetricActive), xmt, 0)},
+		{"broadcast", request(flags(0, 4, wire.ModeBroadcast), xmt, 0)},
+		{"server mode (reflection)", request(flags(0, 4, wire.ModeServer), xmt, 0)},
+		{"version 5", request(flags(0, 5, wire.ModeClient), xmt, 0)},
+		{"malformed extension", request(flags(0, 4, wire.ModeClient), xmt, 9)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if r := exchange(t, c, ap, tc.pkt, 200*time.Millisecond); r != nil {
@@ -158,14 +159,14 @@ func TestServerHostileInput(t *testing.T) {
 	}
 	t.Run("outside allow", func(t *testing.T) {
 		d := client(t, "127.0.0.66")
-		if r := exchange(t, d, ap, request(flags(0, 4, ModeClient), xmt, 0), 200*time.Millisecond); r != nil {
+		if r := exchange(t, d, ap, request(flags(0, 4, wire.ModeClient), xmt, 0), 200*time.Millisecond); r != nil {
 			t.Errorf("denied client answered")
 		}
 	})
 	t.Run("extension fields answered with the bare header", func(t *testing.T) {
-		req := AppendExtension(request(flags(0, 4, ModeClient), xmt+7, 0), 0x0104, make([]byte, 60))
+		req := wire.AppendExtension(request(flags(0, 4, wire.ModeClient), xmt+7, 0), 0x0104, make([]byte, 60))
 		r := exchange(t, c, ap, req, time.Second)
-		if len(r) != HeaderLen {
+		if len(r) != wire.HeaderLen {
 			t.Fatalf("reply of %d octets", len(r))
 		}
 	})
@@ -191,10 +192,10 @@ func TestServerRateLimitFloodSparesOthers(t *testing.T) {
 	sent := 0
 	flooded.Go(func() {
 		// A bounded flood: 100 requests every 5 ms (20k/s) for 3 s at most.
-		pkt := request(flags(0, 4, ModeClient), 1, 0)
+		pkt := request(flags(0, 4, wire.ModeClient), 1, 0)
 		for i := 0; i < 600 && ctx.Err() == nil; i++ {
 			for j := 0; j < 100; j++ {
-				binary.BigEndian.PutUint64(pkt[offTransmit:], uint64(i*100+j+1))
+				binary.BigEndian.PutUint64(pkt[wire.OffTransmit:], uint64(i*100+j+1))
 				flooder.WriteToUDPAddrPort(pkt, ap)
 				sent++
 			}
@@ -217,7 +218,7 @@ func TestServerRateLimitFloodSparesOthers(t *testing.T) {
 	// 0.25 s — four per second, half the limit.
 	lost := 0
 	for i := 0; i < 10; i++ {
-		req := request(flags(0, 4, ModeClient), TimeToNTP(time.Now()), 0)
+		req := request(flags(0, 4, wire.ModeClient), wire.TimeToNTP(time.Now()), 0)
 		if exchange(t, normal, ap, req, time.Second) == nil {
 			lost++
 		}

@@ -1,15 +1,15 @@
 package ntpserver
 
-import "time"
+import (
+	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
+)
 
 // PHI is the frequency tolerance RFC 5905 assumes for a clock that is not
 // being updated: the dispersion a server reports grows by 15 µs per second
 // since its last update.
 const PHI = 15e-6
-
-// LocalRefID is the reference ID chrony serves when the `local` directive
-// makes it serve its own clock: 127.127.1.1, the old ntpd local clock driver.
-const LocalRefID = 0x7F7F0101
 
 // SyncState is what the server says about its own clock in every reply:
 // the header fields that RFC 5905 calls the system variables. The upstream
@@ -17,13 +17,13 @@ const LocalRefID = 0x7F7F0101
 // A SyncState is a value: the server keeps the current one behind an
 // atomic pointer and replaces it whole.
 type SyncState struct {
-	Leap      Leap
-	Stratum   uint8 // 0 together with LeapUnsynchronised when not synchronised
+	Leap      wire.Leap
+	Stratum   uint8 // 0 together with wire.LeapUnsynchronised when not synchronised
 	Precision int8  // log2 seconds, the clock's reading precision
 	RefID     uint32
 	// RefTime is when the clock was last set or corrected. Root dispersion
 	// grows with the time elapsed since then.
-	RefTime        Time64
+	RefTime        wire.Time64
 	RootDelay      time.Duration
 	RootDispersion time.Duration // at RefTime
 	// FollowsClock marks the local-reference state: like chrony's `local`,
@@ -35,7 +35,7 @@ type SyncState struct {
 // Unsynchronised is the state of a server with no source and no `local`
 // directive: leap 3, stratum 0. Clients see the alarm and ignore it.
 func Unsynchronised(precision int8) SyncState {
-	return SyncState{Leap: LeapUnsynchronised, Precision: precision}
+	return SyncState{Leap: wire.LeapUnsynchronised, Precision: precision}
 }
 
 // LocalClock is the state chrony's `local stratum N` gives a server that
@@ -43,10 +43,10 @@ func Unsynchronised(precision int8) SyncState {
 // a root dispersion of the clock's precision.
 func LocalClock(stratum uint8, precision int8) SyncState {
 	return SyncState{
-		Leap:           LeapNone,
+		Leap:           wire.LeapNone,
 		Stratum:        stratum,
 		Precision:      precision,
-		RefID:          LocalRefID,
+		RefID:          wire.LocalRefID,
 		RootDispersion: precisionDuration(precision),
 		FollowsClock:   true,
 	}
@@ -54,24 +54,24 @@ func LocalClock(stratum uint8, precision int8) SyncState {
 
 // Synchronised reports whether clients should use this server.
 func (s *SyncState) Synchronised() bool {
-	return s.Leap != LeapUnsynchronised && s.Stratum > 0 && s.Stratum < 16
+	return s.Leap != wire.LeapUnsynchronised && s.Stratum > 0 && s.Stratum < 16
 }
 
 // header returns the reference time and root dispersion to put in a reply
 // received at rx.
-func (s *SyncState) header(rx Time64) (ref Time64, disp Short) {
+func (s *SyncState) header(rx wire.Time64) (ref wire.Time64, disp wire.Short) {
 	if s.FollowsClock {
-		return rx.Add(-time.Second), DurationToShort(s.RootDispersion)
+		return rx.Add(-time.Second), wire.DurationToShort(s.RootDispersion)
 	}
 	if s.RefTime.IsZero() {
-		return 0, DurationToShort(s.RootDispersion)
+		return 0, wire.DurationToShort(s.RootDispersion)
 	}
 	age := rx.Sub(s.RefTime)
 	if age < 0 {
 		age = 0
 	}
 	grow := time.Duration(float64(age) * PHI)
-	return s.RefTime, DurationToShort(s.RootDispersion + grow)
+	return s.RefTime, wire.DurationToShort(s.RootDispersion + grow)
 }
 
 func precisionDuration(p int8) time.Duration {

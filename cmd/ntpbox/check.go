@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 )
 
 func check(args []string) int {

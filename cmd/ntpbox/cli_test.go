@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 func ntpbox(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -84,7 +85,7 @@ func TestQueryNoServer(t *testing.T) {
 func TestFormatResult(t *testing.T) {
 	r := &ntpserver.QueryResult{
 		Server: "198.18.0.1:123",
-		Header: ntpserver.Packet{Version: 4, Stratum: 3, RefID: 0xC6120002},
+		Header: wire.Packet{Version: 4, Stratum: 3, RefID: 0xC6120002},
 		Offset: -1500 * time.Microsecond,
 		Delay:  250 * time.Microsecond,
 	}

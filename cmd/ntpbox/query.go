@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 func query(args []string) int {
@@ -49,6 +50,6 @@ func query(args []string) int {
 func formatResult(r *ntpserver.QueryResult) string {
 	h := r.Header
 	return fmt.Sprintf("server %s, stratum %d, refid %s, leap %s, version %d, offset %+.6f s, delay %.6f s",
-		r.Server, h.Stratum, ntpserver.RefIDString(h.Stratum, h.RefID), h.Leap, h.Version,
+		r.Server, h.Stratum, wire.RefIDString(h.Stratum, h.RefID), h.Leap, h.Version,
 		r.Offset.Seconds(), r.Delay.Seconds())
 }

@@ -7,8 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
 // dhcpSnippet prints the lines that make an existing DHCP server hand out

@@ -11,8 +11,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
-	"github.com/ntpbox/ntpbox/ntpserver/control"
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // statusTimeout bounds one exchange with the daemon.
@@ -95,11 +96,11 @@ func socketFor(file string, fileSet bool, sock string) (string, error) {
 func printStatus(ctx context.Context, w io.Writer, path, cmd string, verbose, asJSON bool) error {
 	switch cmd {
 	case control.CmdSources:
-		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []control.SourceReport) error {
+		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []upstream.SourceReport) error {
 			return control.FormatSources(w, s, verbose)
 		})
 	case control.CmdSourceStats:
-		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []control.SourceReport) error {
+		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []upstream.SourceReport) error {
 			return control.FormatSourceStats(w, s, verbose)
 		})
 	case control.CmdTracking:

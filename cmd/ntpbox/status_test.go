@@ -11,15 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/control"
+	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // statusProvider is a daemon with one synchronised source, one
 // unreachable, and one client.
 type statusProvider struct{}
 
-func (statusProvider) Sources() []control.SourceReport {
-	return []control.SourceReport{
+func (statusProvider) Sources() []upstream.SourceReport {
+	return []upstream.SourceReport{
 		{Name: "ntp1.example.net", Addr: netip.MustParseAddrPort("192.0.2.1:123"), Mode: "^", State: "*",
 			Stratum: 2, Poll: 6, Reach: 0o377, LastRx: 23 * time.Second,
 			AdjustedOffset: -923 * time.Microsecond, MeasuredOffset: -924 * time.Microsecond, ErrorBound: 43 * time.Millisecond,
@@ -29,8 +30,8 @@ func (statusProvider) Sources() []control.SourceReport {
 	}
 }
 
-func (statusProvider) Tracking() control.TrackingReport {
-	return control.TrackingReport{
+func (statusProvider) Tracking() upstream.TrackingReport {
+	return upstream.TrackingReport{
 		RefID: 0xC0000201, RefName: "ntp1.example.net", Stratum: 3,
 		RefTime:    time.Date(2017, 1, 27, 9, 49, 17, 0, time.UTC),
 		SystemTime: -6523 * time.Nanosecond, LastOffset: -6747 * time.Nanosecond, RMSOffset: 35822 * time.Nanosecond,
@@ -126,9 +127,9 @@ func TestStatusJSON(t *testing.T) {
 		got  any
 		want any
 	}{
-		{"sources", &[]control.SourceReport{}, p.Sources()},
-		{"sourcestats", &[]control.SourceReport{}, p.Sources()},
-		{"tracking", &control.TrackingReport{}, p.Tracking()},
+		{"sources", &[]upstream.SourceReport{}, p.Sources()},
+		{"sourcestats", &[]upstream.SourceReport{}, p.Sources()},
+		{"tracking", &upstream.TrackingReport{}, p.Tracking()},
 		{"clients", &[]control.ClientReport{}, p.Clients()},
 	} {
 		out, errOut, code := runStatusT(t, tc.cmd, "--json", "-s", sock)
@@ -139,7 +140,7 @@ func TestStatusJSON(t *testing.T) {
 			t.Fatalf("%s --json: %v\n%s", tc.cmd, err, out)
 		}
 		got := reflect.ValueOf(tc.got).Elem().Interface()
-		if tr, ok := got.(control.TrackingReport); ok {
+		if tr, ok := got.(upstream.TrackingReport); ok {
 			tr.RefTime = tr.RefTime.UTC()
 			got = tr
 		}

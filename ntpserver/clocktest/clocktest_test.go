@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 func TestClock(t *testing.T) {
@@ -37,13 +37,13 @@ func TestServerAnswers(t *testing.T) {
 	w := NewWorld(Start, 1)
 	s := NewServer("198.18.0.1:123")
 	s.Offset = Constant(50 * time.Millisecond)
-	req := make([]byte, ntpserver.HeaderLen)
-	(&ntpserver.Packet{Version: 4, Mode: ntpserver.ModeClient, Transmit: 42}).Encode(req)
-	var p ntpserver.Packet
+	req := make([]byte, wire.HeaderLen)
+	(&wire.Packet{Version: 4, Mode: wire.ModeClient, Transmit: 42}).Encode(req)
+	var p wire.Packet
 	if err := p.Decode(s.answer(w, req, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if p.Mode != ntpserver.ModeServer || p.Origin != 42 || p.Stratum != 1 {
+	if p.Mode != wire.ModeServer || p.Origin != 42 || p.Stratum != 1 {
 		t.Errorf("reply %+v", p)
 	}
 	if d := p.Receive.Time(w.Now()).Sub(w.Now()) - 50*time.Millisecond; d.Abs() > time.Microsecond {
@@ -51,7 +51,7 @@ func TestServerAnswers(t *testing.T) {
 	}
 	s.Kiss = func(float64) string { return "RATE" }
 	p.Decode(s.answer(w, req, 0))
-	if p.Stratum != 0 || p.Leap != ntpserver.LeapUnsynchronised || ntpserver.RefIDString(0, p.RefID) != "RATE" {
+	if p.Stratum != 0 || p.Leap != wire.LeapUnsynchronised || wire.RefIDString(0, p.RefID) != "RATE" {
 		t.Errorf("kiss %+v", p)
 	}
 	s.Up = Outage(0, 10)

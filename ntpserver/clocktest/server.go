@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Server is a simulated NTP server. Its behaviour over (true) time is
@@ -24,7 +25,7 @@ type Server struct {
 	// Up reports whether the server answers at all.
 	Up func(t float64) bool
 	// Leap is the leap indicator it sends.
-	Leap func(t float64) ntpserver.Leap
+	Leap func(t float64) wire.Leap
 	// Kiss, when it returns a code ("RATE", "DENY", "RSTR"), makes the
 	// server answer with that Kiss-o'-Death.
 	Kiss func(t float64) string
@@ -37,7 +38,7 @@ func NewServer(addr string) *Server {
 	return &Server{
 		Addr:      ap,
 		Stratum:   1,
-		RefID:     ntpserver.KissCode("GPS"),
+		RefID:     wire.KissCode("GPS"),
 		Precision: -20,
 		RootDisp:  10 * time.Microsecond,
 		ProcTime:  10 * time.Microsecond,
@@ -75,14 +76,14 @@ func (s *Server) answer(w *World, req []byte, t float64) []byte {
 	if s.Offset != nil {
 		off = s.Offset(t)
 	}
-	leap := ntpserver.LeapNone
+	leap := wire.LeapNone
 	if s.Leap != nil {
 		leap = s.Leap(t)
 	}
 	var kiss uint32
 	if s.Kiss != nil {
 		if code := s.Kiss(t); code != "" {
-			kiss = ntpserver.KissCode(code)
+			kiss = wire.KissCode(code)
 		}
 	}
 	rx := w.base.Add(secondsToDuration(t + off))
@@ -91,15 +92,15 @@ func (s *Server) answer(w *World, req []byte, t float64) []byte {
 		Stratum:        s.Stratum,
 		Precision:      s.Precision,
 		RefID:          s.RefID,
-		RefTime:        ntpserver.TimeToNTP(rx.Add(-16 * time.Second)),
+		RefTime:        wire.TimeToNTP(rx.Add(-16 * time.Second)),
 		RootDelay:      s.RootDelay,
 		RootDispersion: s.RootDisp,
 	}
-	out := make([]byte, ntpserver.HeaderLen)
-	n, drop := ntpserver.Respond(out, req, ntpserver.TimeToNTP(rx), &st, kiss)
+	out := make([]byte, wire.HeaderLen)
+	n, drop := ntpserver.Respond(out, req, wire.TimeToNTP(rx), &st, kiss)
 	if drop != ntpserver.DropNone {
 		return nil
 	}
-	ntpserver.PutTransmit(out, ntpserver.TimeToNTP(rx.Add(s.ProcTime)))
+	wire.PutTransmit(out, wire.TimeToNTP(rx.Add(s.ProcTime)))
 	return out[:n]
 }

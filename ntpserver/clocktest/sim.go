@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 

@@ -11,11 +11,12 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
-	"github.com/ntpbox/ntpbox/ntpserver/control"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // RunOptions are the knobs of Run that do not come from the config file.
@@ -164,7 +165,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	st := srv.State()
 	log.Info("serving", "addrs", addrs, "sockets", len(conns), "sources", len(cfg.Sources),
-		"stratum", st.Stratum, "leap", st.Leap.String(), "refid", ntpserver.RefIDString(st.Stratum, st.RefID), "precision", precision)
+		"stratum", st.Stratum, "leap", st.Leap.String(), "refid", wire.RefIDString(st.Stratum, st.RefID), "precision", precision)
 	errs := make(chan error, len(conns)+1)
 	for _, c := range conns {
 		wg.Go(func() {

@@ -9,8 +9,8 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
 // This file runs `dhcp6 inform`: stateless DHCPv6 on UDP 547 of the LAN

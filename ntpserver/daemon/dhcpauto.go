@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
 // This file runs `dhcp auto` on a box with a static address (init turns

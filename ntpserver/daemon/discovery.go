@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
 	"github.com/ntpbox/ntpbox/dnssrv"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
 // This file runs discovery: DHCP option 42 (`dhcp inform|server`) on UDP 67

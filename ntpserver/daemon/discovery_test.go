@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 )
 
 func parse(t *testing.T, text string) *config.Config {

@@ -4,8 +4,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/ntpserver"
-	"github.com/ntpbox/ntpbox/ntpserver/control"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // provider answers the control socket from the engine and the client log.
@@ -15,13 +16,13 @@ type provider struct {
 	now func() time.Time
 }
 
-func (p provider) Sources() []control.SourceReport {
+func (p provider) Sources() []upstream.SourceReport {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	return p.s.eng.Sources()
 }
 
-func (p provider) Tracking() control.TrackingReport {
+func (p provider) Tracking() upstream.TrackingReport {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	return p.s.eng.Tracking()

@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Resolver looks up the addresses of a source's name; net.DefaultResolver
@@ -121,7 +122,7 @@ func (s *syncer) run(ctx context.Context) error {
 	tick := time.NewTicker(syncTick)
 	defer tick.Stop()
 	lastDrift := s.clk.Now()
-	buf := make([]byte, ntpserver.HeaderLen)
+	buf := make([]byte, wire.HeaderLen)
 	for {
 		s.mu.Lock()
 		_, at, ok := s.eng.NextPoll()
@@ -217,7 +218,7 @@ func (s *syncer) publish() {
 
 // receive reads replies with their kernel timestamps until conn closes.
 func (s *syncer) receive(conn *net.UDPConn) {
-	buf := make([]byte, ntpserver.MaxPacketLen+1)
+	buf := make([]byte, wire.MaxPacketLen+1)
 	oob := make([]byte, 128)
 	for {
 		n, from, t4, err := ntpserver.ReadWithTimestamp(conn, buf, oob, s.clk.Now)
@@ -240,7 +241,7 @@ func (s *syncer) saveDrift() {
 	f := s.eng.Frequency()
 	tr := s.eng.Tracking()
 	s.mu.Unlock()
-	if tr.Stratum == 0 || tr.RefID == ntpserver.LocalRefID {
+	if tr.Stratum == 0 || tr.RefID == wire.LocalRefID {
 		return // never synchronised: the frequency is only the starting guess
 	}
 	if err := writeDrift(s.driftPath, f, tr.Skew); err != nil {

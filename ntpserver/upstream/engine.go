@@ -8,10 +8,10 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 	"github.com/ntpbox/ntpbox/ntpserver/discipline"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Config is what the engine takes from chrony.conf and the command line.
@@ -69,7 +69,7 @@ type Engine struct {
 	activated     bool    // `local activate`: the root distance went below it once
 	unsyncedSince float64 // cooked seconds
 	ref           reference
-	leap          ntpserver.Leap
+	leap          wire.Leap
 	err           error
 
 	lastOffset float64 // s, true minus clock at the last update
@@ -281,10 +281,10 @@ func (e *Engine) apply(a discipline.Action) {
 // Client requests carry no clock reading (RFC 9109 style data
 // minimisation): the origin check only needs the value to be
 // unpredictable.
-func (e *Engine) nonce() ntpserver.Time64 {
+func (e *Engine) nonce() wire.Time64 {
 	for {
 		if v := e.rng.Uint64(); v != 0 {
-			return ntpserver.Time64(v)
+			return wire.Time64(v)
 		}
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 

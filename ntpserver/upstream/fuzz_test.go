@@ -5,10 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // FuzzReceive feeds arbitrary datagrams to a source with an outstanding
@@ -19,17 +20,17 @@ import (
 func FuzzReceive(f *testing.F) {
 	w := clocktest.NewWorld(clocktest.Start, 1)
 	srv := clocktest.NewServer("198.18.0.1:123")
-	req := make([]byte, ntpserver.HeaderLen)
-	(&ntpserver.Packet{Version: 4, Mode: ntpserver.ModeClient, Transmit: 0x0123456789abcdef}).Encode(req)
-	good := make([]byte, ntpserver.HeaderLen)
-	st := ntpserver.SyncState{Stratum: 1, Precision: -20, RefTime: ntpserver.TimeToNTP(w.Now())}
-	ntpserver.Respond(good, req, ntpserver.TimeToNTP(w.Now()), &st, 0)
-	ntpserver.PutTransmit(good, ntpserver.TimeToNTP(w.Now().Add(time.Microsecond)))
-	kod := make([]byte, ntpserver.HeaderLen)
-	ntpserver.Respond(kod, req, ntpserver.TimeToNTP(w.Now()), &st, ntpserver.KissCode("DENY"))
+	req := make([]byte, wire.HeaderLen)
+	(&wire.Packet{Version: 4, Mode: wire.ModeClient, Transmit: 0x0123456789abcdef}).Encode(req)
+	good := make([]byte, wire.HeaderLen)
+	st := ntpserver.SyncState{Stratum: 1, Precision: -20, RefTime: wire.TimeToNTP(w.Now())}
+	ntpserver.Respond(good, req, wire.TimeToNTP(w.Now()), &st, 0)
+	wire.PutTransmit(good, wire.TimeToNTP(w.Now().Add(time.Microsecond)))
+	kod := make([]byte, wire.HeaderLen)
+	ntpserver.Respond(kod, req, wire.TimeToNTP(w.Now()), &st, wire.KissCode("DENY"))
 	for _, seed := range [][]byte{good, kod, good[:47], {}, append(append([]byte{}, good...), 0, 0, 0, 1)} {
 		f.Add(seed)
-		if len(seed) >= ntpserver.HeaderLen {
+		if len(seed) >= wire.HeaderLen {
 			patched := append([]byte{}, seed...)
 			patched[47] |= 1
 			f.Add(patched)
@@ -52,12 +53,12 @@ func FuzzReceive(f *testing.F) {
 				break
 			}
 			p := append([]byte{}, pkt...)
-			if len(p) >= ntpserver.HeaderLen && p[47]&1 == 1 {
+			if len(p) >= wire.HeaderLen && p[47]&1 == 1 {
 				copy(p[24:32], buf[40:48])
 				// Keep the server's timestamps near our clock so the
 				// sample is plausible, shifted by fuzzed amounts.
 				shift := int64(binary.BigEndian.Uint16(p[32:34])) - 1<<15
-				rx := ntpserver.TimeToNTP(clk.Now()).Add(time.Duration(shift) * time.Microsecond)
+				rx := wire.TimeToNTP(clk.Now()).Add(time.Duration(shift) * time.Microsecond)
 				binary.BigEndian.PutUint64(p[32:40], uint64(rx))
 				binary.BigEndian.PutUint64(p[40:48], uint64(rx.Add(time.Duration(p[1])*time.Microsecond)))
 			}

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
-	"github.com/ntpbox/ntpbox/ntpserver/control"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
@@ -121,7 +120,7 @@ func newWorld(t testing.TB, s setup) *world {
 }
 
 // source returns the report line of id.
-func (w *world) source(id upstream.SourceID) control.SourceReport {
+func (w *world) source(id upstream.SourceID) upstream.SourceReport {
 	for i, r := range w.Engine.Sources() {
 		if w.ids[i] == id {
 			return r

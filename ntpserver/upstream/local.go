@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // neverSyncedLocalStratum is the lowest stratum a box that has never
@@ -55,7 +56,7 @@ func (e *Engine) SyncState() ntpserver.SyncState {
 		Stratum:        uint8(e.ref.stratum + 1),
 		Precision:      prec,
 		RefID:          e.ref.refID,
-		RefTime:        ntpserver.TimeToNTP(e.ref.raw),
+		RefTime:        wire.TimeToNTP(e.ref.raw),
 		RootDelay:      durationOf(e.ref.rootDelay),
 		RootDispersion: durationOf(e.rootDispAt(raw)),
 	}

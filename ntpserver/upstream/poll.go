@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // This file is polling: when to send, what to send, the reachability
@@ -45,7 +45,7 @@ func (e *Engine) NextPoll() (id SourceID, at time.Time, ok bool) {
 // schedules the next poll.
 func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	s := e.source(id)
-	if s == nil || s.stopped || len(buf) < ntpserver.HeaderLen {
+	if s == nil || s.stopped || len(buf) < wire.HeaderLen {
 		return 0
 	}
 	now = now.Round(0)
@@ -60,9 +60,9 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	s.reachSize = min(s.reachSize+1, 8)
 	s.txSinceRx++
 
-	p := ntpserver.Packet{
+	p := wire.Packet{
 		Version:   requestVersion,
-		Mode:      ntpserver.ModeClient,
+		Mode:      wire.ModeClient,
 		Poll:      int8(s.poll),
 		Precision: 32, // reveal nothing about our clock, as chrony
 		Transmit:  e.nonce(),
@@ -149,8 +149,8 @@ func pollAdjustment(errInEstimate, peerDistance float64, samples int) float64 {
 
 // kissed handles a Kiss-o'-Death (RFC 5905 §7.4): RATE backs off,
 // DENY and RSTR stop the source for good; other codes are ignored.
-func (e *Engine) kissed(s *source, p *ntpserver.Packet, now time.Time) {
-	code := ntpserver.RefIDString(0, p.RefID)
+func (e *Engine) kissed(s *source, p *wire.Packet, now time.Time) {
+	code := wire.RefIDString(0, p.RefID)
 	switch code {
 	case "RATE":
 		s.kiss = code

@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // This file turns a reply into a sample: the RFC 5905 §8 packet tests,
@@ -26,8 +26,8 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 	if s == nil || s.xmt == 0 || s.answered {
 		return
 	}
-	var p ntpserver.Packet
-	if p.Decode(pkt) != nil || p.Mode != ntpserver.ModeServer || p.Version < 1 || p.Version > 4 {
+	var p wire.Packet
+	if p.Decode(pkt) != nil || p.Mode != wire.ModeServer || p.Version < 1 || p.Version > 4 {
 		return
 	}
 	if p.Origin != s.xmt { // test 2: not the answer to our request
@@ -38,7 +38,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 	// Re-plan the slew once the schedule has settled.
 	defer e.advance(t4)
 
-	if p.Leap == ntpserver.LeapUnsynchronised && p.Stratum == 0 {
+	if p.Leap == wire.LeapUnsynchronised && p.Stratum == 0 {
 		e.kissed(s, &p, t4)
 		return
 	}
@@ -46,7 +46,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 	// whose own error is bounded.
 	rootDelay := p.RootDelay.Duration().Seconds()
 	rootDisp := p.RootDispersion.Duration().Seconds()
-	s.synced = p.Leap != ntpserver.LeapUnsynchronised && p.Stratum >= 1 && p.Stratum < 16 &&
+	s.synced = p.Leap != wire.LeapUnsynchronised && p.Stratum >= 1 && p.Stratum < 16 &&
 		rootDelay/2+rootDisp < maxDispersion && !p.Receive.IsZero() && !p.Transmit.IsZero()
 	s.stratum = int(p.Stratum)
 	if !s.synced {
@@ -100,9 +100,9 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 }
 
 // measure computes a sample from the reply, on the cooked clock.
-func (e *Engine) measure(s *source, p *ntpserver.Packet, t4 time.Time, rootDelay, rootDisp float64) (sample, bool) {
-	t1ntp := ntpserver.TimeToNTP(s.t1)
-	t4ntp := ntpserver.TimeToNTP(t4)
+func (e *Engine) measure(s *source, p *wire.Packet, t4 time.Time, rootDelay, rootDisp float64) (sample, bool) {
+	t1ntp := wire.TimeToNTP(s.t1)
+	t4ntp := wire.TimeToNTP(t4)
 	p4 := e.servo.Pending(t4)
 	// Differences of NTP timestamps are era-safe and exact to the
 	// nanosecond; the cooked corrections p1 and p4 are added after.

@@ -7,6 +7,7 @@ import (
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/discipline"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // This file is the clock update: combining the survivors, the leap
@@ -129,26 +130,26 @@ func (e *Engine) reframe(now float64, act discipline.Action) {
 // of the survivors announce it. Linux inserts or deletes it at the end
 // of the current UTC day, so it is passed on only on the last day of a
 // month (the only days leap seconds may happen), never weeks early.
-func leapVote(surv []*source, now time.Time) ntpserver.Leap {
+func leapVote(surv []*source, now time.Time) wire.Leap {
 	var ins, del int
 	for _, s := range surv {
 		switch s.leap {
-		case ntpserver.LeapInsert:
+		case wire.LeapInsert:
 			ins++
-		case ntpserver.LeapDelete:
+		case wire.LeapDelete:
 			del++
 		}
 	}
 	if !lastDayOfMonth(now) {
-		return ntpserver.LeapNone
+		return wire.LeapNone
 	}
 	switch {
 	case 2*ins > len(surv):
-		return ntpserver.LeapInsert
+		return wire.LeapInsert
 	case 2*del > len(surv):
-		return ntpserver.LeapDelete
+		return wire.LeapDelete
 	}
-	return ntpserver.LeapNone
+	return wire.LeapNone
 }
 
 func lastDayOfMonth(t time.Time) bool {

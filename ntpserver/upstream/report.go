@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver"
-	"github.com/ntpbox/ntpbox/ntpserver/control"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Offsets in reports follow chronyc: positive means the local clock is
@@ -14,12 +14,12 @@ import (
 
 // Sources returns the `sources` and `sourcestats` lines, at the clock's
 // current time, in the order the sources were added.
-func (e *Engine) Sources() []control.SourceReport {
+func (e *Engine) Sources() []SourceReport {
 	raw := e.clk.Now().Round(0)
 	now := e.cooked(raw)
-	out := make([]control.SourceReport, 0, len(e.sources))
+	out := make([]SourceReport, 0, len(e.sources))
 	for _, s := range e.sources {
-		r := control.SourceReport{
+		r := SourceReport{
 			Name:       s.name,
 			Addr:       s.addr,
 			Mode:       "^",
@@ -53,10 +53,10 @@ func (e *Engine) Sources() []control.SourceReport {
 }
 
 // Tracking returns the `tracking` report at the clock's current time.
-func (e *Engine) Tracking() control.TrackingReport {
+func (e *Engine) Tracking() TrackingReport {
 	raw := e.clk.Now().Round(0)
 	now := e.cooked(raw)
-	r := control.TrackingReport{
+	r := TrackingReport{
 		SystemTime:     durationOf(-e.servo.Pending(raw)),
 		LastOffset:     durationOf(-e.lastOffset),
 		RMSOffset:      durationOf(e.rmsOffset),
@@ -69,7 +69,7 @@ func (e *Engine) Tracking() control.TrackingReport {
 	}
 	switch {
 	case e.localActive(raw, now):
-		r.RefID = ntpserver.LocalRefID
+		r.RefID = wire.LocalRefID
 		r.Stratum = e.localStratum()
 		r.RefTime = raw.Add(-time.Second).UTC()
 		r.RootDispersion = precisionDuration(e.cfg.Precision)
@@ -86,13 +86,13 @@ func (e *Engine) Tracking() control.TrackingReport {
 	return r
 }
 
-func leapName(l ntpserver.Leap) string {
+func leapName(l wire.Leap) string {
 	switch l {
-	case ntpserver.LeapInsert:
+	case wire.LeapInsert:
 		return "Insert second"
-	case ntpserver.LeapDelete:
+	case wire.LeapDelete:
 		return "Delete second"
-	case ntpserver.LeapNone:
+	case wire.LeapNone:
 		return "Normal"
 	}
 	return "Not synchronised"

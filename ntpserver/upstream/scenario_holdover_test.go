@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Scenario 4: every source is lost for an hour after two hours of
@@ -26,7 +26,7 @@ func TestHoldover(t *testing.T) {
 		local   *config.Local
 		// What is served at the end of the outage.
 		stratum uint8
-		leap    ntpserver.Leap
+		leap    wire.Leap
 		// When that state is first served (s after the outage began);
 		// 0: the state does not change.
 		changeAfter, changeBefore float64
@@ -36,20 +36,20 @@ func TestHoldover(t *testing.T) {
 			// stays synchronised all hour, its root distance growing by
 			// 15 µs/s, far from the default 1 s `distance`.
 			name: "maxpoll 10 stays synchronised", maxPoll: 10,
-			stratum: 2, leap: ntpserver.LeapNone,
+			stratum: 2, leap: wire.LeapNone,
 		},
 		{
 			// At maxpoll 6 the sources are unreachable after 8 polls
 			// (about 10 minutes); with no local reference the box then
 			// says it is unsynchronised.
 			name: "no local: unsynchronised", maxPoll: 6,
-			stratum: 0, leap: ntpserver.LeapUnsynchronised,
+			stratum: 0, leap: wire.LeapUnsynchronised,
 			changeAfter: 7 * 60, changeBefore: 15 * 60,
 		},
 		{
 			name: "local stratum 10: activates when unsynchronised", maxPoll: 6,
 			local:   local("stratum 10"),
-			stratum: 10, leap: ntpserver.LeapNone,
+			stratum: 10, leap: wire.LeapNone,
 			changeAfter: 7 * 60, changeBefore: 15 * 60,
 		},
 		{
@@ -57,7 +57,7 @@ func TestHoldover(t *testing.T) {
 			// unsynchronised meanwhile.
 			name: "local stratum 10 orphan: activates 300 s later", maxPoll: 6,
 			local:   local("stratum 10 orphan"),
-			stratum: 10, leap: ntpserver.LeapNone,
+			stratum: 10, leap: wire.LeapNone,
 			changeAfter: 12 * 60, changeBefore: 20 * 60,
 		},
 		{
@@ -67,7 +67,7 @@ func TestHoldover(t *testing.T) {
 			// to a poll interval before the outage.
 			name: "local distance 0.03: activates on distance", maxPoll: 10,
 			local:   local("stratum 10 distance 0.03"),
-			stratum: 10, leap: ntpserver.LeapNone,
+			stratum: 10, leap: wire.LeapNone,
 			changeAfter: 10 * 60, changeBefore: 40 * 60,
 		},
 	} {
@@ -81,7 +81,7 @@ func TestHoldover(t *testing.T) {
 			}
 			w.Run(outageStart * time.Second)
 			synced := w.Engine.SyncState()
-			if synced.Stratum != 2 || synced.Leap != ntpserver.LeapNone {
+			if synced.Stratum != 2 || synced.Leap != wire.LeapNone {
 				t.Fatalf("before the outage: %+v", synced)
 			}
 			e0 := w.Clock.ErrorSeconds()
@@ -105,7 +105,7 @@ func TestHoldover(t *testing.T) {
 				t.Errorf("final state served %.0f s into the outage, want between %.0f and %.0f s", changed, tc.changeAfter, tc.changeBefore)
 			}
 			t.Logf("final state served from %.0f s into the outage", changed)
-			if tc.local != nil && st.RefID != ntpserver.LocalRefID {
+			if tc.local != nil && st.RefID != wire.LocalRefID {
 				t.Errorf("local reference served with refid %#x", st.RefID)
 			}
 			drift := math.Abs(w.Clock.ErrorSeconds() - e0)
@@ -137,7 +137,7 @@ func TestNeverSynchronisedLocalIsHighStratum(t *testing.T) {
 		w.Server(id).Up = func(float64) bool { return false }
 	}
 	w.Run(time.Minute)
-	if st := w.Engine.SyncState(); st.Stratum != 10 || st.RefID != ntpserver.LocalRefID {
+	if st := w.Engine.SyncState(); st.Stratum != 10 || st.RefID != wire.LocalRefID {
 		t.Errorf("never synchronised: %+v, want local at stratum 10", st)
 	}
 	// Once synchronised, a later loss serves the configured stratum.
@@ -160,7 +160,7 @@ func TestLocalOnlyServesConfiguredStratum(t *testing.T) {
 	w := clocktest.NewWorld(clocktest.Start, 1)
 	clk := w.NewClock(clocktest.ClockConfig{})
 	eng := upstream.NewEngine(upstream.Config{Local: parseLocal(t, "stratum 3"), Precision: -24}, clk, nil)
-	if st := eng.SyncState(); st.Stratum != 3 || st.RefID != ntpserver.LocalRefID || st.Leap != ntpserver.LeapNone {
+	if st := eng.SyncState(); st.Stratum != 3 || st.RefID != wire.LocalRefID || st.Leap != wire.LeapNone {
 		t.Errorf("local only: %+v, want local at stratum 3", st)
 	}
 }

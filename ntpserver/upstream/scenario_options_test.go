@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // The per-source options chrony has and ntpbox implements: noselect,
@@ -72,7 +72,7 @@ func TestSourceOptions(t *testing.T) {
 				}
 			},
 			check: func(t *testing.T, w *world) {
-				if st := w.Engine.SyncState(); st.Leap != ntpserver.LeapUnsynchronised {
+				if st := w.Engine.SyncState(); st.Leap != wire.LeapUnsynchronised {
 					t.Errorf("synchronised without the required source: %+v", st)
 				}
 			},
@@ -81,7 +81,7 @@ func TestSourceOptions(t *testing.T) {
 			name: "minsources 3 with 2 sources: no update", servers: 2,
 			min: 3,
 			check: func(t *testing.T, w *world) {
-				if st := w.Engine.SyncState(); st.Leap != ntpserver.LeapUnsynchronised {
+				if st := w.Engine.SyncState(); st.Leap != wire.LeapUnsynchronised {
 					t.Errorf("synchronised with 2 of minsources 3: %+v", st)
 				}
 				if len(w.Clock.Steps()) != 0 {

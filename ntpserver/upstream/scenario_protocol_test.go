@@ -5,26 +5,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Scenario 5: a leap second announced by a majority of the sources is
 // served and handed to the kernel; one source alone is outvoted.
 func TestLeapSecondMajority(t *testing.T) {
-	insert := func(float64) ntpserver.Leap { return ntpserver.LeapInsert }
+	insert := func(float64) wire.Leap { return wire.LeapInsert }
 	for _, tc := range []struct {
 		name      string
 		start     time.Time
 		announce  int
-		want      ntpserver.Leap
+		want      wire.Leap
 		wantClock clock.Leap
 	}{
-		{"two of three on 30 June", clocktest.Start, 2, ntpserver.LeapInsert, clock.LeapInsert},
-		{"one of three is outvoted", clocktest.Start, 1, ntpserver.LeapNone, clock.LeapNone},
-		{"three of three, but not the last day of a month", clocktest.Start.AddDate(0, 0, -2), 3, ntpserver.LeapNone, clock.LeapNone},
+		{"two of three on 30 June", clocktest.Start, 2, wire.LeapInsert, clock.LeapInsert},
+		{"one of three is outvoted", clocktest.Start, 1, wire.LeapNone, clock.LeapNone},
+		{"three of three, but not the last day of a month", clocktest.Start.AddDate(0, 0, -2), 3, wire.LeapNone, clock.LeapNone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := lanSetup()

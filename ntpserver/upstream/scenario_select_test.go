@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
 	"github.com/ntpbox/ntpbox/ntpserver/discipline"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // Scenario 2: one of three servers is 50 ms off. It is never selected
@@ -94,7 +94,7 @@ func TestAllSourcesStepMaxChangeGivesUp(t *testing.T) {
 	if e := w.Clock.Error(); e.Abs() > time.Millisecond {
 		t.Errorf("clock followed the sources: error %v", e)
 	}
-	if st := w.Engine.SyncState(); st.Leap != ntpserver.LeapUnsynchronised {
+	if st := w.Engine.SyncState(); st.Leap != wire.LeapUnsynchronised {
 		t.Errorf("SyncState after giving up = %+v, want unsynchronised", st)
 	}
 }

@@ -3,7 +3,7 @@ package upstream
 import (
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // This file is source selection (RFC 5905 §11.2, in chrony's form): the
@@ -218,7 +218,7 @@ func (e *Engine) unselect(now float64, reason string) {
 	if e.synced {
 		e.synced = false
 		e.unsyncedSince = now
-		e.leap = ntpserver.LeapNone
+		e.leap = wire.LeapNone
 		e.pushStatus()
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // source is one upstream server: polling state, the outstanding request,
@@ -34,14 +34,14 @@ type source struct {
 	kiss       string
 
 	// The outstanding request.
-	xmt      ntpserver.Time64 // our transmit nonce; 0: none
-	t1       time.Time        // system clock when sent
-	p1       float64          // cooked minus system clock then
+	xmt      wire.Time64 // our transmit nonce; 0: none
+	t1       time.Time   // system clock when sent
+	p1       float64     // cooked minus system clock then
 	answered bool
 
 	// The last valid packet.
 	stratum int
-	leap    ntpserver.Leap
+	leap    wire.Leap
 	synced  bool    // the last valid packet passed tests 6 and 7
 	lastRx  float64 // cooked s of the last good sample; NaN before
 

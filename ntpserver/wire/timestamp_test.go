@@ -1,4 +1,4 @@
-package ntpserver
+package wire
 
 import (
 	"testing"

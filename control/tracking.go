@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // This file prints `tracking` and `clients` as chronyc 4.3 does.
@@ -17,7 +19,7 @@ import (
 //	System time     : 0.000006523 seconds slow of NTP time
 //	...
 //	Leap status     : Normal
-func FormatTracking(w io.Writer, t TrackingReport) error {
+func FormatTracking(w io.Writer, t upstream.TrackingReport) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Reference ID    : %08X (%s)\n", t.RefID, t.RefName)
 	fmt.Fprintf(&b, "Stratum         : %d\n", t.Stratum)

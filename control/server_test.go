@@ -13,24 +13,26 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // fakeProvider answers from fixed reports.
 type fakeProvider struct {
-	sources  []SourceReport
-	tracking TrackingReport
+	sources  []upstream.SourceReport
+	tracking upstream.TrackingReport
 	clients  []ClientReport
 	panics   bool
 }
 
-func (f *fakeProvider) Sources() []SourceReport {
+func (f *fakeProvider) Sources() []upstream.SourceReport {
 	if f.panics {
 		panic("boom")
 	}
 	return f.sources
 }
-func (f *fakeProvider) Tracking() TrackingReport { return f.tracking }
-func (f *fakeProvider) Clients() []ClientReport  { return f.clients }
+func (f *fakeProvider) Tracking() upstream.TrackingReport { return f.tracking }
+func (f *fakeProvider) Clients() []ClientReport           { return f.clients }
 
 func testProvider() *fakeProvider {
 	return &fakeProvider{
@@ -80,7 +82,7 @@ func TestRequestEveryCommand(t *testing.T) {
 	defer cancel()
 
 	for _, cmd := range []string{CmdSources, CmdSourceStats} {
-		var got []SourceReport
+		var got []upstream.SourceReport
 		if err := Request(ctx, path, cmd, &got); err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +90,7 @@ func TestRequestEveryCommand(t *testing.T) {
 			t.Errorf("%s: got %+v\nwant %+v", cmd, got, p.sources)
 		}
 	}
-	var tr TrackingReport
+	var tr upstream.TrackingReport
 	if err := Request(ctx, path, CmdTracking, &tr); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ func TestServeBadRequests(t *testing.T) {
 		})
 	}
 	// The server is still up.
-	var tr TrackingReport
+	var tr upstream.TrackingReport
 	if err := Request(context.Background(), path, CmdTracking, &tr); err != nil {
 		t.Errorf("after bad requests: %v", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ntpbox/ntpbox/ntpserver/config"
+	"github.com/ntpbox/ntpbox/config"
 )
 
 func TestSocketPath(t *testing.T) {

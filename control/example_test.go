@@ -8,19 +8,20 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver/control"
+	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // daemon is what `ntpbox serve` provides; here, fixed reports.
 type daemon struct{}
 
-func (daemon) Sources() []control.SourceReport {
-	return []control.SourceReport{{
+func (daemon) Sources() []upstream.SourceReport {
+	return []upstream.SourceReport{{
 		Name: "ntp1.example.net", Mode: "^", State: "*", Stratum: 2, Poll: 6, Reach: 0o377, LastRx: 23 * time.Second,
 		NP: 11, NR: 5, Span: 46 * time.Minute, Frequency: -0.001, FreqSkew: 0.045, Offset: 1200, StdDev: 25 * time.Microsecond,
 	}}
 }
-func (daemon) Tracking() control.TrackingReport { return control.TrackingReport{} }
+func (daemon) Tracking() upstream.TrackingReport { return upstream.TrackingReport{} }
 func (daemon) Clients() []control.ClientReport {
 	return []control.ClientReport{{Addr: netip.MustParseAddr("192.168.1.20"), NTP: 1234, Interval: 6, LastAgo: 23 * time.Second}}
 }
@@ -43,7 +44,7 @@ func Example() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var sources []control.SourceReport
+	var sources []upstream.SourceReport
 	if err := control.Request(ctx, path, control.CmdSourceStats, &sources); err != nil {
 		fmt.Println(err)
 		return

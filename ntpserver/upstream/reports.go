@@ -1,13 +1,13 @@
-package control
+package upstream
 
 import (
 	"net/netip"
 	"time"
 )
 
-// The reports are what the daemon tells `ntpbox sources`, `sourcestats`,
-// `tracking` and `clients`: plain values, JSON-encodable, with the same
-// content as chronyc's columns.
+// The engine's reports: what `ntpbox sources`, `sourcestats` and
+// `tracking` print, as plain JSON-encodable values with the content of
+// chronyc's columns. The control package formats and serves them.
 
 // SourceReport is one upstream source: a line of `sources` and of
 // `sourcestats`.
@@ -60,21 +60,4 @@ type TrackingReport struct {
 	UpdateInterval time.Duration `json:"update_interval"`
 	Leap           string        `json:"leap"`          // "Normal", "Insert second", "Delete second", "Not synchronised"
 	ClockControl   bool          `json:"clock_control"` // false under -x
-}
-
-// ClientReport is a line of `clients`.
-type ClientReport struct {
-	Addr     netip.Addr    `json:"addr"`
-	NTP      uint64        `json:"ntp"`      // requests
-	Drop     uint64        `json:"drop"`     // dropped by the rate limit
-	KoD      uint64        `json:"kod"`      // answered with RATE
-	Interval int           `json:"interval"` // log2 of the average interval between requests; 127 if unknown
-	LastAgo  time.Duration `json:"last_ago"` // since the last request
-}
-
-// Provider is what the control server asks the daemon.
-type Provider interface {
-	Sources() []SourceReport
-	Tracking() TrackingReport
-	Clients() []ClientReport
 }

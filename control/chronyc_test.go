@@ -9,13 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // The reports below hold the values real chronyc 4.3 printed in
 // testdata/chronyc (see its README); formatting them must give the same
 // bytes.
 
-var chronycSynced = []SourceReport{
+var chronycSynced = []upstream.SourceReport{
 	{Name: "localhost", Addr: netip.MustParseAddrPort("127.0.0.1:21998"), Mode: "^", State: "*",
 		Stratum: 2, Poll: 0, Reach: 0o377, LastRx: 0,
 		AdjustedOffset: 1178, MeasuredOffset: 1203, ErrorBound: 3650,
@@ -27,7 +29,7 @@ var chronycSynced = []SourceReport{
 		NP: 64, NR: 33, Span: 65 * time.Second, Frequency: 0.0001, FreqSkew: 0.010, Offset: 387, StdDev: 441},
 }
 
-var chronycUnsynced = []SourceReport{
+var chronycUnsynced = []upstream.SourceReport{
 	{Name: "fd00:1234:5678:9abc:def0:1234:5678:9abc", Mode: "^", State: "?", LastRx: -1, FreqSkew: 2000, StdDev: 4 * time.Second},
 	{Name: "127.0.0.3", Mode: "^", State: "?", LastRx: -1, FreqSkew: 2000, StdDev: 4 * time.Second},
 }
@@ -42,7 +44,7 @@ func TestMatchesChronyc(t *testing.T) {
 		{"sources-unsync.txt", func(b *bytes.Buffer) error { return FormatSources(b, chronycUnsynced, false) }},
 		{"sourcestats-unsync.txt", func(b *bytes.Buffer) error { return FormatSourceStats(b, chronycUnsynced, false) }},
 		{"tracking.txt", func(b *bytes.Buffer) error {
-			return FormatTracking(b, TrackingReport{
+			return FormatTracking(b, upstream.TrackingReport{
 				RefID: 0x7F000001, RefName: "localhost", Stratum: 3,
 				RefTime:    time.Date(2026, 11, 26, 2, 14, 47, 300e6, time.UTC),
 				SystemTime: 1548, LastOffset: 25, RMSOffset: 126,
@@ -52,7 +54,7 @@ func TestMatchesChronyc(t *testing.T) {
 			})
 		}},
 		{"tracking-unsync.txt", func(b *bytes.Buffer) error {
-			return FormatTracking(b, TrackingReport{RootDelay: time.Second, RootDispersion: time.Second, Leap: "Not synchronised"})
+			return FormatTracking(b, upstream.TrackingReport{RootDelay: time.Second, RootDispersion: time.Second, Leap: "Not synchronised"})
 		}},
 		{"clients-n.txt", func(b *bytes.Buffer) error {
 			return FormatClients(b, []ClientReport{{Addr: netip.MustParseAddr("127.0.0.1"), NTP: 6, Interval: 1, LastAgo: 27 * time.Second}})

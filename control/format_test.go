@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -20,7 +22,7 @@ const (
 
 // goldenSources has every mode and state, an unreachable source, names
 // that chronyc would cut, and offsets in every unit from ns to years.
-var goldenSources = []SourceReport{
+var goldenSources = []upstream.SourceReport{
 	{Name: "ntp1.example.net", Mode: "^", State: "*", Stratum: 2, Poll: 6, Reach: 0o377, LastRx: 23 * time.Second,
 		AdjustedOffset: -923 * time.Microsecond, MeasuredOffset: -924 * time.Microsecond, ErrorBound: 43 * time.Millisecond,
 		NP: 11, NR: 5, Span: 46 * minute, Frequency: -0.001, FreqSkew: 0.045, Offset: time.Microsecond, StdDev: 25 * time.Microsecond},
@@ -49,7 +51,7 @@ var goldenSources = []SourceReport{
 		NP: 6, NR: 3, Span: 345599 * time.Second, Frequency: 0, FreqSkew: 99999.5, Offset: 999500 * time.Millisecond, StdDev: 99999 * time.Second},
 }
 
-var goldenTrackings = map[string]TrackingReport{
+var goldenTrackings = map[string]upstream.TrackingReport{
 	"synchronised": {
 		RefID: 0xCB00710F, RefName: "foo.example.net", Stratum: 3,
 		RefTime:    time.Date(2017, 1, 27, 9, 49, 17, 0, time.UTC),
@@ -189,7 +191,7 @@ func TestChronycNumbers(t *testing.T) {
 
 func TestDocExample(t *testing.T) {
 	var b bytes.Buffer
-	FormatSources(&b, []SourceReport{
+	FormatSources(&b, []upstream.SourceReport{
 		{Name: "ntp1.example.net", Mode: "^", State: "*", Stratum: 2, Poll: 6, Reach: 0o377, LastRx: 23 * time.Second,
 			AdjustedOffset: -923 * time.Microsecond, MeasuredOffset: -924 * time.Microsecond, ErrorBound: 43 * time.Millisecond},
 		{Name: "2001:db8:1234:5678:9abc:def0:1234:5678", Mode: "^", State: "?", Poll: 6, LastRx: -1},

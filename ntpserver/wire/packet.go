@@ -1,4 +1,4 @@
-package ntpserver
+package wire
 
 import (
 	"encoding/binary"
@@ -33,18 +33,22 @@ import (
 const (
 	HeaderLen = 48
 
-	offFlags     = 0
-	offStratum   = 1
-	offPoll      = 2
-	offPrecision = 3
-	offRootDelay = 4
-	offRootDisp  = 8
-	offRefID     = 12
-	offRefTime   = 16
-	offOrigin    = 24
-	offReceive   = 32
-	offTransmit  = 40
+	OffFlags     = 0
+	OffStratum   = 1
+	OffPoll      = 2
+	OffPrecision = 3
+	OffRootDelay = 4
+	OffRootDisp  = 8
+	OffRefID     = 12
+	OffRefTime   = 16
+	OffOrigin    = 24
+	OffReceive   = 32
+	OffTransmit  = 40
 )
+
+// LocalRefID is the reference ID chrony serves when the `local` directive
+// makes it serve its own clock: 127.127.1.1, the old ntpd local clock driver.
+const LocalRefID = 0x7F7F0101
 
 // Mode is the association mode (RFC 5905 §7.3).
 type Mode uint8
@@ -111,19 +115,19 @@ func (p *Packet) Decode(b []byte) error {
 		return ErrShort
 	}
 	_ = b[HeaderLen-1]
-	p.Leap = Leap(b[offFlags] >> 6)
-	p.Version = (b[offFlags] >> 3) & 7
-	p.Mode = Mode(b[offFlags] & 7)
-	p.Stratum = b[offStratum]
-	p.Poll = int8(b[offPoll])
-	p.Precision = int8(b[offPrecision])
-	p.RootDelay = Short(binary.BigEndian.Uint32(b[offRootDelay:]))
-	p.RootDispersion = Short(binary.BigEndian.Uint32(b[offRootDisp:]))
-	p.RefID = binary.BigEndian.Uint32(b[offRefID:])
-	p.RefTime = Time64(binary.BigEndian.Uint64(b[offRefTime:]))
-	p.Origin = Time64(binary.BigEndian.Uint64(b[offOrigin:]))
-	p.Receive = Time64(binary.BigEndian.Uint64(b[offReceive:]))
-	p.Transmit = Time64(binary.BigEndian.Uint64(b[offTransmit:]))
+	p.Leap = Leap(b[OffFlags] >> 6)
+	p.Version = (b[OffFlags] >> 3) & 7
+	p.Mode = Mode(b[OffFlags] & 7)
+	p.Stratum = b[OffStratum]
+	p.Poll = int8(b[OffPoll])
+	p.Precision = int8(b[OffPrecision])
+	p.RootDelay = Short(binary.BigEndian.Uint32(b[OffRootDelay:]))
+	p.RootDispersion = Short(binary.BigEndian.Uint32(b[OffRootDisp:]))
+	p.RefID = binary.BigEndian.Uint32(b[OffRefID:])
+	p.RefTime = Time64(binary.BigEndian.Uint64(b[OffRefTime:]))
+	p.Origin = Time64(binary.BigEndian.Uint64(b[OffOrigin:]))
+	p.Receive = Time64(binary.BigEndian.Uint64(b[OffReceive:]))
+	p.Transmit = Time64(binary.BigEndian.Uint64(b[OffTransmit:]))
 	return nil
 }
 
@@ -131,24 +135,24 @@ func (p *Packet) Decode(b []byte) error {
 // long, and returns HeaderLen.
 func (p *Packet) Encode(b []byte) int {
 	_ = b[HeaderLen-1]
-	b[offFlags] = byte(p.Leap&3)<<6 | (p.Version&7)<<3 | byte(p.Mode&7)
-	b[offStratum] = p.Stratum
-	b[offPoll] = byte(p.Poll)
-	b[offPrecision] = byte(p.Precision)
-	binary.BigEndian.PutUint32(b[offRootDelay:], uint32(p.RootDelay))
-	binary.BigEndian.PutUint32(b[offRootDisp:], uint32(p.RootDispersion))
-	binary.BigEndian.PutUint32(b[offRefID:], p.RefID)
-	binary.BigEndian.PutUint64(b[offRefTime:], uint64(p.RefTime))
-	binary.BigEndian.PutUint64(b[offOrigin:], uint64(p.Origin))
-	binary.BigEndian.PutUint64(b[offReceive:], uint64(p.Receive))
-	binary.BigEndian.PutUint64(b[offTransmit:], uint64(p.Transmit))
+	b[OffFlags] = byte(p.Leap&3)<<6 | (p.Version&7)<<3 | byte(p.Mode&7)
+	b[OffStratum] = p.Stratum
+	b[OffPoll] = byte(p.Poll)
+	b[OffPrecision] = byte(p.Precision)
+	binary.BigEndian.PutUint32(b[OffRootDelay:], uint32(p.RootDelay))
+	binary.BigEndian.PutUint32(b[OffRootDisp:], uint32(p.RootDispersion))
+	binary.BigEndian.PutUint32(b[OffRefID:], p.RefID)
+	binary.BigEndian.PutUint64(b[OffRefTime:], uint64(p.RefTime))
+	binary.BigEndian.PutUint64(b[OffOrigin:], uint64(p.Origin))
+	binary.BigEndian.PutUint64(b[OffReceive:], uint64(p.Receive))
+	binary.BigEndian.PutUint64(b[OffTransmit:], uint64(p.Transmit))
 	return HeaderLen
 }
 
 // PutTransmit overwrites the transmit timestamp of an encoded packet. The
 // server calls it as late as possible, just before the send.
 func PutTransmit(b []byte, t Time64) {
-	binary.BigEndian.PutUint64(b[offTransmit:], uint64(t))
+	binary.BigEndian.PutUint64(b[OffTransmit:], uint64(t))
 }
 
 // RefIDString renders a reference ID the way chronyc and ntpq do: as four

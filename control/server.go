@@ -15,9 +15,9 @@ import (
 
 // The commands a client may send.
 const (
-	CmdSources     = "sources"     // []SourceReport
-	CmdSourceStats = "sourcestats" // []SourceReport, the same data
-	CmdTracking    = "tracking"    // TrackingReport
+	CmdSources     = "sources"     // []upstream.SourceReport
+	CmdSourceStats = "sourcestats" // []upstream.SourceReport, the same data
+	CmdTracking    = "tracking"    // upstream.TrackingReport
 	CmdClients     = "clients"     // []ClientReport
 )
 

@@ -17,7 +17,7 @@
 // prints with FormatSources, FormatSourceStats, FormatTracking or
 // FormatClients:
 //
-//	var srcs []control.SourceReport
+//	var srcs []upstream.SourceReport
 //	if err := control.Request(ctx, control.SocketPath(cfg), "sources", &srcs); err != nil {
 //		return err // cannot reach ntpbox at /run/ntpbox/ntpbox.sock: is `ntpbox serve` running? (...)
 //	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // This file prints `sources` and `sourcestats` as chronyc 4.3 does: same
@@ -50,7 +52,7 @@ const nameWidth = 25
 //	MS Name/IP address         Stratum Poll Reach LastRx Last sample
 //	===============================================================================
 //	^* ntp1.example.net              2   6   377    23   -923us[ -924us] +/-   43ms
-func FormatSources(w io.Writer, sources []SourceReport, verbose bool) error {
+func FormatSources(w io.Writer, sources []upstream.SourceReport, verbose bool) error {
 	var b strings.Builder
 	if verbose {
 		b.WriteString(sourcesLegend)
@@ -73,7 +75,7 @@ func FormatSources(w io.Writer, sources []SourceReport, verbose bool) error {
 //	Name/IP Address            NP  NR  Span  Frequency  Freq Skew  Offset  Std Dev
 //	==============================================================================
 //	ntp1.example.net           11   5   46m     -0.001      0.045     +1us    25us
-func FormatSourceStats(w io.Writer, sources []SourceReport, verbose bool) error {
+func FormatSourceStats(w io.Writer, sources []upstream.SourceReport, verbose bool) error {
 	var b strings.Builder
 	if verbose {
 		b.WriteString(sourceStatsLegend)
@@ -99,7 +101,7 @@ func symbol(s string) byte {
 }
 
 // sourceName is the name column: the name as configured, else the address.
-func sourceName(s SourceReport) string {
+func sourceName(s upstream.SourceReport) string {
 	switch {
 	case s.Name != "":
 		return s.Name
