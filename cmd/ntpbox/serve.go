@@ -9,8 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ntpbox/ntpbox/box"
 	"github.com/ntpbox/ntpbox/config"
-	"github.com/ntpbox/ntpbox/ntpserver/daemon"
 )
 
 const defaultConfig = "/etc/ntpbox.conf"
@@ -34,7 +34,7 @@ func serve(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := daemon.Run(ctx, cfg, daemon.RunOptions{
+	err := box.Run(ctx, cfg, box.Options{
 		Logger:         log,
 		Workers:        *workers,
 		NoClockControl: *noClock,

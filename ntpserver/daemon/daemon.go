@@ -1,5 +1,8 @@
-// Package daemon is `ntpbox serve`: it builds the NTP server from a
-// config, listens, and runs until its context ends.
+// Package daemon is the NTP half of `ntpbox serve`: the upstream sync,
+// which polls the sources and steers the clock, and the NTP server,
+// which answers clients with the state the sync publishes. It knows
+// nothing of DHCP, DNS or the control socket: package box wires those
+// to it.
 package daemon
 
 import (
@@ -7,20 +10,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/ntpbox/ntpbox/config"
-	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
-// RunOptions are the knobs of Run that do not come from the config file.
-type RunOptions struct {
+// Options are the knobs of Start that do not come from the config file.
+type Options struct {
 	Logger *slog.Logger
 	// Workers is the number of sockets (and serving loops) per listening
 	// address, spread by SO_REUSEPORT. Default: one per CPU.
@@ -45,21 +49,33 @@ func servesAnyone(rules []config.AccessRule) bool {
 	return false
 }
 
-// Run is `ntpbox serve`. It
+// Service is the running NTP service.
+type Service struct {
+	log  *slog.Logger
+	clk  clock.Clock
+	sy   *syncer
+	srv  *ntpserver.Server
+	conn []*net.UDPConn
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+	done   chan struct{}
+	err    error
+}
+
+// Start starts the NTP service. It
 //
 //  1. picks the clock: the kernel's, or under -x a read-only view of it;
 //  2. restores the frequency from the drift file;
 //  3. starts the upstream sync, which polls the configured sources and
 //     steers the clock;
-//  4. opens the control socket for `ntpbox sources` and friends;
-//  5. answers NTP requests with the state the sync publishes;
-//  6. runs discovery when configured: DHCP option 42 on UDP 67 (`dhcp
-//     inform|server`) and the _ntp._udp SRV zone on UDP and TCP 53 (`dns
-//     zone`),
+//  4. answers NTP requests with the state the sync publishes,
 //
-// until ctx is cancelled or the sync gives up (maxchange), and saves the
-// drift file on the way out.
-func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
+// until ctx is cancelled, Stop is called or the sync gives up
+// (maxchange); it saves the drift file on the way out. Wait returns why
+// it stopped.
+func Start(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -108,21 +124,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	srv.SetState(eng.SyncState())
 	sy, err := newSyncer(eng, clk, srv, cfg.Sources, res, cfg.DriftFile, log.With("component", "sync"))
 	if err != nil {
-		return fmt.Errorf("upstream sockets: %w", err)
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var ln net.Listener
-	if path := control.SocketPath(cfg); path != "" {
-		ln, err = control.Listen(path)
-		if err != nil {
-			log.Warn("control socket not available; ntpbox sources/tracking will not reach this daemon", "err", err)
-		} else {
-			log.Info("control socket", "path", path)
-			wg.Go(func() { control.Serve(ln, provider{s: sy, srv: srv, now: clk.Now}, log.With("component", "control")) })
-		}
+		return nil, fmt.Errorf("upstream sockets: %w", err)
 	}
 
 	var conns []*net.UDPConn
@@ -136,25 +138,12 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 		}
 		if err != nil {
 			sy.close()
-			if ln != nil {
-				ln.Close()
-			}
-			wg.Wait()
-			return err
+			return nil, err
 		}
 	}
-	disc, err := startDiscovery(cfg, &wg, log)
-	if err != nil {
-		for _, c := range conns {
-			c.Close()
-		}
-		sy.close()
-		if ln != nil {
-			ln.Close()
-		}
-		wg.Wait()
-		return fmt.Errorf("discovery: %w", err)
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Service{log: log, clk: clk, sy: sy, srv: srv, conn: conns, cancel: cancel,
+		errs: make(chan error, len(conns)+1), done: make(chan struct{})}
 	var addrs []net.Addr
 	seen := map[string]bool{}
 	for _, c := range conns {
@@ -165,38 +154,98 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) error {
 	}
 	st := srv.State()
 	log.Info("serving", "addrs", addrs, "sockets", len(conns), "sources", len(cfg.Sources),
-		"stratum", st.Stratum, "leap", st.Leap.String(), "refid", wire.RefIDString(st.Stratum, st.RefID), "precision", precision)
-	errs := make(chan error, len(conns)+1)
+		"stratum", st.Stratum, "leap", st.Leap.String(), "refid", wireRefID(st), "precision", precision)
 	for _, c := range conns {
-		wg.Go(func() {
+		s.wg.Go(func() {
 			if err := srv.Serve(c); err != nil {
-				errs <- fmt.Errorf("serve %s: %w", c.LocalAddr(), err)
+				s.errs <- fmt.Errorf("serve %s: %w", c.LocalAddr(), err)
 			}
 		})
 	}
-	wg.Go(func() {
+	s.wg.Go(func() {
 		if err := sy.run(ctx); err != nil {
-			errs <- err
+			s.errs <- err
 		}
 	})
+	go s.watch(ctx)
+	return s, nil
+}
+
+// watch stops the service when ctx ends or a part of it fails.
+func (s *Service) watch(ctx context.Context) {
+	var err error
 	select {
 	case <-ctx.Done():
-	case err = <-errs:
+	case err = <-s.errs:
 	}
-	cancel()
-	for _, c := range conns {
+	s.cancel()
+	for _, c := range s.conn {
 		c.Close()
 	}
-	disc.close()
-	if ln != nil {
-		ln.Close()
-	}
-	wg.Wait()
-	s := srv.Stats()
-	disc.logStats(log.With("component", "dhcp"))
-	log.Info("stopped", "received", s.Received, "answered", s.Answered, "dropped", s.Dropped)
+	s.wg.Wait()
+	st := s.srv.Stats()
+	s.log.Info("stopped", "received", st.Received, "answered", st.Answered, "dropped", st.Dropped)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	return err
+	s.err = err
+	close(s.done)
 }
+
+// Stop stops the service and waits until it has stopped.
+func (s *Service) Stop() { s.cancel(); <-s.done }
+
+// Done is closed once the service has stopped.
+func (s *Service) Done() <-chan struct{} { return s.done }
+
+// Err is why the service stopped (nil for Stop or ctx); valid after Done.
+func (s *Service) Err() error { return s.err }
+
+// Sources is `sources`: the engine's report of its sources.
+func (s *Service) Sources() []upstream.SourceReport {
+	s.sy.mu.Lock()
+	defer s.sy.mu.Unlock()
+	return s.sy.eng.Sources()
+}
+
+// Tracking is `tracking`: the engine's report of the clock.
+func (s *Service) Tracking() upstream.TrackingReport {
+	s.sy.mu.Lock()
+	defer s.sy.mu.Unlock()
+	return s.sy.eng.Tracking()
+}
+
+// ClientStats is one line of `clients`.
+type ClientStats struct {
+	ntpserver.ClientStats
+	// IntervalLog2 is chronyc's Int column: log2 of the mean interval
+	// between the client's requests, 127 when unknown.
+	IntervalLog2 int
+	LastAgo      time.Duration
+}
+
+// Clients returns the client log, or nil with `noclientlog`.
+func (s *Service) Clients() []ClientStats {
+	cl := s.srv.Clients()
+	if cl == nil {
+		return nil
+	}
+	now := s.clk.Now().UnixNano()
+	var out []ClientStats
+	for _, c := range cl.Clients() {
+		out = append(out, ClientStats{ClientStats: c, IntervalLog2: meanIntervalLog2(c), LastAgo: time.Duration(now - c.Last)})
+	}
+	return out
+}
+
+// meanIntervalLog2 is chronyc's Int column: log2 of the mean interval
+// between a client's requests, 127 when unknown.
+func meanIntervalLog2(c ntpserver.ClientStats) int {
+	if c.Hits < 2 || c.Last <= c.First {
+		return 127
+	}
+	mean := float64(c.Last-c.First) / float64(c.Hits-1) / 1e9
+	return int(math.Round(math.Log2(mean)))
+}
+
+func wireRefID(st ntpserver.SyncState) string { return wire.RefIDString(st.Stratum, st.RefID) }

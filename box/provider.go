@@ -1,0 +1,24 @@
+package box
+
+import (
+	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/ntpserver/daemon"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+)
+
+// provider answers the control socket from the NTP service.
+type provider struct{ ntp *daemon.Service }
+
+func (p provider) Sources() []upstream.SourceReport  { return p.ntp.Sources() }
+func (p provider) Tracking() upstream.TrackingReport { return p.ntp.Tracking() }
+
+func (p provider) Clients() []control.ClientReport {
+	var out []control.ClientReport
+	for _, c := range p.ntp.Clients() {
+		out = append(out, control.ClientReport{
+			Addr: c.Addr, NTP: uint64(c.Hits), Drop: uint64(c.Drops), KoD: uint64(c.KoDs),
+			Interval: c.IntervalLog2, LastAgo: c.LastAgo,
+		})
+	}
+	return out
+}
