@@ -1,7 +1,7 @@
 package upstream
 
 import (
-	crand "crypto/rand"
+	"encoding/binary"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -100,8 +100,15 @@ func NewEngine(cfg Config, clk clock.Clock, log *slog.Logger) *Engine {
 	if cfg.MinSources < 1 {
 		cfg.MinSources = 1
 	}
+	// The request nonces must be unpredictable, but the engine must not
+	// wait for the kernel's random pool: on a PC without RDRAND or an
+	// RNG device, crypto/rand blocks for minutes after boot. The runtime
+	// seeds math/rand/v2 from the kernel's AT_RANDOM bytes, which never
+	// block.
 	var seed [32]byte
-	crand.Read(seed[:])
+	for i := 0; i < len(seed); i += 8 {
+		binary.LittleEndian.PutUint64(seed[i:], rand.Uint64())
+	}
 	e := &Engine{
 		cfg:    cfg,
 		clk:    clk,
