@@ -160,3 +160,11 @@ func isWord(s string) bool {
 	}
 	return s != ""
 }
+
+// The kernel command line syntax moved to package config.
+type Param = config.Param
+
+var (
+	ReadCmdline  = config.ReadCmdline
+	SplitCmdline = config.SplitCmdline
+)

@@ -154,7 +154,7 @@ func (d *discovery) startDHCP6(cfg *config.Config, wg *sync.WaitGroup, log *slog
 	if !wantsDHCP6(cfg) {
 		return nil
 	}
-	fail := func(err error) error { return fmt.Errorf("%s: dhcp6: %w", cfg.DHCP6.Pos, err) }
+	fail := func(err error) error { return fmt.Errorf("%s: dhcp6: %w", cfg.DHCP6.Origin, err) }
 	ifs, err := ifaceAddrs6()
 	if err != nil {
 		return fail(err)

@@ -215,7 +215,7 @@ func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 	}
 	s, err := openDHCP(dhcpConfig(cfg, lan), cfg.DHCPLeaseFile(), lan, wg, log)
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.DHCP.Pos, err)
+		return fmt.Errorf("%s: %w", cfg.DHCP.Origin, err)
 	}
 	d.dhcp = s.h
 	d.closers = append(d.closers, s.close)

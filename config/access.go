@@ -15,11 +15,13 @@ import (
 //	allow 3.4.5             chrony's short IPv4 form: 1, 2 or 3 numbers = /8, /16, /24
 //	allow 10/8              the short form with a length
 //	allow all [subnet]      the same, overriding earlier rules inside the subnet
+//	allow connected         the subnets of the box's interfaces, whatever they
+//	                        are when a request comes (ntpbox's own; chrony has none)
 //
 // Host names, which chrony resolves when it starts, are refused: parsing
 // does no DNS.
 func (p *parser) access(l *line) error {
-	rule := AccessRule{Pos: l.pos, Allow: l.name == "allow"}
+	rule := AccessRule{Origin: l.origin, Allow: l.name == "allow"}
 	args := l.args
 	if len(args) > 0 && asciiLower(args[0]) == "all" {
 		rule.All = true
@@ -28,9 +30,15 @@ func (p *parser) access(l *line) error {
 	if len(args) > 1 {
 		return fmt.Errorf("expected at most one address or subnet, got extra argument %q", args[1])
 	}
-	if len(args) == 0 {
+	switch {
+	case len(args) == 0:
 		rule.Any = true
-	} else {
+	case asciiLower(args[0]) == "connected":
+		if rule.All {
+			return fmt.Errorf("expected connected without all, got all connected")
+		}
+		rule.Connected = true
+	default:
 		prefix, err := parseSubnet(args[0])
 		if err != nil {
 			return err

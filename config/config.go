@@ -45,17 +45,46 @@ type Config struct {
 	DNSZone   string       // `dns zone NAME`, lower case without the final dot; "" when absent
 
 	// The appliance's network directives (address, gateway, nameserver,
-	// interface); `ntpbox serve` ignores them.
+	// interface, hostname); `ntpbox serve` on a host ignores them.
 	Network Network
+
+	// Lease is what the box's DHCP lease gave, when it has one (see
+	// Merge). Its NTP servers are among Sources, with LayerLease origins.
+	Lease *Lease `json:",omitempty"`
+
+	// Origins records where each setting came from, keyed by directive
+	// ("port", "local", ...) and, for the values of a repeatable
+	// directive that are plain addresses, by directive and value
+	// ("advertise 198.18.0.2"). Sources and access rules carry their own
+	// Origin. A setting with no entry has its default.
+	Origins map[string]Origin `json:",omitempty"`
+}
+
+// setOrigin records where directive name was last set.
+func (c *Config) setOrigin(name string, o Origin) {
+	if c.Origins == nil {
+		c.Origins = map[string]Origin{}
+	}
+	c.Origins[name] = o
+}
+
+// OriginOf returns where the setting came from, and false for a default.
+func (c *Config) OriginOf(key string) (Origin, bool) {
+	o, ok := c.Origins[key]
+	return o, ok
 }
 
 // AccessRule is one `allow` or `deny` line.
 type AccessRule struct {
-	Pos    Pos
+	Origin Origin
 	Allow  bool         // allow or deny
 	All    bool         // the `allow all` / `deny all` form, which overrides earlier rules for subnets inside it
-	Prefix netip.Prefix // masked, no zone; the zero Prefix when Any is set
+	Prefix netip.Prefix // masked, no zone; the zero Prefix when Any or Connected is set
 	Any    bool         // rule covers every address, IPv4 and IPv6 (plain `allow` / `allow all`)
+	// Connected is `allow connected` / `deny connected` (ntpbox's own): the
+	// subnets of the box's interfaces, as they are at the time a request
+	// comes, not as they were when the config was read.
+	Connected bool `json:",omitempty"`
 }
 
 // Local is the `local` directive: serve time as if synchronised when no
@@ -97,7 +126,7 @@ func DefaultRateLimit() RateLimit {
 
 // Source is one `server` or `pool` line.
 type Source struct {
-	Pos      Pos
+	Origin   Origin
 	Pool     bool   // pool vs server
 	Host     string // hostname or IP address, kept as written
 	Port     int    // 1..65535, default 123

@@ -2,15 +2,12 @@ package config
 
 import (
 	"fmt"
-	"strings"
-
-	"github.com/miekg/dns"
 )
 
 // DHCP6 is the `dhcp6` directive: stateless DHCPv6 (RFC 8415 §6.1) with
 // the NTP Server option 56 (RFC 5908).
 type DHCP6 struct {
-	Pos    Pos
+	Origin Origin
 	Inform bool // `dhcp6 inform`: answer Information-Request; false for `dhcp6 off`
 	// Names are the NTP server names (`name FQDN`, lower case, no final
 	// dot) sent as NTP_SUBOPTION_SRV_FQDN after the addresses.
@@ -27,7 +24,7 @@ func (p *parser) dhcp6(l *line) error {
 	if len(l.args) == 0 {
 		return fmt.Errorf("expected off or inform, got nothing")
 	}
-	d := &DHCP6{Pos: l.pos}
+	d := &DHCP6{Origin: l.origin}
 	switch mode := asciiLower(l.args[0]); mode {
 	case "off":
 		if len(l.args) > 1 {
@@ -43,8 +40,8 @@ func (p *parser) dhcp6(l *line) error {
 			if len(rest) < 2 {
 				return fmt.Errorf("expected a domain name after name, got nothing")
 			}
-			name := strings.ToLower(strings.TrimSuffix(rest[1], "."))
-			if _, ok := dns.IsDomainName(name); !ok || name == "" || strings.ContainsAny(name, `\ "`) {
+			name, ok := domainName(rest[1])
+			if !ok {
 				return fmt.Errorf("expected a domain name after name, got %q", rest[1])
 			}
 			for _, n := range d.Names {

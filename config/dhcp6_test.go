@@ -11,15 +11,15 @@ func TestDHCP6Good(t *testing.T) {
 		want       *DHCP6
 	}{
 		{"absent", "dhcp inform", nil},
-		{"off", "dhcp6 off", &DHCP6{Pos: Pos{testFile, 1}}},
-		{"inform", "advertise 198.18.0.2\nDHCP6 Inform", &DHCP6{Pos: Pos{testFile, 2}, Inform: true}},
+		{"off", "dhcp6 off", &DHCP6{Origin: Origin{Layer: LayerFile, File: testFile, Line: 1}}},
+		{"inform", "advertise 198.18.0.2\nDHCP6 Inform", &DHCP6{Origin: Origin{Layer: LayerFile, File: testFile, Line: 2}, Inform: true}},
 		{"inform with names", "dhcp6 inform name NTP1.Lab.Test. name ntp2.lab.test",
-			&DHCP6{Pos: Pos{testFile, 1}, Inform: true, Names: []string{"ntp1.lab.test", "ntp2.lab.test"}}},
-		{"last line wins", "dhcp6 inform\ndhcp6 off", &DHCP6{Pos: Pos{testFile, 2}}},
+			&DHCP6{Origin: Origin{Layer: LayerFile, File: testFile, Line: 1}, Inform: true, Names: []string{"ntp1.lab.test", "ntp2.lab.test"}}},
+		{"last line wins", "dhcp6 inform\ndhcp6 off", &DHCP6{Origin: Origin{Layer: LayerFile, File: testFile, Line: 2}}},
 		// Option 56 carries IPv6 servers, but an IPv4-only advertise list is
 		// no error here: the daemon then advertises the box's own IPv6
 		// address.
-		{"ipv4 advertise", "advertise 198.18.0.2\ndhcp6 inform", &DHCP6{Pos: Pos{testFile, 2}, Inform: true}},
+		{"ipv4 advertise", "advertise 198.18.0.2\ndhcp6 inform", &DHCP6{Origin: Origin{Layer: LayerFile, File: testFile, Line: 2}, Inform: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := mustParse(t, tt.text)

@@ -40,8 +40,8 @@ func (m DHCPMode) String() string {
 
 // DHCP is the `dhcp` directive.
 type DHCP struct {
-	Pos  Pos
-	Mode DHCPMode
+	Origin Origin
+	Mode   DHCPMode
 	// Server mode only: the IPv4 range, lease time (0: dhcpopt.DefaultLease)
 	// and router (option 3, when valid).
 	RangeStart, RangeEnd netip.Addr
@@ -102,7 +102,7 @@ func (p *parser) dhcp(l *line) error {
 	if len(l.args) == 0 {
 		return fmt.Errorf("expected off, inform, server or auto, got nothing")
 	}
-	d := &DHCP{Pos: l.pos}
+	d := &DHCP{Origin: l.origin}
 	switch mode := asciiLower(l.args[0]); mode {
 	case "off", "auto":
 		if len(l.args) > 1 {
@@ -184,11 +184,11 @@ func (p *parser) dnsDirective(l *line) error {
 	if len(l.args) != 2 {
 		return fmt.Errorf("expected zone NAME, got %d arguments after zone", len(l.args)-1)
 	}
-	name := strings.TrimSuffix(l.args[1], ".")
-	if _, ok := dns.IsDomainName(name); !ok || name == "" || strings.ContainsAny(name, `\ "`) {
-		return fmt.Errorf("expected a domain name, got %q", l.args[1])
+	name, ok := domainName(l.args[1])
+	if !ok {
+		return fmt.Errorf("expected a domain name of ASCII letters, digits, - and _, got %q", l.args[1])
 	}
-	p.cfg.DNSZone = strings.ToLower(name)
+	p.cfg.DNSZone = name
 	return nil
 }
 
@@ -199,4 +199,20 @@ func anyIPv4(as []netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// domainName checks a domain name of the dns and dhcp6 directives and
+// returns it lower case without its final dot: ASCII letters, digits,
+// '-' and '_' in labels of at most 63 characters, as a DNS zone or an
+// NTP server's name needs, and nothing that lower-casing could change
+// into something else.
+func domainName(s string) (string, bool) {
+	name := strings.TrimSuffix(s, ".")
+	if !looksLikeHostname(name) {
+		return "", false
+	}
+	if _, ok := dns.IsDomainName(name); !ok {
+		return "", false
+	}
+	return asciiLower(name), true
 }

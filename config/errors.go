@@ -1,29 +1,16 @@
 package config
 
-import "strconv"
-
-// Pos is a position in a config file.
-type Pos struct {
-	File string
-	Line int // 1-based
-}
-
-// String returns "file:line".
-func (p Pos) String() string {
-	return p.File + ":" + strconv.Itoa(p.Line)
-}
-
 // Warning is a non-fatal finding, e.g. a chrony directive ntpbox does not
 // implement.
 type Warning struct {
-	Pos       Pos
+	Origin    Origin
 	Directive string
 	Msg       string
 }
 
 // String returns "file:line: directive: msg".
 func (w Warning) String() string {
-	return w.Pos.String() + ": " + w.Directive + ": " + w.Msg
+	return w.Origin.String() + ": " + w.Directive + ": " + w.Msg
 }
 
 // Error is one bad line. Msg says what was expected and what was found:
@@ -33,7 +20,7 @@ func (w Warning) String() string {
 // Parse returns all bad lines of a file as errors.Join of *Error values, so
 // errors.As finds the first one.
 type Error struct {
-	Pos       Pos
+	Origin    Origin
 	Directive string
 	Msg       string
 
@@ -42,7 +29,7 @@ type Error struct {
 
 // Error returns "file:line: directive: msg".
 func (e *Error) Error() string {
-	return e.Pos.String() + ": " + e.Directive + ": " + e.Msg
+	return e.Origin.String() + ": " + e.Directive + ": " + e.Msg
 }
 
 // Unwrap returns the cause of the error, if any (e.g. the error reading an

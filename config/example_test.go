@@ -42,7 +42,7 @@ func ExampleError() {
 
 	var e *config.Error
 	if errors.As(err, &e) {
-		fmt.Println("first bad line:", e.Pos.Line, e.Directive)
+		fmt.Println("first bad line:", e.Origin.Line, e.Directive)
 	}
 	// Output:
 	// /etc/ntpbox.conf:2: local: stratum: expected an integer 1..15, got "16"

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -14,11 +16,12 @@ import (
 // testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("server 0.centos.pool.ntp.org iburst\nallow 10.0.0.0/8\nlocal stratum 3\n"))
+	f.Add([]byte("address 198.18.0.2/24 # the box\ngateway 198.18.0.1\nnameserver 198.18.0.53\nhostname ntp1\nallow connected\ndeny 198.18.0.64/26\nlocal stratum 10 orphan waitunsynced 30\n"))
 	f.Add([]byte("advertise 198.18.0.2\ndhcp server 198.18.0.100 198.18.0.150 lease 2h router 198.18.0.1 dns 198.18.0.1\ndns zone lab.test\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, warnings, err := ParseBytes("fuzz.conf", data)
 		for _, w := range warnings {
-			if w.Pos.File != "fuzz.conf" || w.Pos.Line < 1 || w.Directive == "" || w.Msg == "" {
+			if w.Origin.File != "fuzz.conf" || w.Origin.Line < 1 || w.Directive == "" || w.Msg == "" {
 				t.Errorf("malformed warning %+v", w)
 			}
 		}
@@ -35,7 +38,46 @@ func FuzzParse(f *testing.F) {
 		if problems := outOfRange(cfg); len(problems) > 0 {
 			t.Errorf("accepted %q with fields out of range: %s", data, strings.Join(problems, "; "))
 		}
+		// What `ntpbox config` prints parses back to the same settings.
+		var buf bytes.Buffer
+		if err := cfg.Render(&buf); err != nil {
+			t.Fatal(err)
+		}
+		back, _, err := ParseBytes("rendered.conf", buf.Bytes())
+		if err != nil {
+			t.Fatalf("%q renders as\n%s\nwhich does not parse: %v", data, buf.Bytes(), err)
+		}
+		if a, b := settings(cfg), settings(back); !reflect.DeepEqual(a, b) {
+			t.Fatalf("%q renders as\n%s\nwhich parses to other settings:\n got  %+v\n want %+v", data, buf.Bytes(), b, a)
+		}
 	})
+}
+
+// settings is cfg without the origins, and without what Render can only
+// show as a comment (the source options ntpbox ignores).
+func settings(cfg *Config) Config {
+	c := *cfg
+	c.Origins = nil
+	c.Access = append([]AccessRule(nil), c.Access...)
+	for i := range c.Access {
+		c.Access[i].Origin = Origin{}
+	}
+	c.Sources = append([]Source(nil), c.Sources...)
+	for i := range c.Sources {
+		c.Sources[i].Origin = Origin{}
+		c.Sources[i].Options = nil
+	}
+	if c.DHCP != nil {
+		d := *c.DHCP
+		d.Origin = Origin{}
+		c.DHCP = &d
+	}
+	if c.DHCP6 != nil {
+		d := *c.DHCP6
+		d.Origin = Origin{}
+		c.DHCP6 = &d
+	}
+	return c
 }
 
 func checkErrors(t *testing.T, err error) {
@@ -49,7 +91,7 @@ func checkErrors(t *testing.T, err error) {
 		if !errors.As(e, &pe) {
 			t.Fatalf("error %v (%T) is not an *Error", e, e)
 		}
-		if pe.Pos.File != "fuzz.conf" || pe.Pos.Line < 1 || pe.Directive == "" || pe.Msg == "" {
+		if pe.Origin.File != "fuzz.conf" || pe.Origin.Line < 1 || pe.Directive == "" || pe.Msg == "" {
 			t.Errorf("malformed error %+v", pe)
 		}
 	}
@@ -76,8 +118,8 @@ func outOfRange(cfg *Config) []string {
 		seen[a.String()] = true
 	}
 	for _, r := range cfg.Access {
-		if r.Any {
-			check(r.Prefix == (AccessRule{}).Prefix, "AccessRule.Prefix with Any")
+		if r.Any || r.Connected {
+			check(r.Prefix == (AccessRule{}).Prefix && !(r.Any && r.Connected), "AccessRule.Prefix with Any or Connected")
 		} else {
 			check(r.Prefix.IsValid() && r.Prefix == r.Prefix.Masked() && r.Prefix.Addr().Zone() == "", "AccessRule.Prefix")
 		}
@@ -97,7 +139,7 @@ func outOfRange(cfg *Config) []string {
 		check(!cfg.NoClientLog, "RateLimit with NoClientLog")
 	}
 	for _, s := range cfg.Sources {
-		check(s.Pos.Line >= 1 && validHost(s.Host), "Source.Host")
+		check(s.Origin.Line >= 1 && validHost(s.Host), "Source.Host")
 		check(s.Port >= 1 && s.Port <= 65535, "Source.Port")
 		check(s.MinPoll >= minPoll && s.MinPoll <= maxPoll, "Source.MinPoll")
 		check(s.MaxPoll >= minPoll && s.MaxPoll <= maxPoll && s.MaxPoll >= s.MinPoll, "Source.MaxPoll")

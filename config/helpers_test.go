@@ -31,10 +31,10 @@ func mustParse(t *testing.T, text string) (*Config, []Warning) {
 func wantError(t *testing.T, text string, line int, directive string, contains ...string) *Error {
 	t.Helper()
 	cfg, _, err := ParseBytes(testFile, []byte(text))
-	return checkError(t, cfg, err, Pos{File: testFile, Line: line}, directive, contains...)
+	return checkError(t, cfg, err, Origin{Layer: LayerFile, File: testFile, Line: line}, directive, contains...)
 }
 
-func checkError(t *testing.T, cfg *Config, err error, pos Pos, directive string, contains ...string) *Error {
+func checkError(t *testing.T, cfg *Config, err error, origin Origin, directive string, contains ...string) *Error {
 	t.Helper()
 	if cfg != nil {
 		t.Errorf("got a Config with error %v, want nil", err)
@@ -43,7 +43,7 @@ func checkError(t *testing.T, cfg *Config, err error, pos Pos, directive string,
 	if !errors.As(err, &e) {
 		t.Fatalf("got error %v (%T), want an *Error", err, err)
 	}
-	prefix := fmt.Sprintf("%s: %s: ", pos, directive)
+	prefix := fmt.Sprintf("%s: %s: ", origin, directive)
 	if !strings.HasPrefix(e.Error(), prefix) {
 		t.Errorf("error %q does not start with %q", e.Error(), prefix)
 	}

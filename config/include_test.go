@@ -108,46 +108,46 @@ func TestIncludeBad(t *testing.T) {
 	tests := []struct {
 		name      string
 		fsys      mapFS
-		pos       Pos
+		origin    Origin
 		directive string
 		contains  []string
 	}{
 		{"missing file", files("/etc/ntpbox.conf", "\ninclude /etc/missing.conf"),
-			Pos{"/etc/ntpbox.conf", 2}, "include", []string{`cannot read "/etc/missing.conf"`}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 2}, "include", []string{`cannot read "/etc/missing.conf"`}},
 		{"no argument", files("/etc/ntpbox.conf", "include"),
-			Pos{"/etc/ntpbox.conf", 1}, "include", []string{"expected a file name or a glob pattern, got nothing"}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 1}, "include", []string{"expected a file name or a glob pattern, got nothing"}},
 		{"two arguments", files("/etc/ntpbox.conf", "include a b"),
-			Pos{"/etc/ntpbox.conf", 1}, "include", []string{`extra argument "b"`}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 1}, "include", []string{`extra argument "b"`}},
 		{"bad pattern", files("/etc/ntpbox.conf", "include /etc/[.conf"),
-			Pos{"/etc/ntpbox.conf", 1}, "include", []string{`expected a valid glob pattern, got "/etc/[.conf"`}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 1}, "include", []string{`expected a valid glob pattern, got "/etc/[.conf"`}},
 		{"self include", files("/etc/ntpbox.conf", "include /etc/ntpbox.conf"),
-			Pos{"/etc/ntpbox.conf", 1}, "include", []string{"expected no include cycle, got /etc/ntpbox.conf -> /etc/ntpbox.conf"}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 1}, "include", []string{"expected no include cycle, got /etc/ntpbox.conf -> /etc/ntpbox.conf"}},
 		{"cycle", files(
 			"/etc/ntpbox.conf", "include /etc/a.conf",
 			"/etc/a.conf", "include /etc/b.conf",
 			"/etc/b.conf", "\n\ninclude /etc/./a.conf"),
-			Pos{"/etc/b.conf", 3}, "include", []string{"expected no include cycle, got /etc/a.conf -> /etc/b.conf -> /etc/a.conf"}},
+			Origin{Layer: LayerFile, File: "/etc/b.conf", Line: 3}, "include", []string{"expected no include cycle, got /etc/a.conf -> /etc/b.conf -> /etc/a.conf"}},
 		{"cycle through confdir", files(
 			"/etc/ntpbox.conf", "confdir /etc/ntpbox.d",
 			"/etc/ntpbox.d/a.conf", "include /etc/ntpbox.conf"),
-			Pos{"/etc/ntpbox.d/a.conf", 1}, "include", []string{"/etc/ntpbox.conf -> /etc/ntpbox.d/a.conf -> /etc/ntpbox.conf"}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.d/a.conf", Line: 1}, "include", []string{"/etc/ntpbox.conf -> /etc/ntpbox.d/a.conf -> /etc/ntpbox.conf"}},
 		{"too deep", files(chain...),
-			Pos{"/etc/9.conf", 1}, "include", []string{"expected at most 10 nested files", "/etc/9.conf -> /etc/10.conf"}},
+			Origin{Layer: LayerFile, File: "/etc/9.conf", Line: 1}, "include", []string{"expected at most 10 nested files", "/etc/9.conf -> /etc/10.conf"}},
 		{"error inside included file", files(
 			"/etc/ntpbox.conf", "include /etc/x.conf",
 			"/etc/x.conf", "server a.example\nport x"),
-			Pos{"/etc/x.conf", 2}, "port", []string{`got "x"`}},
+			Origin{Layer: LayerFile, File: "/etc/x.conf", Line: 2}, "port", []string{`got "x"`}},
 		{"confdir no directory", files("/etc/ntpbox.conf", "confdir"),
-			Pos{"/etc/ntpbox.conf", 1}, "confdir", []string{"expected 1..10 directories, got 0"}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 1}, "confdir", []string{"expected 1..10 directories, got 0"}},
 		{"confdir too many directories", files("/etc/ntpbox.conf", "confdir a b c d e f g h i j k"),
-			Pos{"/etc/ntpbox.conf", 1}, "confdir", []string{"expected 1..10 directories, got 11"}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 1}, "confdir", []string{"expected 1..10 directories, got 11"}},
 		{"confdir on a file", files("/etc/ntpbox.conf", "confdir /etc/ntpbox.conf"),
-			Pos{"/etc/ntpbox.conf", 1}, "confdir", []string{`cannot read directory "/etc/ntpbox.conf"`}},
+			Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 1}, "confdir", []string{`cannot read directory "/etc/ntpbox.conf"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _, err := Parse(tt.fsys, "/etc/ntpbox.conf")
-			checkError(t, cfg, err, tt.pos, tt.directive, tt.contains...)
+			checkError(t, cfg, err, tt.origin, tt.directive, tt.contains...)
 		})
 	}
 }
@@ -206,7 +206,7 @@ func TestLoadRealFiles(t *testing.T) {
 
 	write("broken.conf", "include "+dir+"/missing.conf\n")
 	_, _, err = Load(filepath.Join(dir, "broken.conf"))
-	checkError(t, nil, err, Pos{filepath.Join(dir, "broken.conf"), 1}, "include", dir+"/missing.conf")
+	checkError(t, nil, err, Origin{Layer: LayerFile, File: filepath.Join(dir, "broken.conf"), Line: 1}, "include", dir+"/missing.conf")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false", err)
 	}

@@ -7,24 +7,35 @@ import (
 )
 
 // This file has the appliance's network directives, which chrony does not
-// have: address, gateway, nameserver and interface. On the appliance, init
-// reads them from the config before it brings up the network; a line
-// given on the kernel command line (ntpbox.address=...) replaces the
-// file's lines of the same directive. `ntpbox serve` on an ordinary host
-// ignores them: there the operating system configures the network.
+// have: address, gateway, nameserver, interface and hostname. On the
+// appliance, init applies them before it brings up the network; on an
+// ordinary host `ntpbox serve` ignores them: there the operating system
+// configures the network.
+//
+// Unlike the chrony directives, these are replaced as a group by a later
+// layer (see Merge): an `address` on the kernel command line replaces the
+// file's addresses instead of adding to them, or a box could never be
+// moved from DHCP to a static address (or back) from the command line.
 
-// Network is the appliance's network setup from the config file.
+// Network is the appliance's network setup.
 type Network struct {
 	// DHCP is `address dhcp`: ask a DHCP server for the address.
 	DHCP bool
-	// Addresses are the `address ADDR/LEN` lines, in file order.
+	// Addresses are the `address ADDR/LEN` lines, in order.
 	Addresses   []netip.Prefix
 	Gateway     netip.Addr   // `gateway ADDR`; invalid when absent
 	Nameservers []netip.Addr // `nameserver ADDR` lines
 	Interface   string       // `interface NAME`; "" picks the first Ethernet interface
-	// Pos is where each directive was last given, keyed by name.
-	Pos map[string]Pos
+	// Hostname is `hostname NAME`: the name the box gives itself and
+	// sends to the DHCP server (option 12), so that it shows in the
+	// router's lease table. "" means ntpbox- and the MAC's last three
+	// octets (see DefaultHostname).
+	Hostname string
 }
+
+// networkDirectives are the directives replaced as a group by a later
+// layer: address (dhcp or static), nameserver, gateway, interface, hostname.
+var networkDirectives = []string{"address", "gateway", "nameserver", "interface", "hostname"}
 
 // network handles
 //
@@ -32,6 +43,7 @@ type Network struct {
 //	gateway ADDR
 //	nameserver ADDR             (repeatable)
 //	interface NAME
+//	hostname NAME
 //
 // `address dhcp` and a static address exclude each other.
 func (p *parser) network(l *line) error {
@@ -40,52 +52,117 @@ func (p *parser) network(l *line) error {
 		"gateway":    "an IP address",
 		"nameserver": "an IP address",
 		"interface":  "an interface name",
+		"hostname":   "a host name",
 	}[l.name])
 	if err != nil {
 		return err
 	}
 	n := &p.cfg.Network
-	if n.Pos == nil {
-		n.Pos = map[string]Pos{}
+	// The first line of a directive in a new layer replaces what the
+	// earlier layers set.
+	if seq, ok := p.netLayer[l.name]; ok && seq != p.layerSeq {
+		switch l.name {
+		case "address":
+			n.DHCP, n.Addresses = false, nil
+			p.cfg.dropOrigins("address ")
+		case "nameserver":
+			n.Nameservers = nil
+			p.cfg.dropOrigins("nameserver ")
+		}
 	}
+	p.netLayer[l.name] = p.layerSeq
 	switch l.name {
 	case "address":
 		if strings.EqualFold(arg, "dhcp") {
 			if len(n.Addresses) > 0 {
-				return fmt.Errorf("expected either dhcp or static addresses, got dhcp after %s (%s)", n.Addresses[0], n.Pos["address"])
+				return fmt.Errorf("expected either dhcp or static addresses, got dhcp after %s (%s)", n.Addresses[0], p.cfg.Origins["address"])
 			}
 			n.DHCP = true
 			break
 		}
 		if n.DHCP {
-			return fmt.Errorf("expected either dhcp or static addresses, got %s after dhcp (%s)", arg, n.Pos["address"])
+			return fmt.Errorf("expected either dhcp or static addresses, got %s after dhcp (%s)", arg, p.cfg.Origins["address"])
 		}
 		pfx, err := netip.ParsePrefix(arg)
 		if err != nil || pfx.Addr().Zone() != "" || pfx.Addr().IsUnspecified() || pfx.Addr().IsMulticast() || pfx.Addr().IsLoopback() {
 			return fmt.Errorf("expected dhcp or ADDRESS/LENGTH of a unicast address, got %q", arg)
 		}
+		pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits())
 		for _, q := range n.Addresses {
 			if q.Addr() == pfx.Addr() {
 				return fmt.Errorf("expected each address once, got %s again", pfx.Addr())
 			}
 		}
 		n.Addresses = append(n.Addresses, pfx)
+		p.cfg.setOrigin("address "+pfx.String(), l.origin)
 	case "gateway", "nameserver":
 		a, err := netip.ParseAddr(arg)
-		if err != nil || a.IsUnspecified() || a.IsMulticast() {
+		if err != nil || a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
 			return fmt.Errorf("expected a unicast IP address, got %q", arg)
 		}
+		a = a.Unmap()
 		if l.name == "gateway" {
-			n.Gateway = a.Unmap()
-		} else {
-			n.Nameservers = append(n.Nameservers, a.Unmap())
+			n.Gateway = a
+			break
 		}
+		for _, b := range n.Nameservers {
+			if a == b {
+				return fmt.Errorf("expected each address once, got %s again", a)
+			}
+		}
+		n.Nameservers = append(n.Nameservers, a)
+		p.cfg.setOrigin("nameserver "+a.String(), l.origin)
 	case "interface":
 		if len(arg) > 15 || strings.ContainsAny(arg, "/ \t") {
 			return fmt.Errorf("expected an interface name of at most 15 characters without / or spaces, got %q", arg)
 		}
 		n.Interface = arg
+	case "hostname":
+		if !validHostname(arg) {
+			return fmt.Errorf("expected a host name of letters, digits and hyphens (RFC 1123, at most 63 characters a label), got %q", arg)
+		}
+		n.Hostname = asciiLower(arg)
 	}
-	n.Pos[l.name] = l.pos
 	return nil
+}
+
+// validHostname reports whether s is a host name RFC 1123 allows: labels
+// of letters, digits and hyphens, not starting or ending with a hyphen,
+// at most 63 characters each and 253 in all.
+func validHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// DefaultHostname is the name of a box without a `hostname` line:
+// "ntpbox-" and the last three octets of its MAC address, in hex, so that
+// two boxes on one LAN have different names in the router's lease table.
+func DefaultHostname(mac []byte) string {
+	if len(mac) < 3 {
+		return "ntpbox"
+	}
+	m := mac[len(mac)-3:]
+	return fmt.Sprintf("ntpbox-%02x%02x%02x", m[0], m[1], m[2])
+}
+
+// dropOrigins forgets the origins of the values of a repeatable
+// directive (keys starting with prefix).
+func (c *Config) dropOrigins(prefix string) {
+	for k := range c.Origins {
+		if strings.HasPrefix(k, prefix) {
+			delete(c.Origins, k)
+		}
+	}
 }

@@ -16,8 +16,8 @@ func TestNetworkDirectives(t *testing.T) {
 		n.Gateway != netip.MustParseAddr("198.18.0.1") || len(n.Nameservers) != 2 || n.Interface != "eth1" {
 		t.Errorf("got %+v", n)
 	}
-	if n.Pos["gateway"].Line != 3 {
-		t.Errorf("gateway position %v, want line 3", n.Pos["gateway"])
+	if cfg.Origins["gateway"].Line != 3 {
+		t.Errorf("gateway position %v, want line 3", cfg.Origins["gateway"])
 	}
 	cfg, _, err = ParseBytes("t.conf", []byte("address DHCP\n"))
 	if err != nil || !cfg.Network.DHCP {

@@ -43,22 +43,26 @@ type parser struct {
 	cfg      *Config
 	warnings []Warning
 	errs     []error
-	stack    []string // files being read, outermost first, for include cycles
+	stack    []string       // files being read, outermost first, for include cycles
+	layer    Layer          // of the lines being applied (LayerFile for Parse)
+	layerSeq int            // counts the layers applied, for replacing network directives
+	netLayer map[string]int // network directive -> layerSeq that last set it
 
-	bound          map[netip.Addr]Pos // bindaddress lines seen
-	rateLimitPos   *Pos               // last ratelimit line
-	noClientLogPos *Pos               // last noclientlog line
+	bound         map[netip.Addr]Origin // bindaddress lines seen
+	rateLimitAt   *Origin               // last ratelimit line
+	noClientLogAt *Origin               // last noclientlog line
 }
 
 func newParser(fsys FS) *parser {
-	return &parser{fsys: fsys, cfg: Default(), bound: map[netip.Addr]Pos{}}
+	return &parser{fsys: fsys, cfg: Default(), bound: map[netip.Addr]Origin{}, layer: LayerFile,
+		netLayer: map[string]int{}}
 }
 
 // line is one directive line split into words.
 type line struct {
-	pos  Pos
-	name string // the directive, lower case
-	args []string
+	origin Origin
+	name   string // the directive, lower case
+	args   []string
 }
 
 // arg returns argument i, or nil when there are fewer arguments.
@@ -94,16 +98,54 @@ func (p *parser) file(name string, data []byte) {
 	p.stack = append(p.stack, cleanName(name))
 	defer func() { p.stack = p.stack[:len(p.stack)-1] }()
 
+	for _, l := range fileLines(p.layer, name, data) {
+		p.apply(l)
+	}
+}
+
+// Line is one directive line: its words, and where it came from.
+type Line struct {
+	Origin Origin
+	Words  []string // the directive and its arguments, as written
+}
+
+// fileLines splits a file into its directive lines, dropping comments.
+func fileLines(layer Layer, name string, data []byte) []Line {
+	var out []Line
 	for i, text := range strings.Split(string(data), "\n") {
-		words := splitWords(text)
-		if len(words) == 0 || strings.ContainsRune("#!;%", rune(words[0][0])) {
-			continue
-		}
-		l := &line{pos: Pos{File: name, Line: i + 1}, name: asciiLower(words[0]), args: words[1:]}
-		if err := p.directive(l); err != nil {
-			p.fail(l, words[0], err)
+		if words := lineWords(text); len(words) > 0 {
+			out = append(out, Line{Origin: Origin{Layer: layer, File: name, Line: i + 1}, Words: words})
 		}
 	}
+	return out
+}
+
+// lineWords splits one line into words, without its comment: a line
+// whose first word starts with #, !, ; or % is a comment, as in chrony,
+// and so is the rest of a line from a word that starts with # (an
+// ntpbox extension: chrony has no trailing comments, so `server a #
+// primary` would fail there).
+func lineWords(text string) []string {
+	words := splitWords(text)
+	if len(words) > 0 && strings.ContainsRune("#!;%", rune(words[0][0])) {
+		return nil
+	}
+	for i, w := range words {
+		if w[0] == '#' {
+			return words[:i]
+		}
+	}
+	return words
+}
+
+// apply applies one line to the config, recording an error if it is bad.
+func (p *parser) apply(src Line) {
+	l := &line{origin: src.Origin, name: asciiLower(src.Words[0]), args: src.Words[1:]}
+	if err := p.directive(l); err != nil {
+		p.fail(l, src.Words[0], err)
+		return
+	}
+	p.cfg.setOrigin(l.name, l.origin)
 }
 
 // directive applies one line to the config.
@@ -149,7 +191,7 @@ func (p *parser) directive(l *line) error {
 		return p.dhcp6(l)
 	case "dns":
 		return p.dnsDirective(l)
-	case "address", "gateway", "nameserver", "interface":
+	case "address", "gateway", "nameserver", "interface", "hostname":
 		return p.network(l)
 	case "include":
 		return p.include(l)
@@ -172,21 +214,21 @@ func (p *parser) fail(l *line, written string, err error) {
 	if errors.Is(err, errUnknownDirective) {
 		directive = written
 	}
-	p.errs = append(p.errs, &Error{Pos: l.pos, Directive: directive, Msg: err.Error(), err: errors.Unwrap(err)})
+	p.errs = append(p.errs, &Error{Origin: l.origin, Directive: directive, Msg: err.Error(), err: errors.Unwrap(err)})
 }
 
 func (p *parser) warn(l *line, msg string) {
-	p.warnings = append(p.warnings, Warning{Pos: l.pos, Directive: l.name, Msg: msg})
+	p.warnings = append(p.warnings, Warning{Origin: l.origin, Directive: l.name, Msg: msg})
 }
 
 // finish runs the checks that span lines and returns Parse's results.
 func (p *parser) finish() (*Config, []Warning, error) {
-	if p.rateLimitPos != nil && p.noClientLogPos != nil {
-		l := &line{pos: *p.rateLimitPos, name: "ratelimit"}
-		p.fail(l, l.name, fmt.Errorf("cannot be used with noclientlog (%s), as in chrony", p.noClientLogPos))
+	if p.rateLimitAt != nil && p.noClientLogAt != nil {
+		l := &line{origin: *p.rateLimitAt, name: "ratelimit"}
+		p.fail(l, l.name, fmt.Errorf("cannot be used with noclientlog (%s), as in chrony", p.noClientLogAt))
 	}
 	if d := p.cfg.DHCP; d != nil && (d.Mode == DHCPInform || d.Mode == DHCPServer) && len(p.cfg.Advertise) > 0 && !anyIPv4(p.cfg.Advertise) {
-		l := &line{pos: d.Pos, name: "dhcp"}
+		l := &line{origin: d.Origin, name: "dhcp"}
 		p.fail(l, l.name, fmt.Errorf("expected an IPv4 address in advertise: option 42 carries IPv4 only, got %v", p.cfg.Advertise))
 	}
 	if len(p.errs) > 0 {

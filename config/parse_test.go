@@ -39,6 +39,8 @@ func TestSyntax(t *testing.T) {
 		{"vertical tab and form feed", "port\v\f1"},
 		{"upper-case directive", "PORT 1"},
 		{"mixed-case directive", "Port 1"},
+		{"trailing comment (ntpbox, not chrony)", "port 1 # the NTP port"},
+		{"trailing comment without space after #", "port 1	#1 is odd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,7 +101,7 @@ func TestAllErrorsCollected(t *testing.T) {
 		if !errors.As(e, &pe) {
 			t.Fatalf("%v is not an *Error", e)
 		}
-		got = append(got, pe.Pos.String()+" "+pe.Directive)
+		got = append(got, pe.Origin.String()+" "+pe.Directive)
 	}
 	want := []string{"test.conf:1 port", "test.conf:3 local", "test.conf:5 bogus"}
 	if !reflect.DeepEqual(got, want) {
@@ -111,11 +113,11 @@ func TestAllErrorsCollected(t *testing.T) {
 }
 
 func TestStrings(t *testing.T) {
-	pos := Pos{File: "/etc/ntpbox.conf", Line: 7}
+	pos := Origin{Layer: LayerFile, File: "/etc/ntpbox.conf", Line: 7}
 	if got, want := pos.String(), "/etc/ntpbox.conf:7"; got != want {
-		t.Errorf("Pos.String() = %q, want %q", got, want)
+		t.Errorf("Origin.String() = %q, want %q", got, want)
 	}
-	w := Warning{Pos: pos, Directive: "log", Msg: msgNotImplemented}
+	w := Warning{Origin: pos, Directive: "log", Msg: msgNotImplemented}
 	if got, want := w.String(), "/etc/ntpbox.conf:7: log: not implemented by ntpbox; ignored"; got != want {
 		t.Errorf("Warning.String() = %q, want %q", got, want)
 	}

@@ -39,8 +39,9 @@ func (p *parser) bindAddress(l *line) error {
 	if prev, ok := p.bound[addr]; ok {
 		return fmt.Errorf("expected each address once, got %s again (first at %s)", addr, prev)
 	}
-	p.bound[addr] = l.pos
+	p.bound[addr] = l.origin
 	p.cfg.BindAddresses = append(p.cfg.BindAddresses, addr)
+	p.cfg.setOrigin("bindaddress "+addr.String(), l.origin)
 	return nil
 }
 
@@ -73,8 +74,8 @@ func (p *parser) rateLimit(l *line) error {
 		}
 	}
 	p.cfg.RateLimit = &rl
-	pos := l.pos
-	p.rateLimitPos = &pos
+	pos := l.origin
+	p.rateLimitAt = &pos
 	return nil
 }
 
@@ -97,7 +98,7 @@ func (p *parser) noClientLog(l *line) error {
 		return err
 	}
 	p.cfg.NoClientLog = true
-	pos := l.pos
-	p.noClientLogPos = &pos
+	pos := l.origin
+	p.noClientLogAt = &pos
 	return nil
 }

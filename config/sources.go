@@ -20,7 +20,7 @@ const (
 // other word is an error. A repeated option overrides the earlier one.
 func (p *parser) source(l *line) error {
 	src := Source{
-		Pos:     l.pos,
+		Origin:  l.origin,
 		Pool:    l.name == "pool",
 		Port:    DefaultPort,
 		MinPoll: DefaultMinPoll,

@@ -1,4 +1,4 @@
-package appliance
+package config
 
 import (
 	"fmt"
@@ -99,4 +99,52 @@ func splitParam(word string) Param {
 		val = strings.TrimSuffix(val, `"`)
 	}
 	return Param{Key: key, Value: val, HasValue: true}
+}
+
+// CmdlinePrefix starts the kernel command line parameters that configure
+// the box: ntpbox.DIRECTIVE=ARGS, with ',' for each space in ARGS.
+const CmdlinePrefix = "ntpbox."
+
+// CmdlinePart turns the ntpbox.* parameters of a kernel command line (or
+// of cmdline.txt) into a config layer: ntpbox.DIRECTIVE=ARGS becomes the
+// line "DIRECTIVE ARGS" with each ',' in ARGS standing for a space, and
+// ntpbox.DIRECTIVE alone the line "DIRECTIVE". The lines go through the
+// same grammar as the config file's, in Merge. Parameters that are not
+// ntpbox's, and ntpbox.test* parameters (test hooks for init, not
+// directives), are skipped. A parameter that cannot be a line at all (a
+// control character, an empty directive) is an error naming it.
+func CmdlinePart(layer Layer, name string, params []Param) (Part, []error) {
+	part := Part{Layer: layer, Name: name}
+	var errs []error
+	for i, p := range params {
+		if !strings.HasPrefix(p.Key, CmdlinePrefix) {
+			continue
+		}
+		directive := p.Key[len(CmdlinePrefix):]
+		if strings.HasPrefix(strings.ToLower(directive), "test") {
+			continue
+		}
+		origin := Origin{Layer: layer, File: name, Line: i + 1, Note: p.String()}
+		if !isWord(directive) {
+			errs = append(errs, &Error{Origin: origin, Directive: p.Key,
+				Msg: "expected " + CmdlinePrefix + "DIRECTIVE with a directive of letters, digits and _"})
+			continue
+		}
+		if strings.ContainsFunc(p.Value, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			errs = append(errs, &Error{Origin: origin, Directive: directive, Msg: "control character in the arguments"})
+			continue
+		}
+		words := append([]string{directive}, strings.Fields(strings.ReplaceAll(p.Value, ",", " "))...)
+		part.Lines = append(part.Lines, Line{Origin: origin, Words: words})
+	}
+	return part, errs
+}
+
+func isWord(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }

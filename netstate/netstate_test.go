@@ -1,0 +1,48 @@
+package netstate
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+func state() State {
+	pp := netip.MustParsePrefix
+	return State{Links: []Link{
+		{Name: "lo", Up: true, Loopback: true, Addrs: []netip.Prefix{pp("127.0.0.1/8"), pp("::1/128")}},
+		{Name: "eth0", Up: true, Addrs: []netip.Prefix{pp("198.18.0.2/24"), pp("198.18.0.3/24"), pp("2001:2::2/64"), pp("fe80::1/64")}},
+		{Name: "eth1", Up: false, Addrs: []netip.Prefix{pp("198.19.0.2/24")}},
+	}}
+}
+
+func TestConnected(t *testing.T) {
+	got := state().Connected()
+	want := []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24"), netip.MustParsePrefix("2001:2::/64"), netip.MustParsePrefix("fe80::/64")}
+	if !slices.Equal(got, want) {
+		t.Errorf("Connected() = %v, want %v (no loopback, no link that is down, each subnet once)", got, want)
+	}
+}
+
+func TestIsLocal(t *testing.T) {
+	st := state()
+	for a, want := range map[string]bool{
+		"198.18.0.2": true, "::ffff:198.18.0.3": true, "198.19.0.2": true, "127.0.0.5": true, "::": true,
+		"fe80::1": true, "198.18.0.4": false, "2001:2::3": false,
+	} {
+		if got := st.IsLocal(netip.MustParseAddr(a)); got != want {
+			t.Errorf("IsLocal(%s) = %v, want %v", a, got, want)
+		}
+	}
+}
+
+func TestEqualIgnoresVersion(t *testing.T) {
+	a, b := state(), state()
+	b.Version = 7
+	if !a.Equal(b) {
+		t.Error("states differing in Version only are not Equal")
+	}
+	b.Links[1].Addrs = b.Links[1].Addrs[1:]
+	if a.Equal(b) {
+		t.Error("states with other addresses are Equal")
+	}
+}

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package netstate
+
+import (
+	"context"
+	"log/slog"
+)
+
+func subscribe(context.Context, *slog.Logger) <-chan struct{} { return nil }
