@@ -2,38 +2,83 @@
 // the NTP service (package ntpserver/daemon), the control socket
 // (package control), and discovery: DHCP option 42 (package dhcpopt)
 // and the _ntp._udp SRV zone (package dnssrv). The services never import
-// each other; each takes typed values from package config.
+// each other; each takes typed values from package config and the live
+// links from package netstate.
+//
+// Run follows the box's network as it changes: a DHCP lease that
+// arrives late, a new address, a link that goes down and up. The NTP
+// service is updated in place (access rules, option 42 sources,
+// resolvers); discovery is restarted on the new LAN address.
 package box
 
 import (
 	"context"
-	"fmt"
+		"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"sync"
 
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/netstate"
 	"github.com/ntpbox/ntpbox/ntpserver/daemon"
 )
 
 // Options are the knobs of Run that do not come from the config.
-type Options = daemon.Options
+type Options struct {
+	daemon.Options
+	// Links delivers the box's links, the current ones first; default
+	// netstate.Watch.
+	Links <-chan netstate.State
+}
 
 // Run is `ntpbox serve`: it starts the NTP service, the control socket
 // for `ntpbox sources` and friends, and discovery when configured (DHCP
 // option 42 on UDP 67 with `dhcp`, DHCPv6 option 56 with `dhcp6`, the
-// SRV zone on UDP and TCP 53 with `dns zone`), and runs until ctx is
-// cancelled or the NTP service stops (maxchange).
-func Run(ctx context.Context, cfg *config.Config, o Options) error {
+// SRV zone on UDP and TCP 53 with `dns zone`). It then follows updates
+// (a new config from init when the DHCP lease changes; nil for none) and
+// the links, until ctx is cancelled or the NTP service stops (maxchange).
+// An update that changes more than a running service can follow
+// (anything but the lease and what comes with it) restarts the services
+// with the new config.
+func Run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config, o Options) error {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 		o.Logger = log
 	}
-	ntp, err := daemon.Start(ctx, cfg, o)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	links := o.Links
+	if links == nil {
+		links = netstate.Watch(ctx, log.With("component", "net"))
+	}
+	var ns netstate.State
+	select {
+	case ns = <-links:
+	case <-ctx.Done():
+		return nil
+	}
+	for {
+		next, err := run(ctx, cfg, updates, links, &ns, o)
+		if next == nil {
+			return err
+		}
+		log.Warn("config changed beyond the DHCP lease: restarting the services")
+		cfg = next
+	}
+}
+
+// run runs the services once; it returns a config to run next when an
+// update needs a restart.
+func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config, links <-chan netstate.State, cur *netstate.State, o Options) (*config.Config, error) {
+	log := o.Logger
+	ns := *cur
+	defer func() { *cur = ns }()
+	ntp, err := daemon.Start(ctx, cfg, ns, o.Options)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var wg sync.WaitGroup
 	var ln net.Listener
@@ -46,25 +91,117 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 			wg.Go(func() { control.Serve(ln, provider{ntp}, log.With("component", "control")) })
 		}
 	}
-	disc, err := startDiscovery(cfg, &wg, log)
-	if err != nil {
-		ntp.Stop()
-		if ln != nil {
-			ln.Close()
+	disc := &discoveryRunner{log: log, wg: &wg}
+	disc.follow(cfg, ns)
+
+	var restart *config.Config
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-ntp.Done():
+			break loop
+		case st, ok := <-links:
+			if !ok {
+				links = nil
+				continue
+			}
+			if !st.Equal(ns) {
+				log.Info("network changed", "links", st.String())
+			}
+			ns = st
+			ntp.Update(cfg, ns)
+			disc.follow(cfg, ns)
+		case next, ok := <-updates:
+			if !ok {
+				updates = nil
+				continue
+			}
+			if !sameStatic(cfg, next) {
+				restart = next
+				break loop
+			}
+			cfg = next
+			ntp.Update(cfg, ns)
+			disc.follow(cfg, ns)
 		}
-		wg.Wait()
-		return fmt.Errorf("discovery: %w", err)
 	}
-	select {
-	case <-ctx.Done():
-		ntp.Stop()
-	case <-ntp.Done():
-	}
-	disc.close()
+	ntp.Stop()
+	disc.stop()
 	if ln != nil {
 		ln.Close()
 	}
 	wg.Wait()
-	disc.logStats(log.With("component", "dhcp"))
-	return ntp.Err()
+	if err == nil && restart == nil {
+		err = ntp.Err()
+	}
+	return restart, err
+}
+
+// sameStatic reports whether a and b differ only in what a lease brings:
+// the lease itself and the sources of option 42.
+func sameStatic(a, b *config.Config) bool {
+	strip := func(c *config.Config) config.Config {
+		s := *c
+		s.Lease, s.Origins = nil, nil
+		s.Sources = nil
+		for _, src := range c.Sources {
+			if src.Origin.Layer != config.LayerLease {
+				s.Sources = append(s.Sources, src)
+			}
+		}
+		return s
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
+}
+
+// discoveryRunner runs discovery for the current config and links, and
+// starts it again when what it depends on changes (the LAN address, the
+// lease, the router or resolvers it hands out).
+type discoveryRunner struct {
+	log     *slog.Logger
+	wg      *sync.WaitGroup
+	running *discovery
+	key     string
+	lastErr string
+}
+
+func (r *discoveryRunner) follow(cfg *config.Config, ns netstate.State) {
+	key := discoveryKey(cfg, ns)
+	if r.running != nil && key == r.key {
+		return
+	}
+	r.stop()
+	r.key = key
+	d, err := startDiscovery(cfg, ns, r.wg, r.log)
+	if err != nil {
+		// The LAN may not be there yet (no lease): try again when the
+		// links change; say so once per reason.
+		if msg := err.Error(); msg != r.lastErr {
+			r.log.Warn("discovery not running; it starts when the network allows", "err", err)
+			r.lastErr = msg
+		}
+		return
+	}
+	r.lastErr = ""
+	r.running = d
+}
+
+func (r *discoveryRunner) stop() {
+	if r.running == nil {
+		return
+	}
+	r.running.close()
+	r.running.logStats(r.log.With("component", "dhcp"))
+	r.running = nil
+}
+
+// discoveryKey is what discovery depends on: the config's discovery
+// settings, the lease, the box's router and resolvers, and the LAN
+// addresses; discovery restarts when it changes.
+func discoveryKey(cfg *config.Config, ns netstate.State) string {
+	lan, err := pickLAN(cfg, lanAddrs(ns))
+	return fmt.Sprint(cfg.DHCP, cfg.DHCP6, cfg.DNSZone, cfg.Advertise, cfg.BindAddresses, cfg.Network.DHCP,
+		cfg.Lease != nil, cfg.Router(), cfg.Resolvers(), lan, err, lanAddrs6(ns))
 }

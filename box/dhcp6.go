@@ -11,6 +11,7 @@ import (
 
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
+	"github.com/ntpbox/ntpbox/netstate"
 )
 
 // This file runs `dhcp6 inform`: stateless DHCPv6 on UDP 547 of the LAN
@@ -28,25 +29,23 @@ type lan6 struct {
 	Addrs  []netip.Addr // its global IPv6 addresses (not link-local), in the kernel's order
 }
 
-// ifaceAddrs6 lists the global IPv6 addresses (not link-local, loopback or
-// multicast) of the interfaces that are up, by interface.
-func ifaceAddrs6() ([]lan6, error) {
-	global := map[string][]netip.Addr{}
-	ifs, err := eachUpAddr(func(ifc net.Interface, p netip.Prefix) {
-		if ip := p.Addr(); ip.Is6() && ip.IsGlobalUnicast() {
-			global[ifc.Name] = append(global[ifc.Name], ip)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
+// lanAddrs6 lists the links that are up, with their global IPv6
+// addresses (not link-local, loopback or multicast), in the kernel's order.
+func lanAddrs6(ns netstate.State) []lan6 {
 	var out []lan6
-	for _, ifc := range ifs {
-		if ifc.Flags&net.FlagLoopback == 0 {
-			out = append(out, lan6{Name: ifc.Name, HWAddr: ifc.HardwareAddr, Addrs: global[ifc.Name]})
+	for _, l := range ns.Links {
+		if !l.Up || l.Loopback {
+			continue
 		}
+		c := lan6{Name: l.Name, HWAddr: l.MAC}
+		for _, p := range l.Addrs {
+			if ip := p.Addr(); ip.Is6() && ip.IsGlobalUnicast() {
+				c.Addrs = append(c.Addrs, ip)
+			}
+		}
+		out = append(out, c)
 	}
-	return out, nil
+	return out
 }
 
 // pickLAN6 chooses the interface DHCPv6 serves: the one holding the first
@@ -150,22 +149,16 @@ func dhcp6Config(cfg *config.Config, lan lan6) (dhcpopt.V6Config, error) {
 
 // startDHCP6 starts `dhcp6 inform` when cfg asks for it; the service runs
 // in wg until d.close, which logs its counters.
-func (d *discovery) startDHCP6(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) error {
+func (d *discovery) startDHCP6(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, log *slog.Logger) error {
 	if !wantsDHCP6(cfg) {
 		return nil
 	}
 	fail := func(err error) error { return fmt.Errorf("%s: dhcp6: %w", cfg.DHCP6.Origin, err) }
-	ifs, err := ifaceAddrs6()
-	if err != nil {
-		return fail(err)
-	}
 	v4name := ""
-	if addrs, err := localAddrs(); err == nil {
-		if lan, err := pickLAN(cfg, addrs); err == nil {
-			v4name = lan.Name
-		}
+	if lan, err := pickLAN(cfg, lanAddrs(ns)); err == nil {
+		v4name = lan.Name
 	}
-	lan, err := pickLAN6(cfg, ifs, v4name)
+	lan, err := pickLAN6(cfg, lanAddrs6(ns), v4name)
 	if err != nil {
 		return fail(err)
 	}

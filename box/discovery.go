@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
 	"github.com/ntpbox/ntpbox/dnssrv"
+	"github.com/ntpbox/ntpbox/netstate"
 )
 
 // This file runs discovery: DHCP option 42 (`dhcp inform|server`) on UDP 67
@@ -87,48 +89,20 @@ func pickLAN(cfg *config.Config, addrs []ifaceAddr) (ifaceAddr, error) {
 	return ifaceAddr{}, errors.New("no non-loopback IPv4 address: cannot tell the box's address")
 }
 
-// localAddrs lists the IPv4 addresses of the interfaces that are up.
-func localAddrs() ([]ifaceAddr, error) {
+// lanAddrs lists the IPv4 addresses of the links that are up.
+func lanAddrs(ns netstate.State) []ifaceAddr {
 	var out []ifaceAddr
-	_, err := eachUpAddr(func(ifc net.Interface, p netip.Prefix) {
-		if p.Addr().Is4() {
-			out = append(out, ifaceAddr{Name: ifc.Name, Prefix: p})
-		}
-	})
-	return out, err
-}
-
-// eachUpAddr calls fn with every address (IPv4 unmapped, with its prefix
-// length) of the interfaces that are up, and returns those interfaces.
-func eachUpAddr(fn func(ifc net.Interface, p netip.Prefix)) ([]net.Interface, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil, fmt.Errorf("list interfaces: %w", err)
-	}
-	var up []net.Interface
-	for _, ifc := range ifs {
-		if ifc.Flags&net.FlagUp == 0 {
+	for _, l := range ns.Links {
+		if !l.Up || l.Loopback {
 			continue
 		}
-		up = append(up, ifc)
-		as, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range as {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
-				continue
+		for _, p := range l.Addrs {
+			if p.Addr().Is4() {
+				out = append(out, ifaceAddr{Name: l.Name, Prefix: p})
 			}
-			ip, ok := netip.AddrFromSlice(ipn.IP)
-			if !ok {
-				continue
-			}
-			bits, _ := ipn.Mask.Size()
-			fn(ifc, netip.PrefixFrom(ip.Unmap(), bits))
 		}
 	}
-	return up, nil
+	return out
 }
 
 // advertised is the advertise list, or the box's address.
@@ -177,21 +151,18 @@ func (d *discovery) close() {
 // startDiscovery opens the DHCP and DNS sockets cfg asks for and serves
 // them in wg. A service that cannot start is an error: nothing is left
 // open then.
-func startDiscovery(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) (*discovery, error) {
+func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, log *slog.Logger) (*discovery, error) {
 	d := &discovery{}
 	// `dhcp6` first: it does not need an IPv4 LAN.
-	if err := d.startDHCP6(cfg, wg, log.With("component", "dhcp6")); err != nil {
+	if err := d.startDHCP6(cfg, ns, wg, log.With("component", "dhcp6")); err != nil {
 		return nil, err
 	}
 	if !wantsDiscovery(cfg) {
 		return d, nil
 	}
-	addrs, err := localAddrs()
+	lan, err := pickLAN(cfg, lanAddrs(ns))
 	if err != nil {
-		return nil, err
-	}
-	lan, err := pickLAN(cfg, addrs)
-	if err != nil {
+		d.close()
 		return nil, err
 	}
 	if wantsDHCP(cfg) {
@@ -210,6 +181,23 @@ func startDiscovery(cfg *config.Config, wg *sync.WaitGroup, log *slog.Logger) (*
 }
 
 func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
+	if cfg.DHCP.Mode == config.DHCPAuto && cfg.Network.DHCP {
+		// The box's own address comes from a DHCP server, which owns
+		// the LAN's leases: answer DHCPINFORM only.
+		if cfg.Lease == nil {
+			log.Info("dhcp auto: no DHCP lease yet; no DHCP service until one comes")
+			return nil
+		}
+		logLeasedSnippet(cfg, lan, log)
+		c := dhcpConfig(cfg, lan)
+		s, err := openDHCP(c, "", lan, wg, log)
+		if err != nil {
+			return fmt.Errorf("%s: %w", cfg.DHCP.Origin, err)
+		}
+		d.dhcp = s.h
+		d.closers = append(d.closers, s.close)
+		return nil
+	}
 	if cfg.DHCP.Mode == config.DHCPAuto {
 		return d.startAutoDHCP(cfg, lan, wg, log)
 	}
@@ -220,6 +208,23 @@ func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 	d.dhcp = s.h
 	d.closers = append(d.closers, s.close)
 	return nil
+}
+
+// logLeasedSnippet says what `dhcp auto` does on a box whose address
+// came from a DHCP server, and the lines that server's admin should add
+// to hand out option 42.
+func logLeasedSnippet(cfg *config.Config, lan ifaceAddr, log *slog.Logger) {
+	servers := advertised(cfg, lan.Prefix.Addr())
+	log.Info("dhcp auto: this box's address came from a DHCP server, so ntpbox only answers DHCPINFORM; "+
+		"to hand out option 42 to every client, add the lines below to that server (`ntpbox dhcp-snippet --for KIND` prints them for "+
+		strings.Join(dhcpopt.SnippetKinds, ", ")+")", "server", cfg.Lease.Server, "ntp", servers)
+	for _, kind := range []string{"dnsmasq", "isc-dhcpd"} {
+		if snip, err := dhcpopt.Snippet(kind, servers); err == nil {
+			for _, line := range strings.Split(strings.TrimSpace(snip), "\n") {
+				log.Info("dhcp snippet", "for", kind, "line", line)
+			}
+		}
+	}
 }
 
 // arpTimeout is how long the server waits for an ARP reply before it

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/ntpbox/ntpbox/dhcpopt"
 )
 
@@ -208,10 +207,7 @@ func anyIPv4(as []netip.Addr) bool {
 // into something else.
 func domainName(s string) (string, bool) {
 	name := strings.TrimSuffix(s, ".")
-	if !looksLikeHostname(name) {
-		return "", false
-	}
-	if _, ok := dns.IsDomainName(name); !ok {
+	if !looksLikeHostname(name) { // which also bounds it to 253 characters, as DNS does
 		return "", false
 	}
 	return asciiLower(name), true

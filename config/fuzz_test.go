@@ -3,10 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
-	"math"
-	"net/netip"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -35,8 +32,8 @@ func FuzzParse(f *testing.F) {
 		if cfg == nil {
 			t.Fatal("nil Config without error")
 		}
-		if problems := outOfRange(cfg); len(problems) > 0 {
-			t.Errorf("accepted %q with fields out of range: %s", data, strings.Join(problems, "; "))
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("accepted %q with fields out of range: %v", data, err)
 		}
 		// What `ntpbox config` prints parses back to the same settings.
 		var buf bytes.Buffer
@@ -97,80 +94,30 @@ func checkErrors(t *testing.T, err error) {
 	}
 }
 
-// outOfRange lists the fields of cfg outside their documented ranges.
-func outOfRange(cfg *Config) []string {
-	var bad []string
-	check := func(ok bool, what string) {
-		if !ok {
-			bad = append(bad, what)
+// FuzzDecode: the config init hands the service decodes without
+// panicking, what decodes is valid, and it encodes back to the same.
+func FuzzDecode(f *testing.F) {
+	cfg, _, err := Merge(nil, nil, ApplianceDefaults("/perm/ntpbox.drift"),
+		FilePart(LayerBaked, "/etc/ntpbox.conf", []byte("dhcp auto\npool pool.ntp.org iburst\nlocal stratum 10 orphan\n")))
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, _ := Encode(cfg)
+	f.Add(b)
+	f.Add([]byte(`{"Port":70000}`))
+	f.Add([]byte(`{"Access":[{"Allow":true,"Any":true,"Connected":true}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Decode(data)
+		if err != nil {
+			return
 		}
-	}
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-	check(cfg.Port >= 0 && cfg.Port <= 65535, "Port")
-	check(cfg.CmdPort >= 0 && cfg.CmdPort <= 65535, "CmdPort")
-	check(cfg.ClientLogLimit >= 0 && cfg.ClientLogLimit <= maxClientLogLimit, "ClientLogLimit")
-	check(cfg.MinSources >= 1, "MinSources")
-	check(cfg.BindCmdAddress == "" || validCmdAddress(cfg.BindCmdAddress), "BindCmdAddress")
-	seen := map[string]bool{}
-	for _, a := range cfg.BindAddresses {
-		check(a.IsValid() && a.Zone() == "" && !seen[a.String()], "BindAddresses")
-		seen[a.String()] = true
-	}
-	for _, r := range cfg.Access {
-		if r.Any || r.Connected {
-			check(r.Prefix == (AccessRule{}).Prefix && !(r.Any && r.Connected), "AccessRule.Prefix with Any or Connected")
-		} else {
-			check(r.Prefix.IsValid() && r.Prefix == r.Prefix.Masked() && r.Prefix.Addr().Zone() == "", "AccessRule.Prefix")
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if l := cfg.Local; l != nil {
-		check(l.Stratum >= 1 && l.Stratum <= 15, "Local.Stratum")
-		check(finite(l.Distance) && l.Distance >= 0, "Local.Distance")
-		check(finite(l.Activate) && l.Activate >= 0, "Local.Activate")
-		check(finite(l.WaitSynced) && l.WaitSynced >= 0, "Local.WaitSynced")
-		check(finite(l.WaitUnsynced) && (l.WaitUnsynced >= 0 || l.WaitUnsynced == -1), "Local.WaitUnsynced")
-	}
-	if r := cfg.RateLimit; r != nil {
-		check(r.Interval >= -19 && r.Interval <= 12, "RateLimit.Interval")
-		check(r.Burst >= 1 && r.Burst <= 255, "RateLimit.Burst")
-		check(r.Leak >= 1 && r.Leak <= 4, "RateLimit.Leak")
-		check(r.KoD >= 0 && r.KoD <= 4, "RateLimit.KoD")
-		check(!cfg.NoClientLog, "RateLimit with NoClientLog")
-	}
-	for _, s := range cfg.Sources {
-		check(s.Origin.Line >= 1 && validHost(s.Host), "Source.Host")
-		check(s.Port >= 1 && s.Port <= 65535, "Source.Port")
-		check(s.MinPoll >= minPoll && s.MinPoll <= maxPoll, "Source.MinPoll")
-		check(s.MaxPoll >= minPoll && s.MaxPoll <= maxPoll && s.MaxPoll >= s.MinPoll, "Source.MaxPoll")
-		if s.Pool {
-			check(s.MaxSources >= 1 && s.MaxSources <= maxMaxSources, "Source.MaxSources")
-		} else {
-			check(s.MaxSources == 0, "Source.MaxSources of a server")
+		back, err := Decode(b)
+		if err != nil || !reflect.DeepEqual(c, back) {
+			t.Fatalf("%s: encode/decode round trip: %v\n%+v\n%+v", data, err, c, back)
 		}
-		for _, o := range s.Options {
-			kind, ok := sourceOption(o)
-			check(ok && o == asciiLower(o) && kind >= optFlag, "Source.Options")
-		}
-	}
-	if m := cfg.MakeStep; m != nil {
-		check(finite(m.Threshold) && m.Threshold >= 0, "MakeStep.Threshold")
-		check(m.Limit >= -1, "MakeStep.Limit")
-	}
-	if m := cfg.MaxChange; m != nil {
-		check(finite(m.Offset) && m.Offset >= 0, "MaxChange.Offset")
-		check(m.Start >= 0, "MaxChange.Start")
-		check(m.Ignore >= -1, "MaxChange.Ignore")
-	}
-	return bad
-}
-
-// validCmdAddress reports whether s is a socket path or an IP address in
-// canonical form.
-func validCmdAddress(s string) bool {
-	if strings.HasPrefix(s, "/") {
-		return true
-	}
-	addr, err := netip.ParseAddr(s)
-	return err == nil && addr.Zone() == "" && addr.String() == s
+	})
 }

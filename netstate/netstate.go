@@ -35,7 +35,8 @@ type Link struct {
 	Name     string
 	Index    int
 	MAC      net.HardwareAddr
-	Up       bool // administratively up and with a carrier
+	Up       bool // administratively up: its addresses are in use
+	Carrier  bool // up and running: a cable is plugged in (what a DHCP client follows)
 	Loopback bool
 	// Addrs are the interface's addresses with their prefix lengths
 	// (not masked), IPv4 unmapped, in the kernel's order.
@@ -65,16 +66,18 @@ func (s State) Connected() []netip.Prefix {
 	return out
 }
 
-// IsLocal reports whether a is an address of this machine (loopback
-// included), on any link, up or not.
+// IsLocal reports whether a is an address of this machine, on any link,
+// up or not: one of the links' addresses, an address in a loopback
+// link's subnet (the kernel answers all of 127.0.0.0/8 on lo), or the
+// unspecified address.
 func (s State) IsLocal(a netip.Addr) bool {
 	a = a.Unmap().WithZone("")
-	if a.IsLoopback() || a.IsUnspecified() {
+	if a.IsUnspecified() {
 		return true
 	}
 	for _, l := range s.Links {
 		for _, p := range l.Addrs {
-			if p.Addr() == a {
+			if p.Addr() == a || l.Loopback && p.Contains(a) {
 				return true
 			}
 		}
@@ -111,7 +114,7 @@ func (s State) Link(name string) (Link, bool) {
 // Equal reports whether s and t have the same links, ignoring Version.
 func (s State) Equal(t State) bool {
 	return slices.EqualFunc(s.Links, t.Links, func(a, b Link) bool {
-		return a.Name == b.Name && a.Index == b.Index && a.Up == b.Up && a.Loopback == b.Loopback &&
+		return a.Name == b.Name && a.Index == b.Index && a.Up == b.Up && a.Carrier == b.Carrier && a.Loopback == b.Loopback &&
 			a.MAC.String() == b.MAC.String() && slices.Equal(a.Addrs, b.Addrs)
 	})
 }
@@ -121,8 +124,11 @@ func (s State) String() string {
 	var parts []string
 	for _, l := range s.Links {
 		state := "down"
-		if l.Up {
+		switch {
+		case l.Carrier:
 			state = "up"
+		case l.Up:
+			state = "no-carrier"
 		}
 		var addrs []string
 		for _, p := range l.Addrs {
@@ -143,7 +149,8 @@ func Read() (State, error) {
 	for _, ifc := range ifs {
 		l := Link{
 			Name: ifc.Name, Index: ifc.Index, MAC: ifc.HardwareAddr,
-			Up:       ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagRunning != 0,
+			Up:       ifc.Flags&net.FlagUp != 0,
+			Carrier:  ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagRunning != 0,
 			Loopback: ifc.Flags&net.FlagLoopback != 0,
 		}
 		as, err := ifc.Addrs()

@@ -26,7 +26,7 @@ func TestConnected(t *testing.T) {
 func TestIsLocal(t *testing.T) {
 	st := state()
 	for a, want := range map[string]bool{
-		"198.18.0.2": true, "::ffff:198.18.0.3": true, "198.19.0.2": true, "127.0.0.5": true, "::": true,
+		"198.18.0.2": true, "::ffff:198.18.0.3": true, "198.19.0.2": true, "127.0.0.5": true, "::": true, "::2": false,
 		"fe80::1": true, "198.18.0.4": false, "2001:2::3": false,
 	} {
 		if got := st.IsLocal(netip.MustParseAddr(a)); got != want {

@@ -35,8 +35,10 @@ var (
 	allV6 = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 )
 
-// NewAccess builds the table from rules in file order.
-func NewAccess(rules []config.AccessRule) *Access {
+// NewAccess builds the table from rules in file order. A rule for the
+// connected subnets (`allow connected`) stands for each of connected, the
+// subnets the box is on now; the table is rebuilt when they change.
+func NewAccess(rules []config.AccessRule, connected []netip.Prefix) *Access {
 	var table []accessRule
 	set := func(p netip.Prefix, allow, all bool) {
 		p = p.Masked()
@@ -54,6 +56,12 @@ func NewAccess(rules []config.AccessRule) *Access {
 		table = append(table, accessRule{p, allow})
 	}
 	for _, r := range rules {
+		if r.Connected {
+			for _, p := range connected {
+				set(p, r.Allow, r.All)
+			}
+			continue
+		}
 		if r.Any {
 			set(allV4, r.Allow, r.All)
 			set(allV6, r.Allow, r.All)

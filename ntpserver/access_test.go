@@ -14,7 +14,7 @@ func accessFrom(t *testing.T, lines ...string) *Access {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewAccess(cfg.Access)
+	return NewAccess(cfg.Access, nil)
 }
 
 func TestAccess(t *testing.T) {
@@ -68,10 +68,35 @@ func TestAccessNilServesNobody(t *testing.T) {
 
 func BenchmarkAccessAllowed(b *testing.B) {
 	cfg, _, _ := config.ParseBytes("acl.conf", []byte("allow 198.18.0.0/15\ndeny 198.18.5.0/24\nallow 2001:db8::/32\nallow 127.0.0.0/8\n"))
-	a := NewAccess(cfg.Access)
+	a := NewAccess(cfg.Access, nil)
 	addr := netip.MustParseAddr("198.18.0.10")
 	b.ReportAllocs()
 	for b.Loop() {
 		a.Allowed(addr)
+	}
+}
+
+// TestAccessConnected: `allow connected` stands for the subnets the box is
+// on when the table is built, in its place among the other rules.
+func TestAccessConnected(t *testing.T) {
+	cfg, _, err := config.ParseBytes("acl.conf", []byte("allow connected\ndeny 198.18.0.64/26\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := NewAccess(cfg.Access, nil)
+	if none.Allowed(netip.MustParseAddr("198.18.0.10")) {
+		t.Error("no connected subnet yet, but 198.18.0.10 is served")
+	}
+	on := NewAccess(cfg.Access, []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24"), netip.MustParsePrefix("2001:2::/64")})
+	for a, want := range map[string]bool{"198.18.0.10": true, "2001:2::9": true, "198.18.0.70": false, "198.19.0.1": false} {
+		if got := on.Allowed(netip.MustParseAddr(a)); got != want {
+			t.Errorf("Allowed(%s) = %v, want %v", a, got, want)
+		}
+	}
+	// deny all after allow connected cancels it.
+	cfg, _, _ = config.ParseBytes("acl.conf", []byte("allow connected\ndeny all\nallow 198.18.0.10\n"))
+	a := NewAccess(cfg.Access, []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24")})
+	if a.Allowed(netip.MustParseAddr("198.18.0.11")) || !a.Allowed(netip.MustParseAddr("198.18.0.10")) {
+		t.Error("deny all did not cancel allow connected")
 	}
 }

@@ -28,7 +28,7 @@ func NewFromConfig(cfg *config.Config, now func() time.Time, log *slog.Logger) *
 		st = LocalClock(uint8(cfg.Local.Stratum), precision)
 	}
 	return NewServer(Options{
-		Access:  NewAccess(cfg.Access),
+		Access:  NewAccess(cfg.Access, nil),
 		Clients: clients,
 		State:   &st,
 		Now:     now,

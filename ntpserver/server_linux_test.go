@@ -125,7 +125,7 @@ func TestServeBatchedDoesNotAllocate(t *testing.T) {
 // messages, apply access control and the client log, write the replies.
 func BenchmarkProcess(b *testing.B) {
 	s := NewServer(Options{
-		Access:  NewAccess([]config.AccessRule{{Allow: true, Prefix: netip.MustParsePrefix("127.0.0.0/8")}}),
+		Access:  NewAccess([]config.AccessRule{{Allow: true, Prefix: netip.MustParsePrefix("127.0.0.0/8")}}, nil),
 		Clients: NewClientLog(524288, nil),
 	})
 	io := newBatchIO()

@@ -18,6 +18,7 @@ const defaultConfig = "/etc/ntpbox.conf"
 func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	file := fs.String("f", defaultConfig, "config `file` (chrony.conf syntax)")
+	merged := fs.String("c", "", "the merged config `file` init writes (JSON), followed as it changes; instead of -f")
 	noClock := fs.Bool("x", false, "never adjust the system clock (like chronyd -x)")
 	debug := fs.Bool("d", false, "log debug messages")
 	workers := fs.Int("workers", 0, "sockets per address (default: one per CPU)")
@@ -28,18 +29,27 @@ func serve(args []string) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg, ok := load(*file, log)
-	if !ok {
-		return 1
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := box.Run(ctx, cfg, box.Options{
-		Logger:         log,
-		Workers:        *workers,
-		NoClockControl: *noClock,
-	})
-	if err != nil {
+	opts := box.Options{}
+	opts.Logger, opts.Workers, opts.NoClockControl = log, *workers, *noClock
+
+	var cfg *config.Config
+	var updates <-chan *config.Config
+	if *merged != "" {
+		var err error
+		cfg, updates, err = box.FollowFile(ctx, *merged, log)
+		if err != nil {
+			log.Error("serve", "err", err)
+			return 1
+		}
+	} else {
+		var ok bool
+		if cfg, ok = load(*file, log); !ok {
+			return 1
+		}
+	}
+	if err := box.Run(ctx, cfg, updates, opts); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}

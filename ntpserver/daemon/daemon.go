@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/netstate"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
@@ -34,12 +35,15 @@ type Options struct {
 	// Clock overrides the system clock (tests). With NoClockControl it is
 	// wrapped so that it is only read.
 	Clock clock.Clock
-	// Resolver looks up source names; default net.DefaultResolver.
+	// Resolver looks up source names; default: the config's resolvers
+	// (`nameserver` or the DHCP lease's), else the system's.
 	Resolver Resolver
 }
 
 // servesAnyone reports whether the access rules allow at least one
-// subnet; chrony opens its NTP port only then.
+// subnet; chrony opens its NTP port only then. `allow connected` counts
+// even before the box has an address: the port is then open when the
+// lease comes, and the access table decides who is served.
 func servesAnyone(rules []config.AccessRule) bool {
 	for _, r := range rules {
 		if r.Allow {
@@ -49,13 +53,23 @@ func servesAnyone(rules []config.AccessRule) bool {
 	return false
 }
 
+// servePort is the port the NTP server answers on, or 0.
+func servePort(cfg *config.Config) int {
+	if !servesAnyone(cfg.Access) {
+		return 0
+	}
+	return cfg.Port
+}
+
 // Service is the running NTP service.
 type Service struct {
-	log  *slog.Logger
-	clk  clock.Clock
-	sy   *syncer
-	srv  *ntpserver.Server
-	conn []*net.UDPConn
+	log    *slog.Logger
+	clk    clock.Clock
+	sy     *syncer
+	srv    *ntpserver.Server
+	conn   []*net.UDPConn
+	cfgRes *configResolver // nil when Options.Resolver was given
+	ctx    context.Context // the service's, for the sync loop's updates
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -75,7 +89,9 @@ type Service struct {
 // until ctx is cancelled, Stop is called or the sync gives up
 // (maxchange); it saves the drift file on the way out. Wait returns why
 // it stopped.
-func Start(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
+//
+// ns is the box's links now; Update follows their changes.
+func Start(ctx context.Context, cfg *config.Config, ns netstate.State, o Options) (*Service, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -93,8 +109,11 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Service, error)
 		log.Info("clock control disabled (-x): the system clock is only read")
 	}
 	res := o.Resolver
+	var cfgRes *configResolver
 	if res == nil {
-		res = net.DefaultResolver
+		cfgRes = &configResolver{}
+		cfgRes.set(cfg.Resolvers())
+		res = cfgRes
 	}
 	precision := ntpserver.MeasurePrecision(clk.Now)
 	var freq float64
@@ -121,8 +140,9 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Service, error)
 		Tick:           syncTick,
 	}, clk, log.With("component", "sync"))
 	srv := ntpserver.NewFromConfig(cfg, clk.Now, log)
+	srv.SetAccess(ntpserver.NewAccess(cfg.Access, ns.Connected()))
 	srv.SetState(eng.SyncState())
-	sy, err := newSyncer(eng, clk, srv, cfg.Sources, res, cfg.DriftFile, log.With("component", "sync"))
+	sy, err := newSyncer(eng, clk, srv, cfg.Sources, ns, servePort(cfg), cfg.BindAddresses, res, cfg.DriftFile, log.With("component", "sync"))
 	if err != nil {
 		return nil, fmt.Errorf("upstream sockets: %w", err)
 	}
@@ -142,7 +162,7 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Service, error)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Service{log: log, clk: clk, sy: sy, srv: srv, conn: conns, cancel: cancel,
+	s := &Service{log: log, clk: clk, sy: sy, srv: srv, conn: conns, cfgRes: cfgRes, ctx: ctx, cancel: cancel,
 		errs: make(chan error, len(conns)+1), done: make(chan struct{})}
 	var addrs []net.Addr
 	seen := map[string]bool{}
@@ -169,6 +189,21 @@ func Start(ctx context.Context, cfg *config.Config, o Options) (*Service, error)
 	})
 	go s.watch(ctx)
 	return s, nil
+}
+
+// Update follows a change of the config's sources or resolvers (a DHCP
+// lease arrived, was renewed with other servers, or expired) and of the
+// links (an address came or went): the access table is rebuilt with the
+// connected subnets of now, sources named in option 42 are added and
+// removed, and a source at one of the box's own addresses is dropped.
+// The rest of cfg must be what the service started with; package box
+// restarts the service otherwise.
+func (s *Service) Update(cfg *config.Config, ns netstate.State) {
+	s.srv.SetAccess(ntpserver.NewAccess(cfg.Access, ns.Connected()))
+	if s.cfgRes != nil {
+		s.cfgRes.set(cfg.Resolvers())
+	}
+	s.sy.update(s.ctx, syncUpdate{sources: append([]config.Source{}, cfg.Sources...), local: &ns})
 }
 
 // watch stops the service when ctx ends or a part of it fails.

@@ -10,17 +10,12 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/netstate"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
-
-// Resolver looks up the addresses of a source's name; net.DefaultResolver
-// is one.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
 
 // syncer is the I/O around the upstream engine: it resolves names, sends
 // the engine's requests at the times it asks for, hands it the replies
@@ -36,16 +31,41 @@ type syncer struct {
 	log       *slog.Logger
 	res       Resolver
 	driftPath string
-	lines     []config.Source
+
+	// The configured sources ("lines"), by key: they come and go as DHCP
+	// leases name other NTP servers (option 42), as chrony's sourcedir.
+	// Only the loop goroutine touches these, the engine's ids included.
+	lines  map[string]*sourceLine
+	order  []string // keys in config order
+	byAddr map[netip.AddrPort]upstream.SourceID
+	lineOf map[upstream.SourceID]string
+	// local is the box's links: a source at one of its own addresses and
+	// its serving port is never polled (a box named in option 42 would
+	// otherwise poll itself).
+	local     netstate.State
+	servePort int             // the NTP port served, 0 for none
+	bind      []netip.Addr    // the addresses served (bindaddress), none for all
+	retry     []time.Duration // delays after successive resolution failures
 
 	conn4, conn6 *net.UDPConn
-	byAddr       map[netip.AddrPort]upstream.SourceID
-	lineOf       map[upstream.SourceID]int
-	resolving    map[int]bool
-	failures     map[int]int
-	retry        []time.Duration // delays after successive resolution failures
 	rx           chan reply
 	resolved     chan resolution
+	updates      chan syncUpdate
+}
+
+// sourceLine is one configured server or pool line.
+type sourceLine struct {
+	src       config.Source
+	gen       int // of the last lookup started; older results are dropped
+	resolving bool
+	failures  int
+	ownAddr   bool // its addresses were the box's own: looked up again when the links change
+}
+
+// syncUpdate is a change from outside the loop: new sources, new links.
+type syncUpdate struct {
+	sources []config.Source // nil: unchanged
+	local   *netstate.State // nil: unchanged
 }
 
 type reply struct {
@@ -55,7 +75,8 @@ type reply struct {
 }
 
 type resolution struct {
-	line  int
+	key   string
+	gen   int
 	addrs []netip.AddrPort
 }
 
@@ -63,17 +84,19 @@ type resolution struct {
 // failure: names are resolved when needed and retried, never fatal.
 var resolveRetry = []time.Duration{2 * time.Second, 8 * time.Second, 32 * time.Second, 128 * time.Second, 512 * time.Second}
 
-func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lines []config.Source, res Resolver, driftPath string, log *slog.Logger) (*syncer, error) {
+func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lines []config.Source, local netstate.State, servePort int, bind []netip.Addr, res Resolver, driftPath string, log *slog.Logger) (*syncer, error) {
 	s := &syncer{
-		eng: eng, clk: clk, srv: srv, log: log, res: res, driftPath: driftPath, lines: lines,
-		byAddr:    map[netip.AddrPort]upstream.SourceID{},
-		lineOf:    map[upstream.SourceID]int{},
-		resolving: map[int]bool{},
-		failures:  map[int]int{},
-		retry:     resolveRetry,
-		rx:        make(chan reply, 64),
-		resolved:  make(chan resolution, len(lines)+1),
+		eng: eng, clk: clk, srv: srv, log: log, res: res, driftPath: driftPath, servePort: servePort, bind: bind,
+		lines:    map[string]*sourceLine{},
+		byAddr:   map[netip.AddrPort]upstream.SourceID{},
+		lineOf:   map[upstream.SourceID]string{},
+		local:    local,
+		retry:    resolveRetry,
+		rx:       make(chan reply, 64),
+		resolved: make(chan resolution, 16),
+		updates:  make(chan syncUpdate, 4),
 	}
+	s.setLines(lines)
 	var err4, err6 error
 	s.conn4, err4 = net.ListenUDP("udp4", nil)
 	s.conn6, err6 = net.ListenUDP("udp6", nil)
@@ -112,8 +135,8 @@ func (s *syncer) run(ctx context.Context) error {
 			wg.Go(func() { s.receive(c) })
 		}
 	}
-	for i := range s.lines {
-		s.startResolve(ctx, &wg, i, 0)
+	for _, key := range s.order {
+		s.startResolve(ctx, &wg, key, 0)
 	}
 	s.publish()
 
@@ -150,6 +173,8 @@ func (s *syncer) run(ctx context.Context) error {
 			s.publish()
 		case r := <-s.resolved:
 			s.addResolved(r)
+		case u := <-s.updates:
+			s.apply(ctx, &wg, u)
 		case <-tick.C:
 			s.mu.Lock()
 			s.eng.Tick(s.clk.Now())

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/netstate"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
@@ -66,7 +68,7 @@ func TestSyncerResolvesRetriesAndSyncs(t *testing.T) {
 	eng := upstream.NewEngine(upstream.Config{MinSources: 1, Precision: -20, HasSources: true}, clk, log)
 	srv := ntpserver.NewFromConfig(cfg, nil, nil)
 	res := &flakyResolver{fails: 2, addr: netip.MustParseAddr("127.0.0.1")}
-	s, err := newSyncer(eng, clk, srv, cfg.Sources, res, "", log)
+	s, err := newSyncer(eng, clk, srv, cfg.Sources, netstate.State{}, 0, nil, res, "", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,4 +99,112 @@ func TestSyncerResolvesRetriesAndSyncs(t *testing.T) {
 	if st := srv.State(); st.RefID != 0x7F000001 {
 		t.Errorf("refid %#x, want 127.0.0.1", st.RefID)
 	}
+}
+
+// startSyncer runs a syncer for lines until the test ends.
+func startSyncer(t *testing.T, lines []config.Source, local netstate.State, servePort int) (*syncer, context.Context) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	clk := clock.NewNoControl(clock.System())
+	eng := upstream.NewEngine(upstream.Config{MinSources: 1, Precision: -20, HasSources: len(lines) > 0}, clk, log)
+	cfg, _, _ := config.ParseBytes("box.conf", []byte("allow 127.0.0.1\n"))
+	srv := ntpserver.NewFromConfig(cfg, nil, nil)
+	s, err := newSyncer(eng, clk, srv, lines, local, servePort, nil, net.DefaultResolver, "", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return s, ctx
+}
+
+// sourceAddrs lists the engine's sources' addresses.
+func sourceAddrs(s *syncer) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.eng.Sources() {
+		out = append(out, r.Addr.String())
+	}
+	return out
+}
+
+func waitSources(t *testing.T, s *syncer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := fmt.Sprint(sourceAddrs(s))
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sources %s, want %s", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func leaseSource(addr string, port int) config.Source {
+	return config.Source{Origin: config.Origin{Layer: config.LayerLease}, Host: addr, Port: port, IBurst: true, MinPoll: -1, MaxPoll: -1}
+}
+
+// TestSyncerFollowsLeaseSources: sources come and go with the config, as
+// option 42 of a DHCP lease names them, and a source keeps its engine
+// state when an update names it again.
+func TestSyncerFollowsLeaseSources(t *testing.T) {
+	port := upstreamServer(t)
+	s, ctx := startSyncer(t, nil, netstate.State{}, 0)
+	a := leaseSource("127.0.0.1", port)
+	s.update(ctx, syncUpdate{sources: []config.Source{a}})
+	want := fmt.Sprintf("[127.0.0.1:%d]", port)
+	waitSources(t, s, want)
+	deadline := time.Now().Add(20 * time.Second)
+	for s.srv.State().Stratum != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not synchronised to the lease's server: %+v", s.srv.State())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.mu.Lock()
+	id := s.byAddr[netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", port))]
+	s.mu.Unlock()
+	s.update(ctx, syncUpdate{sources: []config.Source{a}}) // a renewal with the same option 42
+	s.update(ctx, syncUpdate{sources: []config.Source{a}})
+	waitSources(t, s, want)
+	s.mu.Lock()
+	same := s.byAddr[netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", port))] == id
+	s.mu.Unlock()
+	if !same {
+		t.Error("a renewal with the same server replaced the source")
+	}
+	s.update(ctx, syncUpdate{sources: []config.Source{}}) // the lease expired
+	waitSources(t, s, "[]")
+}
+
+// TestSyncerNeverPollsItself: a source at one of the box's own addresses
+// and its serving port is never polled (a box whose option 42 names it),
+// and is polled once that address is no longer the box's.
+func TestSyncerNeverPollsItself(t *testing.T) {
+	port := upstreamServer(t)
+	self := netstate.State{Links: []netstate.Link{{Name: "lo", Up: true, Loopback: true,
+		Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}}}}
+	s, ctx := startSyncer(t, []config.Source{leaseSource("127.0.0.1", port)}, self, port)
+	time.Sleep(300 * time.Millisecond)
+	waitSources(t, s, "[]")
+	// Another port on the same address is someone else: polled.
+	s.update(ctx, syncUpdate{sources: []config.Source{leaseSource("127.0.0.1", port), leaseSource("127.0.0.1", port+1)}})
+	waitSources(t, s, fmt.Sprintf("[127.0.0.1:%d]", port+1))
+	// The box's links change: 127.0.0.1 is no longer its own.
+	s.update(ctx, syncUpdate{local: &netstate.State{}})
+	waitSources(t, s, fmt.Sprintf("[127.0.0.1:%d 127.0.0.1:%d]", port+1, port))
+	// And back: the source is dropped.
+	s.update(ctx, syncUpdate{local: &self})
+	waitSources(t, s, fmt.Sprintf("[127.0.0.1:%d]", port+1))
 }

@@ -20,6 +20,11 @@ func (e *Engine) localStratum() int {
 	return n
 }
 
+// SetHasSources tells the engine whether the config names sources now
+// (see Config.HasSources): on a box, a DHCP lease can bring the first
+// ones, or take the last ones away.
+func (e *Engine) SetHasSources(has bool) { e.cfg.HasSources = has }
+
 // localActive reports whether the local reference should be served at
 // system clock time raw (cooked time now).
 func (e *Engine) localActive(raw time.Time, now float64) bool {
