@@ -44,9 +44,10 @@ test: deps build image
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzPacket -fuzztime 60s ./ntpserver
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./config
-	$(GO) test -run XXX -fuzz FuzzCmdline -fuzztime 60s ./appliance
+	$(GO) test -run XXX -fuzz FuzzCmdline -fuzztime 60s ./config
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 60s ./config
 	$(GO) test -run XXX -fuzz FuzzReceive -fuzztime 60s ./ntpserver/upstream
-	$(GO) test -run XXX -fuzz '^FuzzHandle$$' -fuzztime 60s ./ntpserver/control
+	$(GO) test -run XXX -fuzz '^FuzzHandle$$' -fuzztime 60s ./control
 	$(GO) test -run XXX -fuzz '^FuzzHandle$$' -fuzztime 60s ./dhcpopt
 	$(GO) test -run XXX -fuzz FuzzHandle6 -fuzztime 60s ./dhcpopt
 	$(GO) test -run XXX -fuzz FuzzARP -fuzztime 60s ./dhcpopt

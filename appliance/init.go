@@ -1,26 +1,26 @@
 package appliance
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/netstate"
 )
 
 // Console sentinels, for people and for tests that watch the console.
 const (
 	SentinelServing  = "ntpbox: serving"
 	SentinelPowerOff = "ntpbox: powering off"
+	SentinelPanic    = "ntpbox: PANIC"
 )
-
-// Hostname is the name the appliance gives itself.
-const Hostname = "ntpbox"
 
 // System is what init does to the operating system. [Linux] is the real
 // one; tests use a fake.
@@ -28,6 +28,7 @@ type System interface {
 	Mount(source, target, fstype string, flags uintptr, data string) error
 	Sethostname(name string) error
 	ReadFile(name string) ([]byte, error)
+	// WriteFile replaces a file atomically.
 	WriteFile(name string, data []byte) error
 	// DisableCtrlAltDel makes Ctrl-Alt-Del send SIGINT to init instead
 	// of rebooting at once.
@@ -40,9 +41,6 @@ type System interface {
 	// "" when there is none.
 	FindFAT(label string, wait time.Duration) (string, error)
 	Unmount(target string) error
-	// ConfigureNetwork brings up lo and applies n; it returns the
-	// network as configured (with DHCP, what the lease gave).
-	ConfigureNetwork(n Network) (Network, error)
 	// ListensUDP reports whether a socket is bound to the UDP port.
 	ListensUDP(port int) bool
 	// PowerButton returns a channel that receives when the power button
@@ -87,10 +85,11 @@ var mounts = []mount{
 // Init is PID 1.
 type Init struct {
 	Sys     System
+	Net     NetOps
 	Start   Starter
 	Log     *slog.Logger
-	Console io.Writer // where the sentinels go
-	Self    string    // this binary, run as `Self serve -f /run/ntpbox.conf`
+	Console io.Writer // every console: the sentinels and banners go there
+	Self    string    // this binary, run as `Self serve -c RunConfig`
 	// Shutdown receives the signals that power the machine off (SIGTERM,
 	// SIGINT from Ctrl-Alt-Del, SIGPWR).
 	Shutdown <-chan os.Signal
@@ -100,31 +99,57 @@ type Init struct {
 	// mounted) to `ntpbox log`.
 	Ring      *Ring
 	LogSocket string
+	// SyncState says whether the box's time is good, for the banner
+	// (nil: "starting").
+	SyncState func(cfg *config.Config) string
+	// Mounted, if set, is called once /proc, /sys and /dev are mounted
+	// (Main opens every console then).
+	Mounted func()
 }
 
-// Run boots the machine, runs the service until a shutdown signal or the
-// power button, then stops it and powers off. It returns only if powering
-// off failed.
+// Run boots the machine, runs the service and follows the network until
+// a shutdown signal or the power button, then stops the service and
+// powers off. It returns only if powering off failed.
 func (in *Init) Run(ctx context.Context) error {
-	ov, perm, base := in.boot()
-	port := in.writeConfig(ov, base)
+	perm, bc := in.boot()
+	if _, ok := bc.hooks["testpanic"]; ok {
+		panic("ntpbox.testpanic: a panic during boot, injected by a test")
+	}
+	cfg, err := bc.merge(nil)
+	if err != nil { // loadConfig checked every part: this cannot be
+		in.Log.Error("merge the config", "err", err)
+		cfg = config.Default()
+	}
+	in.publish(cfg)
 	logCtx, stopLog := context.WithCancel(ctx)
 	defer stopLog()
 	in.serveLog(logCtx)
 
+	netCtx, stopNet := context.WithCancel(ctx)
+	defer stopNet()
+	nw := &network{in: in, cfg: cfg, leases: make(chan LeaseEvent, 8), linkUp: make(chan struct{}, 1), found: make(chan netstate.Link, 1)}
+	nw.start(netCtx)
+	links := in.Net.Links(netCtx)
+
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	defer stopSvc()
+	ready := make(chan struct{}, 1)
 	sup := &Supervisor{
-		Argv:        []string{in.Self, "serve", "-f", RunConfig},
+		Argv:        []string{in.Self, "serve", "-c", RunConfig},
 		Start:       in.Start,
 		Log:         in.Log.With("service", "ntpbox serve"),
 		StopTimeout: in.StopTimeout,
-		Ready:       func() bool { return port == 0 || in.Sys.ListensUDP(port) },
+		Ready:       func() bool { return cfg.Port == 0 || in.Sys.ListensUDP(cfg.Port) },
 		OnReady: func(p Process, run int) {
-			fmt.Fprintf(in.Console, "%s (run %d, pid %d, udp port %d)\n", SentinelServing, run, p.Pid(), port)
-			if ov.TestKill && run == 1 {
+			fmt.Fprintf(in.Console, "%s (run %d, pid %d, udp port %d)\n", SentinelServing, run, p.Pid(), cfg.Port)
+			if _, ok := bc.hooks["testkill"]; ok && run == 1 {
 				in.Log.Warn("ntpbox.testkill: killing the service once", "pid", p.Pid())
 				p.Signal(syscall.SIGKILL)
+				return
+			}
+			select {
+			case ready <- struct{}{}:
+			default:
 			}
 		},
 	}
@@ -136,13 +161,47 @@ func (in *Init) Run(ctx context.Context) error {
 	}()
 
 	var reason string
-	select {
-	case sig := <-in.Shutdown:
-		reason = "signal " + sig.String()
-	case <-in.Sys.PowerButton(ctx):
-		reason = "power button"
-	case <-ctx.Done():
-		reason = "init stopped"
+	var lastLinks netstate.State
+	keptGood := false
+	for reason == "" {
+		select {
+		case sig := <-in.Shutdown:
+			reason = "signal " + sig.String()
+		case <-in.Sys.PowerButton(ctx):
+			reason = "power button"
+		case <-ctx.Done():
+			reason = "init stopped"
+		case <-ready:
+			if !keptGood {
+				keptGood = true
+				in.saveLastGood(bc)
+			}
+			in.printBanner(cfg, nw, bc)
+		case link := <-nw.found:
+			nw.configure(netCtx, link)
+			in.printBanner(cfg, nw, bc)
+		case ev := <-nw.leases:
+			nw.applyLease(ev)
+			if next, err := bc.merge(nw.lease); err != nil {
+				in.Log.Error("merge the DHCP lease into the config", "err", err)
+			} else {
+				cfg = next
+				nw.cfg = cfg
+				in.publish(cfg)
+			}
+			if ev.Reason != "renewed" {
+				in.printBanner(cfg, nw, bc)
+			}
+		case st, ok := <-links:
+			if !ok {
+				links = nil
+				continue
+			}
+			if nw.followLinks(lastLinks, st) {
+				in.printBanner(cfg, nw, bc)
+			}
+			lastLinks = st
+		}
 	}
 	in.Log.Info("shutting down", "reason", reason)
 	stopSvc()
@@ -158,20 +217,20 @@ func (in *Init) Run(ctx context.Context) error {
 	return in.Sys.PowerOff()
 }
 
-// boot takes the steps before the service starts: mounts, host name,
-// drivers, the persistent partition, network. Each failure is logged;
-// booting goes on. It reports whether PermDir is mounted, and returns the
-// base config (see baseConfig).
-func (in *Init) boot() (Overlay, bool, []byte) {
+// boot takes the steps before the network and the service: mounts, the
+// clock's floor, drivers, the persistent partition, the config. Each
+// failure is logged; booting goes on. It reports whether PermDir is
+// mounted.
+func (in *Init) boot() (bool, *boxConfig) {
 	for _, m := range mounts {
 		if err := in.Sys.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
 			in.Log.Error("mount", "target", m.target, "err", err)
 		}
 	}
-	in.checkClock()
-	if err := in.Sys.Sethostname(Hostname); err != nil {
-		in.Log.Error("set host name", "err", err)
+	if in.Mounted != nil {
+		in.Mounted()
 	}
+	in.checkClock()
 	if err := in.Sys.DisableCtrlAltDel(); err != nil {
 		in.Log.Error("disable Ctrl-Alt-Del", "err", err)
 	}
@@ -181,107 +240,46 @@ func (in *Init) boot() (Overlay, bool, []byte) {
 	}
 	in.Log.Info("drivers loaded", "modules", mods)
 	perm := in.mountPerm()
-	base := in.baseConfig(perm)
-	ov := in.overlay(perm)
-	if cfg, err := check(base); err == nil {
-		ov.Net = ov.Net.Over(NetworkFromConfig(cfg.Network))
+	bc := in.loadConfig(perm)
+	for _, p := range bc.problems {
+		in.Log.Error("config: " + p)
 	}
-	if len(ov.Net.Addresses) == 0 && !ov.Net.DHCP {
-		// A box plugged into a LAN with nothing configured asks DHCP for
-		// its address: `address dhcp` is the default.
-		in.Log.Info("no address in the config or on the command line: using DHCP, the default")
-		ov.Net.DHCP = true
+	if bc.base.Layer != config.LayerBaked || perm {
+		in.Log.Info("config", "file", bc.base.Name, "layer", bc.base.Layer.String())
 	}
-	netw, err := in.Sys.ConfigureNetwork(ov.Net)
-	ov.Net = netw
-	if err != nil {
-		in.Log.Error("configure network", "err", err)
-	}
-	if len(ov.Net.Addresses) > 0 {
-		in.Log.Info("network configured", "addresses", ov.Net.Addresses, "gateway", ov.Net.Gateway,
-			"dhcp", ov.Net.DHCP, "ntp_servers", ov.Net.NTPServers)
-	} else {
-		in.Log.Warn("no address yet: DHCP keeps asking; only lo is up until a lease arrives")
-	}
-	if err := in.Sys.WriteFile(NetConfig, []byte(ov.Net.Format())); err != nil {
-		in.Log.Error("write", "file", NetConfig, "err", err)
-	}
-	if rc := ov.Net.ResolvConf(); rc != nil {
-		if err := in.Sys.WriteFile("/etc/resolv.conf", rc); err != nil {
-			in.Log.Error("write", "file", "/etc/resolv.conf", "err", err)
-		}
-	}
-	return ov, perm, base
+	return perm, bc
 }
 
-// baseConfig returns the config the box runs from: PermConfig when the
-// persistent partition has a valid one, else the baked-in config; with
-// the partition, the drift file goes there unless the base names one.
-func (in *Init) baseConfig(perm bool) []byte {
-	base, err := in.Sys.ReadFile(BakedConfig)
+// publish writes the merged config for `ntpbox serve` (which follows the
+// file) and `ntpbox config`.
+func (in *Init) publish(cfg *config.Config) {
+	b, err := config.Encode(cfg)
+	if err == nil {
+		err = in.Sys.WriteFile(RunConfig, b)
+	}
 	if err != nil {
-		in.Log.Error("read baked-in config", "err", err)
+		in.Log.Error("write the merged config", "file", RunConfig, "err", err)
 	}
-	if perm {
-		if b, err := in.Sys.ReadFile(PermConfig); err == nil {
-			if _, _, err := config.ParseBytes(PermConfig, b); err != nil {
-				in.Log.Error("persistent config is invalid; using the baked-in one", "err", err)
-			} else {
-				in.Log.Info("using the persistent config", "file", PermConfig)
-				base = b
-			}
-		}
-		if cfg, _, err := config.ParseBytes(RunConfig, base); err == nil && cfg.DriftFile == "" {
-			base = append(append(bytes.TrimRight(base, "\n"), '\n'),
-				"\n# added by init: the persistent partition is mounted\ndriftfile "+PermDrift+"\n"...)
-		}
-	}
-	return base
 }
 
-// writeConfig writes /run/ntpbox.conf from the base config and returns
-// the UDP port it serves. If the command line's lines make it invalid, it
-// logs why and writes the config without them.
-func (in *Init) writeConfig(ov Overlay, base []byte) int {
-	if len(ov.Net.NTPServers) > 0 {
-		base = append(append(bytes.TrimRight(base, "\n"), '\n'), "\n# added by init: NTP servers from DHCP (option 42)\n"...)
-		for _, a := range ov.Net.NTPServers {
-			base = append(base, "server "+a.String()+" iburst\n"...)
-		}
+// printBanner prints who and where the box is on every console.
+func (in *Init) printBanner(cfg *config.Config, nw *network, bc *boxConfig) {
+	sync := "starting"
+	if in.SyncState != nil {
+		sync = in.SyncState(cfg)
 	}
-	conn := ov.Net.Connected()
-	conf := ComposeConfig(base, conn, ov.Lines)
-	cfg, err := check(conf)
-	if err != nil {
-		in.Log.Error("config with the kernel command line's lines is invalid; running without them", "err", err)
-		conf = FallbackConfig(base, conn)
-		if cfg, err = check(conf); err != nil {
-			in.Log.Error("baked-in config is invalid", "err", err)
-		}
+	port := cfg.Port
+	if !slices.ContainsFunc(cfg.Access, func(r config.AccessRule) bool { return r.Allow }) {
+		port = 0
 	}
-	if cfg != nil {
-		if more := in.resolveDHCPAuto(cfg, ov.Net); more != "" {
-			conf = append(append(bytes.TrimRight(conf, "\n"), '\n'), more...)
-			if c, err := check(conf); err == nil {
-				cfg = c
-			} else {
-				in.Log.Error("resolving dhcp auto", "err", err)
-			}
-		}
+	b := bannerInfo{
+		Hostname: nw.hostname, Link: nw.link.Name, Addrs: cfg.Addresses(), Lease: cfg.Lease, DHCP: cfg.Network.DHCP,
+		Port: port, Sync: sync, Problems: bc.problems,
 	}
-	if err := in.Sys.WriteFile(RunConfig, conf); err != nil {
-		in.Log.Error("write", "file", RunConfig, "err", err)
+	if nw.link.Name == "" {
+		b.Addrs = nil
 	}
-	port := config.DefaultPort
-	if cfg != nil {
-		port = cfg.Port
-	}
-	return port
-}
-
-func check(conf []byte) (*config.Config, error) {
-	cfg, _, err := config.ParseBytes(RunConfig, conf)
-	return cfg, err
+	fmt.Fprint(in.Console, banner(b, in.Sys.Now()))
 }
 
 // serveLog serves the ring on LogSocket, when both are set.
@@ -304,5 +302,139 @@ func (in *Init) serveLog(ctx context.Context) {
 func (in *Init) recoverLog(what string) {
 	if r := recover(); r != nil {
 		in.Log.Error("panic", "in", what, "panic", r)
+	}
+}
+
+// network is init's side of the box's network: the link, the addresses
+// it gives it (static, or the DHCP lease's), and what follows from the
+// lease.
+type network struct {
+	in       *Init
+	cfg      *config.Config
+	link     netstate.Link // "" until found
+	hostname string
+	lease    *config.Lease
+	leases   chan LeaseEvent
+	linkUp   chan struct{}
+	found    chan netstate.Link // the link, when it was not there at boot
+	up       bool
+}
+
+// start finds the link and configures it: the static addresses, or a
+// DHCP client. Without a link it keeps looking in the background.
+func (nw *network) start(ctx context.Context) {
+	in := nw.in
+	if err := in.Net.Loopback(); err != nil {
+		in.Log.Error("loopback", "err", err)
+	}
+	nw.hostname = hostnameFor(nw.cfg.Network.Hostname, nil)
+	link, err := in.Net.WaitLink(nw.cfg.Network.Interface, linkWait)
+	if err != nil {
+		in.Log.Error("no network interface yet; looking again every 10 s", "err", err)
+		go func() {
+			defer in.recoverLog("network")
+			for ctx.Err() == nil {
+				time.Sleep(10 * time.Second)
+				if link, err := in.Net.WaitLink(nw.cfg.Network.Interface, time.Second); err == nil {
+					in.Log.Info("network interface found", "interface", link.Name)
+					nw.found <- link
+					return
+				}
+			}
+		}()
+		in.setHostname(nw.hostname)
+		return
+	}
+	nw.configure(ctx, link)
+}
+
+// configure sets up a link once found.
+func (nw *network) configure(ctx context.Context, link netstate.Link) {
+	in := nw.in
+	nw.link = link
+	nw.hostname = hostnameFor(nw.cfg.Network.Hostname, link.MAC)
+	in.setHostname(nw.hostname)
+	in.Log.Info("interface up", "name", link.Name, "mac", link.MAC.String(), "hostname", nw.hostname)
+	if nw.cfg.Network.DHCP {
+		if err := in.Net.DHCP(ctx, link, nw.hostname, nw.linkUp, nw.leases, in.Log.With("component", "dhcp-client")); err != nil {
+			in.Log.Error("DHCP client", "err", err)
+		}
+		return
+	}
+	nw.apply(nw.cfg.Network.Addresses, nw.cfg.Network.Gateway)
+	in.Log.Info("network configured", "addresses", nw.cfg.Network.Addresses, "gateway", nw.cfg.Network.Gateway)
+}
+
+// apply gives the link addrs and the default route through gw. (The
+// service resolves names with the config's resolvers itself: no
+// /etc/resolv.conf.)
+func (nw *network) apply(addrs []netip.Prefix, gw netip.Addr) {
+	in := nw.in
+	if err := in.Net.SetAddrs(nw.link.Name, addrs); err != nil {
+		in.Log.Error("set addresses", "interface", nw.link.Name, "err", err)
+	}
+	if err := in.Net.SetGateway(nw.link.Name, gw); err != nil {
+		in.Log.Error("set default route", "interface", nw.link.Name, "err", err)
+	}
+}
+
+// applyLease configures what a lease event changes.
+func (nw *network) applyLease(ev LeaseEvent) {
+	in := nw.in
+	old := nw.lease
+	nw.lease = ev.Lease
+	switch {
+	case ev.Lease == nil:
+		in.Log.Warn("DHCP lease gone: the address is removed until a new lease comes", "interface", nw.link.Name, "why", ev.Reason)
+		nw.apply(nil, netip.Addr{})
+	case ev.Reason == "renewed":
+		in.Log.Debug("DHCP lease renewed", "address", ev.Lease.Address, "until", ev.Lease.Expires())
+	default:
+		l := ev.Lease
+		gw := nw.cfg.Network.Gateway
+		if !gw.IsValid() {
+			gw = l.Router
+		}
+		if old != nil && old.Address != l.Address {
+			in.Log.Warn("DHCP gave a new address", "old", old.Address, "new", l.Address)
+		}
+		in.Log.Info("DHCP lease", "address", l.Address, "router", l.Router, "dns", l.DNS, "ntp", l.NTP,
+			"server", l.Server, "lease", l.Duration, "why", ev.Reason)
+		nw.apply([]netip.Prefix{l.Address}, gw)
+	}
+}
+
+// followLinks reacts to a change of the links: it tells the DHCP client
+// when the link came back up, and gives a static link its route again
+// (the kernel drops it with the link). It reports whether the banner
+// should be printed again (the link went up or down, or addresses
+// changed).
+func (nw *network) followLinks(prev, st netstate.State) bool {
+	l, ok := st.Link(nw.link.Name)
+	if !ok || nw.link.Name == "" {
+		return false
+	}
+	was, _ := prev.Link(nw.link.Name)
+	changed := l.Carrier != was.Carrier || !slices.Equal(l.Addrs, was.Addrs)
+	if l.Carrier && !nw.up && prev.Version != 0 {
+		nw.in.Log.Info("link up", "interface", l.Name)
+		if nw.cfg.Network.DHCP {
+			select {
+			case nw.linkUp <- struct{}{}:
+			default:
+			}
+		} else if nw.cfg.Network.Gateway.IsValid() {
+			nw.apply(nw.cfg.Network.Addresses, nw.cfg.Network.Gateway)
+		}
+	} else if !l.Carrier && nw.up {
+		nw.in.Log.Warn("link down", "interface", l.Name)
+	}
+	nw.up = l.Carrier
+	return changed
+}
+
+func (in *Init) setHostname(name string) {
+	if err := in.Sys.Sethostname(name); err != nil {
+		in.Log.Error("set host name", "err", err)
 	}
 }

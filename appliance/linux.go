@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ntpbox/ntpbox/internal/atomicfile"
+	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
 )
@@ -44,7 +46,10 @@ func (l *Linux) Sethostname(name string) error {
 func (l *Linux) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
 
 func (l *Linux) WriteFile(name string, data []byte) error {
-	return os.WriteFile(name, data, 0o644)
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(name, data, 0o644)
 }
 
 func (l *Linux) DisableCtrlAltDel() error {
@@ -151,12 +156,12 @@ func (l *Linux) PowerOff() error {
 
 func (l *Linux) Now() time.Time { return time.Now() }
 
-// SetClock steps CLOCK_REALTIME. (The NTP service disciplines the clock
+// SetClock steps the system clock to t, through the one package that
+// touches the kernel clock. (The NTP service disciplines the clock
 // afterwards; this is only for a clock the RTC set implausibly.)
 func (l *Linux) SetClock(t time.Time) error {
-	ts := unix.NsecToTimespec(t.UnixNano())
-	if err := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); err != nil {
-		return fmt.Errorf("clock_settime(CLOCK_REALTIME, %s): %w", t.UTC().Format(time.RFC3339), err)
+	if err := clock.System().Step(time.Until(t)); err != nil {
+		return fmt.Errorf("step the clock to %s: %w", t.UTC().Format(time.RFC3339), err)
 	}
 	return nil
 }

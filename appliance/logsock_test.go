@@ -118,7 +118,7 @@ func TestInitServesLog(t *testing.T) {
 	console := &syncBuffer{}
 	sock := filepath.Join(t.TempDir(), "init.sock")
 	shutdown := make(chan os.Signal, 1)
-	in := &Init{Sys: sys, Start: newFakeStarter(), Log: newSlog(io.MultiWriter(ring, console)),
+	in := &Init{Sys: sys, Net: newFakeNet(sys), Start: newFakeStarter(), Log: newSlog(io.MultiWriter(ring, console)),
 		Console: io.MultiWriter(ring, console), Self: "/init", Shutdown: shutdown,
 		StopTimeout: time.Second, Ring: ring, LogSocket: sock}
 	done := make(chan error, 1)

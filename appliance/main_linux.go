@@ -4,12 +4,16 @@ package appliance
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Main is PID 1's main: ntpbox calls it when it runs as process 1. It
@@ -32,11 +36,15 @@ func Main() {
 	signal.Notify(other, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
 		syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
 
-	// Init's log, the sentinels and the service's output go to the
-	// console and to the ring that `ntpbox log` reads.
+	// Init's log, the sentinels and the service's output go to every
+	// console and to the ring that `ntpbox log` reads. Until /proc is
+	// mounted the consoles are /dev/console, which is only the last
+	// console= of the kernel command line; then every one of
+	// /proc/consoles, so that a screen shows what the serial port does.
 	ring := &Ring{}
 	console := openConsole()
-	out := io.MultiWriter(ring, console)
+	consoles := &multiConsole{out: []io.Writer{console}}
+	out := io.MultiWriter(ring, consoles)
 	log := slog.New(slog.NewTextHandler(out, nil)).With("component", "init")
 	go func() {
 		for sig := range other {
@@ -45,7 +53,7 @@ func Main() {
 	}()
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("panic", "in", "init", "panic", r)
+			rebootAfterPanic(log, out, r)
 		}
 		forever(log)
 	}()
@@ -74,6 +82,9 @@ func Main() {
 		self = os.Args[0]
 	}
 	in := &Init{
+		Net:       LinuxNet{},
+		SyncState: controlSyncState,
+		Mounted:   func() { openConsoles(consoles, console, log) },
 		Sys:       &Linux{Log: log},
 		Start:     reaper,
 		Log:       log,
@@ -102,6 +113,52 @@ func devNull() *os.File {
 		return f
 	}
 	return os.Stdin
+}
+
+// openConsoles makes consoles every console in /proc/consoles.
+func openConsoles(consoles *multiConsole, fallback *os.File, log *slog.Logger) {
+	f, err := os.Open("/proc/consoles")
+	if err != nil {
+		log.Warn("consoles", "err", err)
+		return
+	}
+	names := consoleNames(f)
+	f.Close()
+	var ws []io.Writer
+	for _, n := range names {
+		c, err := os.OpenFile("/dev/"+n, os.O_WRONLY|syscall.O_NOCTTY, 0)
+		if err != nil {
+			log.Warn("open console", "console", n, "err", err)
+			continue
+		}
+		ws = append(ws, c)
+	}
+	if len(ws) == 0 {
+		return
+	}
+	consoles.mu.Lock()
+	consoles.out = ws
+	consoles.mu.Unlock()
+	log.Info("consoles", "names", names)
+}
+
+// panicReboot is how long a box that panicked waits before it reboots:
+// long enough to read the message on the screen, short enough to be
+// serving again soon.
+const panicReboot = 10 * time.Second
+
+// rebootAfterPanic says on every console that init panicked, and reboots
+// the machine panicReboot later: a box in a closet is better rebooted
+// than parked.
+func rebootAfterPanic(log *slog.Logger, out io.Writer, r any) {
+	log.Error("panic", "in", "init", "panic", r, "stack", string(debug.Stack()))
+	fmt.Fprintf(out, "%s: %v; rebooting in %v\n", SentinelPanic, r, panicReboot)
+	time.Sleep(panicReboot)
+	unix.Sync()
+	fmt.Fprintf(out, "ntpbox: rebooting\n")
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+		log.Error("reboot", "err", err)
+	}
 }
 
 func forever(log *slog.Logger) {

@@ -10,15 +10,17 @@ import (
 // PermDir. It holds what survives a reboot and what a person edits on
 // another computer:
 //
-//	/perm/ntpbox.conf   the config, used instead of the baked-in one
-//	/perm/cmdline.txt   more kernel command line parameters (ntpbox.address=...)
-//	/perm/ntpbox.drift  the drift file, written by `ntpbox serve`
+//	/perm/ntpbox.conf       the config, used instead of the baked-in one
+//	/perm/ntpbox.conf.good  the last config that booted and served, used while ntpbox.conf is bad
+//	/perm/cmdline.txt       more kernel command line parameters (ntpbox.address=...)
+//	/perm/ntpbox.drift      the drift file, written by `ntpbox serve`
 const (
-	PermLabel   = "NTPBOX"
-	PermDir     = "/perm"
-	PermConfig  = PermDir + "/ntpbox.conf"
-	PermCmdline = PermDir + "/cmdline.txt"
-	PermDrift   = PermDir + "/ntpbox.drift"
+	PermLabel    = "NTPBOX"
+	PermDir      = "/perm"
+	PermConfig   = PermDir + "/ntpbox.conf"
+	PermLastGood = PermDir + "/ntpbox.conf.good"
+	PermCmdline  = PermDir + "/cmdline.txt"
+	PermDrift    = PermDir + "/ntpbox.drift"
 )
 
 // StorageModules are the drivers init loads, beside the ones the
@@ -47,30 +49,26 @@ func (in *Init) mountPerm() bool {
 	return true
 }
 
-// overlay reads the kernel command line, then, when the persistent
-// partition is mounted, the parameters in PermCmdline (same syntax;
-// they come after the kernel's).
-func (in *Init) overlay(perm bool) Overlay {
-	var params []Param
-	if b, err := in.Sys.ReadFile("/proc/cmdline"); err != nil {
-		in.Log.Error("read kernel command line", "err", err)
-	} else {
-		params, _ = ReadCmdline(bytes.NewReader(b))
+// lastGood reads the last config that booted and served.
+func (in *Init) lastGood() ([]byte, bool) {
+	b, err := in.Sys.ReadFile(PermLastGood)
+	return b, err == nil && len(b) > 0
+}
+
+// saveLastGood keeps the config in use as the last good one once the box
+// served with it, when it came from /perm and differs from the copy.
+func (in *Init) saveLastGood(bc *boxConfig) {
+	if bc.permData == nil {
+		return
 	}
-	if perm {
-		if b, err := in.Sys.ReadFile(PermCmdline); err == nil {
-			more, err := ReadCmdline(bytes.NewReader(b))
-			if err != nil {
-				in.Log.Error("read", "file", PermCmdline, "err", err)
-			}
-			params = append(params, more...)
-		}
+	if old, ok := in.lastGood(); ok && bytes.Equal(old, bc.permData) {
+		return
 	}
-	ov, errs := ParseOverlay(params)
-	for _, err := range errs {
-		in.Log.Error("ignored", "err", err)
+	if err := in.Sys.WriteFile(PermLastGood, bc.permData); err != nil {
+		in.Log.Error("keep the last good config", "file", PermLastGood, "err", err)
+		return
 	}
-	return ov
+	in.Log.Info("kept the config as the last good one", "file", PermLastGood)
 }
 
 // FATLabel returns the volume label in the boot sector of a FAT12, FAT16

@@ -43,3 +43,38 @@ func TestReadCmdlineTooLong(t *testing.T) {
 		t.Errorf("ReadCmdline = %v, %v", p, err)
 	}
 }
+
+// FuzzCmdline: any command line splits without panicking, never returns
+// init's -- separator as a parameter, its ntpbox.* parameters never put
+// a control character into a config line, and merging them gives a
+// config or errors, never a panic.
+func FuzzCmdline(f *testing.F) {
+	for _, s := range []string{
+		"console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.allow=all ntpbox.local=stratum,3\n",
+		`ntpbox.server="198.18.0.1 iburst" "ntpbox.allow=all" -- init args`,
+		"ntpbox.gateway=198.18.0.1 ntpbox.nameserver=::1 ntpbox.interface=eth0 ntpbox.testkill",
+		"ntpbox.=x ntpbox.a.b=c =d \"\" \"=\" ntpbox.x=\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		params := SplitCmdline(s)
+		for _, p := range params {
+			if p.Key == "--" && !p.HasValue {
+				t.Fatalf("%q: init's -- separator returned as a parameter", s)
+			}
+		}
+		part, _ := CmdlinePart(LayerKernel, "kernel command line", params)
+		for _, l := range part.Lines {
+			for _, w := range l.Words {
+				if strings.ContainsFunc(w, func(r rune) bool { return r < ' ' || r == 0x7f }) || w == "" {
+					t.Fatalf("%q: config word %q", s, w)
+				}
+			}
+		}
+		cfg, _, err := Merge(nil, nil, ApplianceDefaults(""), part)
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("%q: Merge returned %v and %v", s, cfg, err)
+		}
+	})
+}

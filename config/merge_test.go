@@ -82,8 +82,8 @@ func TestMergeNetworkGroupReplaced(t *testing.T) {
 func TestMergeLease(t *testing.T) {
 	lease := &Lease{
 		Interface: "eth0", Address: netip.MustParsePrefix("198.18.0.50/24"), Router: netip.MustParseAddr("198.18.0.1"),
-		DNS: []netip.Addr{netip.MustParseAddr("198.18.0.53")},
-		NTP: []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.3")},
+		DNS:    []netip.Addr{netip.MustParseAddr("198.18.0.53")},
+		NTP:    []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.3")},
 		Server: netip.MustParseAddr("198.18.0.1"), Obtained: time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC), Duration: 2 * time.Minute,
 	}
 	parts := applianceParts(t, "server 198.18.0.1 iburst\n", "")

@@ -18,7 +18,8 @@ type Config struct {
 	Binary    string // default qemu-system-x86_64
 	Kernel    string // vmlinux (PVH, fast) or bzImage; "" boots Disk through the firmware
 	Initramfs string //
-	// Append has kernel parameters, after console=ttyS0 panic=-1 (a
+	// Append has kernel parameters, after console=tty0 console=ttyS0
+	// panic=-1 (a
 	// panic ends QEMU, as -no-reboot is set) no_timer_check (under TCG
 	// on a busy machine the IO-APIC timer check can fail and panic);
 	// only with Kernel.
@@ -57,10 +58,14 @@ func (c Config) Args() []string {
 	args := []string{
 		"-accel", "tcg", "-nodefaults", "-no-user-config", "-no-reboot",
 		"-m", strconv.Itoa(mem), "-smp", "1",
+		// A screen, as a PC has: the kernel's tty0 is its text console.
+		"-vga", "std",
 	}
 	if c.Kernel != "" {
+		// The screen and the serial port both, as the disk image's boot
+		// loaders set them: ttyS0 last, so it is /dev/console.
 		args = append(args, "-kernel", c.Kernel, "-initrd", c.Initramfs,
-			"-append", strings.Join(append([]string{"console=ttyS0", "panic=-1", "no_timer_check"}, c.Append...), " "))
+			"-append", strings.Join(append([]string{"console=tty0", "console=ttyS0", "panic=-1", "no_timer_check"}, c.Append...), " "))
 	}
 	if c.UEFICode != "" {
 		args = append(args,

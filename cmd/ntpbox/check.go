@@ -12,6 +12,9 @@ func check(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
 	file := fs.String("f", defaultConfig, "config `file` to validate")
 	fs.Parse(args)
+	if fs.NArg() > 0 {
+		*file = fs.Arg(0)
+	}
 	cfg, warns, err := config.Load(*file)
 	for _, w := range warns {
 		fmt.Fprintf(os.Stderr, "warning: %s\n", w)

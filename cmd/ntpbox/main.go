@@ -2,7 +2,8 @@
 // config file takes chrony.conf directives.
 //
 //	ntpbox serve [-f FILE] [-x] [-d]     run the NTP server
-//	ntpbox check -f FILE                 validate a config file
+//	ntpbox check [-f] FILE               validate a config file
+//	ntpbox config [-f FILE]              the merged config, with where each setting came from
 //	ntpbox query [-p PORT] HOST...       ask NTP servers for the time
 //	ntpbox sources [-v] [--json]         the upstream sources, as chronyc prints them
 //	ntpbox sourcestats [-v] [--json]     their statistics
@@ -23,7 +24,8 @@ const usage = `usage: ntpbox COMMAND [flags]
 
 commands:
   serve   run the NTP server (chronyd)            ntpbox serve [-f FILE] [-x] [-d]
-  check   validate a config file, do not run it   ntpbox check [-f FILE]
+  check   validate a config file, do not run it   ntpbox check [-f] FILE
+  config  the merged config and each setting's origin   ntpbox config [-f FILE]
   query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...
   log     init's log and the service's output     ntpbox log [-s SOCKET] [-f]
   dhcp-snippet  option 42 lines for an existing DHCP server
@@ -53,6 +55,8 @@ func main() {
 		code = serve(args)
 	case "check":
 		code = check(args)
+	case "config":
+		code = configCmd(args)
 	case "query":
 		code = query(args)
 	case "sources", "sourcestats", "tracking", "clients":
