@@ -62,11 +62,7 @@ func (in *Init) loadConfig(perm bool) *boxConfig {
 	} else if params, err = config.ReadCmdline(bytes.NewReader(b)); err != nil {
 		bc.problem("%v", err)
 	}
-	for _, p := range params {
-		if k, ok := strings.CutPrefix(p.Key, config.CmdlinePrefix+"test"); ok {
-			bc.hooks["test"+k] = p.Value
-		}
-	}
+	bc.takeHooks(params)
 	kernel, errs := config.CmdlinePart(config.LayerKernel, "kernel command line", params)
 	for _, err := range errs {
 		bc.problem("ignored: %v", err)
@@ -78,6 +74,7 @@ func (in *Init) loadConfig(perm bool) *boxConfig {
 			if err != nil {
 				bc.problem("%s: %v", PermCmdline, err)
 			}
+			bc.takeHooks(ps)
 			txt, errs := config.CmdlinePart(config.LayerCmdlineTxt, PermCmdline, ps)
 			for _, err := range errs {
 				bc.problem("ignored: %v", err)
@@ -169,6 +166,15 @@ func onlyLayers(err error, layers ...config.Layer) error {
 		}
 	}
 	return errors.Join(out...)
+}
+
+// takeHooks keeps the ntpbox.test* parameters.
+func (bc *boxConfig) takeHooks(params []config.Param) {
+	for _, p := range params {
+		if k, ok := strings.CutPrefix(p.Key, config.CmdlinePrefix+"test"); ok {
+			bc.hooks["test"+k] = p.Value
+		}
+	}
 }
 
 func (bc *boxConfig) problem(format string, args ...any) {

@@ -279,6 +279,14 @@ func (in *Init) printBanner(cfg *config.Config, nw *network, bc *boxConfig) {
 	if nw.link.Name == "" {
 		b.Addrs = nil
 	}
+	// The lease's remaining time aside, print it only when it says
+	// something new: a lease and the link's address change come as two
+	// events.
+	key := fmt.Sprint(b.Hostname, b.Link, b.Addrs, b.Lease != nil && b.Lease.Server.IsValid(), b.DHCP, b.Port, b.Sync, b.Problems)
+	if key == nw.lastBanner {
+		return
+	}
+	nw.lastBanner = key
 	fmt.Fprint(in.Console, banner(b, in.Sys.Now()))
 }
 
@@ -317,6 +325,8 @@ type network struct {
 	leases   chan LeaseEvent
 	linkUp   chan struct{}
 	found    chan netstate.Link // the link, when it was not there at boot
+	// lastBanner is what the last banner said, less the lease's time.
+	lastBanner string
 	up       bool
 }
 

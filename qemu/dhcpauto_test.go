@@ -24,13 +24,43 @@ import (
 const autoDnsmasqAddr = "198.18.0.4"
 
 // autoDnsmasq runs dnsmasq as the LAN's DHCP server in namespace ns,
-// with extra options; it is stopped at cleanup or by the returned func.
+// leasing 198.18.0.150-160 for 10 minutes, with extra options; it is
+// stopped at cleanup or by the returned func.
 func autoDnsmasq(t *testing.T, ns string, extra ...string) (stop func()) {
+	return runDnsmasq(t, ns, "198.18.0.150,198.18.0.160,255.255.255.0,10m", extra...).Stop
+}
+
+// dnsmasqProc is a running dnsmasq.
+type dnsmasqProc struct {
+	Stop func()
+	out  *qemu.LogWriter
+}
+
+// Saw waits up to timeout for a line of dnsmasq's log that has s.
+func (d *dnsmasqProc) Saw(s string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, l := range d.out.Lines() {
+			if strings.Contains(l, s) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runDnsmasq runs dnsmasq as a DHCP server (no DNS) in namespace ns on
+// its eth0, for dhcpRange (dnsmasq's --dhcp-range), with extra options,
+// until cleanup or Stop.
+func runDnsmasq(t *testing.T, ns, dhcpRange string, extra ...string) *dnsmasqProc {
 	t.Helper()
 	dir := t.TempDir()
 	args := append([]string{"--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root", "--group=root",
 		"--interface=eth0", "--bind-interfaces", "--dhcp-authoritative", "--log-dhcp",
-		"--dhcp-range=198.18.0.150,198.18.0.160,255.255.255.0,10m",
+		"--dhcp-range=" + dhcpRange,
 		"--dhcp-leasefile=" + filepath.Join(dir, "leases"), "--pid-file=" + filepath.Join(dir, "pid")}, extra...)
 	cmd := qemu.In(ns, "dnsmasq", args...)
 	out := qemu.NewLogWriter(t, "dnsmasq| ")
@@ -41,7 +71,7 @@ func autoDnsmasq(t *testing.T, ns string, extra ...string) (stop func()) {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	stopped := false
-	stop = func() {
+	stop := func() {
 		if stopped {
 			return
 		}
@@ -50,7 +80,7 @@ func autoDnsmasq(t *testing.T, ns string, extra ...string) (stop func()) {
 		<-done
 	}
 	t.Cleanup(stop)
-	return stop
+	return &dnsmasqProc{Stop: stop, out: out}
 }
 
 // autoLease is what busybox udhcpc's script saw.

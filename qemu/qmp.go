@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,43 @@ func (vm *VM) CtrlAltDel() error {
 		keys = append(keys, map[string]string{"type": "qcode", "data": k})
 	}
 	return qmp(vm.Config.QMP, "send-key", map[string]any{"keys": keys})
+}
+
+// Screen returns the text on the VM's screen: the VGA text buffer at
+// 0xb8000, read from the guest's memory (QMP pmemsave), one line of 80
+// characters for each row of the whole 32 KiB buffer, trailing spaces
+// trimmed. The kernel's VGA text console (vgacon) writes there, as on a
+// PC's screen; it scrolls within the buffer, so recent lines can be
+// anywhere in it.
+func (vm *VM) Screen() (string, error) {
+	f, err := os.CreateTemp("", "ntpbox-screen-*")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	err = qmp(vm.Config.QMP, "pmemsave", map[string]any{"val": 0xb8000, "size": 0x8000, "filename": f.Name()})
+	if err != nil {
+		return "", err
+	}
+	mem, err := os.ReadFile(f.Name())
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for row := 0; row+160 <= len(mem); row += 160 {
+		line := make([]byte, 80)
+		for i := range line {
+			c := mem[row+2*i] // each cell is the character, then its colour
+			if c < ' ' || c > '~' {
+				c = ' '
+			}
+			line[i] = c
+		}
+		b.WriteString(strings.TrimRight(string(line), " "))
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
 }
 
 // qmp runs one QMP command over the socket at path.
