@@ -175,6 +175,38 @@ func TestClosetRenumbering(t *testing.T) {
 	}
 }
 
+// The cable is pulled, and plugged in again on a LAN where the box's
+// address belongs to it no longer: the box asks for its address again as
+// the link comes up (INIT-REBOOT), takes the DHCP server's NAK, and
+// answers at its new address at once, not at the next renewal.
+func TestClosetCableMoved(t *testing.T) {
+	t.Parallel()
+	lab, dhcpNS := closetLab(t)
+	first := closetDnsmasq(t, dhcpNS, "198.18.0.150", "1h")
+	vm := closetBox(t, lab, closetDisk(t, nil))
+	waitAnswers(t, lab, "198.18.0.150", 0, bootTimeout)
+	if err := vm.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.Expect("link down", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	first.Stop()
+	closetDnsmasq(t, dhcpNS, "198.18.0.151", "1h")
+	if err := vm.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	plugged := time.Now()
+	if _, err := vm.Expect("link up", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	at := waitAnswers(t, lab, "198.18.0.151", 0, time.Minute)
+	t.Logf("answering at the new address %.1f s after the cable was plugged in (the lease had an hour left)", at.Sub(plugged).Seconds())
+	if _, err := query(lab, "198.18.0.150"); err == nil {
+		t.Error("still answering at the old address")
+	}
+}
+
 // A bad config: a box that served with a static address and its servers
 // gets one bad line in /perm/ntpbox.conf (and a new address beside it).
 // It keeps the address and servers of the last good config, serves

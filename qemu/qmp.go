@@ -24,6 +24,12 @@ func (vm *VM) CtrlAltDel() error {
 	return qmp(vm.Config.QMP, "send-key", map[string]any{"keys": keys})
 }
 
+// SetLink plugs the VM's network cable in or pulls it out (QMP
+// set_link on its NIC's backend): the guest sees the carrier come and go.
+func (vm *VM) SetLink(up bool) error {
+	return qmp(vm.Config.QMP, "set_link", map[string]any{"name": "n0", "up": up})
+}
+
 // Screen returns the text on the VM's screen: the VGA text buffer at
 // 0xb8000, read from the guest's memory (QMP pmemsave), one line of 80
 // characters for each row of the whole 32 KiB buffer, trailing spaces
