@@ -2,6 +2,7 @@ package clocktest
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -60,6 +61,10 @@ type delivery struct {
 	id  upstream.SourceID
 	pkt []byte
 }
+
+// simAddr is the simulated box's own address: the destination of the
+// replies it receives.
+var simAddr = netip.MustParseAddr("198.18.0.100")
 
 // Start is a convenient true time to begin simulations: the last day of
 // a month, so that leap second announcements are passed on.
@@ -129,7 +134,7 @@ func (s *Sim) Run(d time.Duration) {
 			d := s.flight[0]
 			s.flight = s.flight[1:]
 			s.Replies++
-			s.Engine.Receive(d.id, d.pkt, s.Clock.Now())
+			s.Engine.Receive(d.id, d.pkt, s.Clock.Now(), simAddr)
 		case evPoll:
 			s.poll(id)
 		}

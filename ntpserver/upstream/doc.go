@@ -22,7 +22,7 @@
 //		id, at, ok := eng.NextPoll()
 //		// wait until clk reads at, or until a reply arrives:
 //		//   n := eng.Transmit(id, clk.Now(), buf); conn.WriteTo(buf[:n], addr)
-//		//   eng.Receive(id, reply, rxTimestamp)
+//		//   eng.Receive(id, reply, rxTimestamp, localAddr) // ntpserver.ReadWithTimestamp
 //		srv.SetState(eng.SyncState()) // after every call, and at least every few seconds
 //		if err := eng.Err(); err != nil {
 //			// maxchange gave up: log, stop (chronyd exits)
@@ -118,8 +118,9 @@
 // boxes that poll each other (each lists the others as `server`) agree on
 // one of them: the one with the smallest address serves its local clock
 // at stratum 10, the others synchronise to it (stratum 11), so clients
-// see one time, not several (the runner tells the engine its own address
-// with Engine.SetLocalAddr). For a single box, `local stratum 10
+// see one time, not several (the engine compares each source's address
+// with the destination of its replies, our address towards it). For a
+// single box, `local stratum 10
 // distance 0.1` serves as a synchronised server through short outages,
 // its root distance growing honestly, then switches to stratum 10 with
 // reference ID LOCL, which clients can see; add `activate 0.1` so that a

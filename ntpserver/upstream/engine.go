@@ -199,15 +199,6 @@ func (e *Engine) RemoveSource(id SourceID) {
 	}
 }
 
-// SetLocalAddr tells the engine which local address talks to a source.
-// Only `local ... orphan` needs it: as in chrony, an orphan source is
-// selected only if its address, as a reference ID, is smaller than ours.
-func (e *Engine) SetLocalAddr(id SourceID, local netip.Addr) {
-	if s := e.source(id); s != nil {
-		s.localRefID = RefID(local)
-	}
-}
-
 // Err returns a non-nil error once the engine has given up (maxchange).
 // It then no longer adjusts the clock and serves an unsynchronised
 // state; the runner decides what to do (chronyd exits).

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
@@ -18,10 +19,14 @@ const (
 )
 
 // Receive handles a datagram from the source's address received at
-// system clock time t4 (the kernel's timestamp when available). Packets
-// that do not answer the outstanding request are ignored; at most one
-// reply per request is accepted. A good sample may update the clock.
-func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
+// system clock time t4 (the kernel's timestamp when available) on our
+// address local: its destination, as the kernel reports it with
+// IP_PKTINFO or IPV6_PKTINFO (ntpserver.ReadWithTimestamp), the zero
+// Addr if unknown. That is our address towards the source, which orphan
+// mode compares reference IDs with. Packets that do not answer the
+// outstanding request are ignored; at most one reply per request is
+// accepted. A good sample may update the clock.
+func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr) {
 	s := e.source(id)
 	if s == nil || s.xmt == 0 || s.answered {
 		return
@@ -34,6 +39,9 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 		return
 	}
 	s.answered = true
+	if local.IsValid() {
+		s.localAddr = local.Unmap() // chrony: updated by every valid reply
+	}
 	t4 = t4.Round(0)
 	// Re-plan the slew once the schedule has settled.
 	defer e.advance(t4)

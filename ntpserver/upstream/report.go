@@ -33,6 +33,7 @@ func (e *Engine) Sources() []SourceReport {
 			NP:         len(s.stats.window()),
 			NR:         s.stats.runs,
 			Span:       durationOf(s.stats.span()),
+			LocalAddr:  s.localAddr,
 		}
 		if n := s.stats.newest(); n != nil {
 			r.LastRx = durationOf(now - s.lastRx)

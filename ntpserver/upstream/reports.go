@@ -41,6 +41,11 @@ type SourceReport struct {
 	StdDev     time.Duration `json:"std_dev"`    // of the samples
 	KissCode   string        `json:"kiss_code"`  // last Kiss-o'-Death received, if any
 	Selectable bool          `json:"selectable"` // false for noselect, DENY/RSTR, unresolved
+
+	// ntpdata fields. LocalAddr is our address towards the source (the
+	// destination of its last reply; zero if unknown): in orphan mode
+	// the source is followed only if its address is below this one.
+	LocalAddr netip.Addr `json:"local_addr"`
 }
 
 // TrackingReport is `tracking`: the state of the system clock.

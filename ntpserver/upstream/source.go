@@ -12,12 +12,15 @@ import (
 // the last packet's header, the sample statistics and the selection
 // verdict.
 type source struct {
-	id         SourceID
-	name       string
-	addr       netip.AddrPort
-	cfg        config.Source
-	refID      uint32 // of the source's address
-	localRefID uint32 // of our address towards it (orphan mode); 0 if unknown
+	id    SourceID
+	name  string
+	addr  netip.AddrPort
+	cfg   config.Source
+	refID uint32 // of the source's address
+	// localAddr is our address towards the source: the destination of
+	// its last valid reply (chrony's NTP_Local_Address). Orphan mode
+	// compares reference IDs with it.
+	localAddr netip.Addr
 
 	// Polling.
 	poll       int     // log2 s
