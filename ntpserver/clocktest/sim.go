@@ -62,9 +62,11 @@ type delivery struct {
 	pkt []byte
 }
 
-// simAddr is the simulated box's own address: the destination of the
+// SimAddr is the simulated box's own address: the destination of the
 // replies it receives.
-var simAddr = netip.MustParseAddr("198.18.0.100")
+const SimAddr = "198.18.0.100"
+
+var simAddr = netip.MustParseAddr(SimAddr)
 
 // Start is a convenient true time to begin simulations: the last day of
 // a month, so that leap second announcements are passed on.

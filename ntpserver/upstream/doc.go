@@ -53,6 +53,14 @@
 // source stepped). Samples are kept on the "cooked" clock, the engine's
 // best estimate of true time, and re-expressed after every correction.
 //
+// A reply that shows a synchronisation loop gives no sample (chrony's
+// test D, checked while the box serves, Config.Serving): its reference
+// ID is our own address towards the source (the reply's destination,
+// which the runner passes to Receive), so the source is synchronised to
+// us; or it carries exactly our stratum, reference ID, root delay and
+// reference time, so it is us. The source stays reachable, its report
+// says SyncLoop, and the first loop of each source is logged.
+//
 // Selection is RFC 5905 §11.2.1 in chrony's form: every source offers the
 // interval offset ± root distance; the region covered by the most
 // intervals must be covered by a majority (or by the `trust` sources);

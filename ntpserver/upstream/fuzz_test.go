@@ -43,7 +43,7 @@ func FuzzReceive(f *testing.F) {
 		local := &config.Local{Stratum: 10, Orphan: true, Distance: 1, WaitUnsynced: -1}
 		eng := upstream.NewEngine(upstream.Config{
 			MakeStep: &config.MakeStep{Threshold: 0.1, Limit: -1}, Local: local,
-			ClockControl: true, Precision: -20,
+			ClockControl: true, Precision: -20, Serving: true,
 		}, clk, nil)
 		id := eng.AddSource("198.18.0.1", srv.Addr, config.Source{MinPoll: 6, MaxPoll: 10})
 		buf := make([]byte, 64)

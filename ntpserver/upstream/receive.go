@@ -23,9 +23,11 @@ const (
 // address local: its destination, as the kernel reports it with
 // IP_PKTINFO or IPV6_PKTINFO (ntpserver.ReadWithTimestamp), the zero
 // Addr if unknown. That is our address towards the source, which orphan
-// mode compares reference IDs with. Packets that do not answer the
-// outstanding request are ignored; at most one reply per request is
-// accepted. A good sample may update the clock.
+// mode and the sync-loop check compare reference IDs with. Packets that
+// do not answer the outstanding request are ignored; at most one reply
+// per request is accepted. A reply showing a synchronisation loop counts
+// for reachability but gives no sample (see syncLoop). A good sample may
+// update the clock.
 func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr) {
 	s := e.source(id)
 	if s == nil || s.xmt == 0 || s.answered {
@@ -39,6 +41,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 		return
 	}
 	s.answered = true
+	s.validRx++
 	if local.IsValid() {
 		s.localAddr = local.Unmap() // chrony: updated by every valid reply
 	}
@@ -64,6 +67,10 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	s.leap = p.Leap
 	s.reach |= 1
 	s.txSinceRx = 0
+	if e.syncLoop(s, &p, t4) {
+		e.adjustPoll(s, badPacketAdj)
+		return
+	}
 
 	sm, ok := e.measure(s, &p, t4, rootDelay, rootDisp)
 	if !ok || !s.stats.delayOK(&sm) {
@@ -92,6 +99,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	}
 	s.lastRx = now
 	s.updates++
+	s.goodRx++
 	adj := pollAdjustment(errInEstimate, sm.distance(), len(s.stats.window()))
 	if shortened {
 		adj = min(adj, -1)

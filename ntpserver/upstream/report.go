@@ -34,6 +34,9 @@ func (e *Engine) Sources() []SourceReport {
 			NR:         s.stats.runs,
 			Span:       durationOf(s.stats.span()),
 			LocalAddr:  s.localAddr,
+			SyncLoop:   s.syncLoop,
+			ValidRx:    s.validRx,
+			GoodRx:     s.goodRx,
 		}
 		if n := s.stats.newest(); n != nil {
 			r.LastRx = durationOf(now - s.lastRx)

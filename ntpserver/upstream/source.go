@@ -19,7 +19,7 @@ type source struct {
 	refID uint32 // of the source's address
 	// localAddr is our address towards the source: the destination of
 	// its last valid reply (chrony's NTP_Local_Address). Orphan mode
-	// compares reference IDs with it.
+	// and the sync-loop check compare reference IDs with it.
 	localAddr netip.Addr
 
 	// Polling.
@@ -47,6 +47,12 @@ type source struct {
 	leap    wire.Leap
 	synced  bool    // the last valid packet passed tests 6 and 7
 	lastRx  float64 // cooked s of the last good sample; NaN before
+	// syncLoop: the last synchronised reply showed the source
+	// synchronised to this box, or to be this box (chrony's test D).
+	syncLoop   bool
+	loopLogged bool
+	validRx    int // replies to our requests (chronyc ntpdata: Total valid RX)
+	goodRx     int // ... that gave a sample (Total good RX)
 
 	stats sourceStats
 	spike *sample // outlier waiting for confirmation that the source stepped
