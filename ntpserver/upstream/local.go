@@ -31,7 +31,7 @@ func (e *Engine) localActive(raw time.Time, now float64) bool {
 		return false
 	}
 	if e.synced {
-		return e.rootDistance(raw) >= l.Distance && now-e.ref.at >= l.WaitSynced
+		return e.rootDistance(raw) > l.Distance && now-e.ref.at >= l.WaitSynced
 	}
 	return now-e.unsyncedSince >= l.EffectiveWaitUnsynced()
 }

@@ -1,10 +1,12 @@
 package upstream_test
 
 import (
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
@@ -99,6 +101,35 @@ func TestSyncLoopComesAndGoes(t *testing.T) {
 		t.Errorf("after the loop: serving %s", describe(st))
 	}
 	if n := w.logs.count(loopMsg); n != 1 {
+		t.Errorf("loop logged %d times, want once", n)
+	}
+}
+
+// chrony's test D, case (b): a source that serves exactly our reference
+// (stratum, reference ID, root delay and reference time) is us, here a
+// box polling its own address. Its replies never give a sample.
+func TestSyncLoopPollingOurselves(t *testing.T) {
+	w := clocktest.NewWorld(clocktest.Start, 1)
+	n := clocktest.NewNet(w)
+	clk := w.NewClock(clocktest.ClockConfig{Offset: 20 * time.Millisecond, FreqErr: 20, Wander: 0.001})
+	logs := newRecorder(0)
+	eng := upstream.NewEngine(upstream.Config{ClockControl: true, Precision: -24, HasSources: true, Serving: true}, clk, slog.New(logs))
+	box := n.AddBox("198.18.0.11", clk, eng)
+	src := config.Source{IBurst: true, MinPoll: 0, MaxPoll: 2, Port: 123}
+	box.AddServer(clocktest.NewServer("198.18.0.1:123"), clocktest.LAN, src)
+	box.AddBox(box, clocktest.LAN, src)
+	n.Run(time.Hour)
+	r := eng.Sources()
+	t.Logf("upstream %s good %d; self %s reach %o valid %d good %d loop %v", r[0].State, r[0].GoodRx, r[1].State, r[1].Reach, r[1].ValidRx, r[1].GoodRx, r[1].SyncLoop)
+	if st := eng.SyncState(); st.Stratum != 2 || st.RefID != 0xC6120001 {
+		t.Errorf("serving %s, want stratum 2 from the upstream", describe(st))
+	}
+	// Before the first clock update the box served "unsynchronised":
+	// no sample from that either.
+	if !r[1].SyncLoop || r[1].GoodRx != 0 || r[1].State != "?" {
+		t.Errorf("own address: loop %v, %d samples, state %q", r[1].SyncLoop, r[1].GoodRx, r[1].State)
+	}
+	if n := logs.count(loopMsg); n != 1 {
 		t.Errorf("loop logged %d times, want once", n)
 	}
 }
