@@ -2,10 +2,9 @@ package ntpserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"time"
 
@@ -62,10 +61,10 @@ func Query(ctx context.Context, dial DialFunc, address string, version uint8, no
 	t1 := now()
 	xmt := wire.TimeToNTP(t1)
 	// Randomise the low bits of the transmit fraction, below the clock's
-	// resolution, so the origin check also resists blind spoofing.
-	var rnd [2]byte
-	rand.Read(rnd[:])
-	xmt = xmt&^0xffff | wire.Time64(binary.BigEndian.Uint16(rnd[:]))
+	// resolution, so the origin check also resists blind spoofing. The
+	// runtime seeds math/rand/v2 from the kernel's AT_RANDOM bytes: unlike
+	// crypto/rand it never waits for the entropy pool after boot.
+	xmt = xmt&^0xffff | wire.Time64(rand.Uint32()&0xffff)
 	p := wire.Packet{Version: version, Mode: wire.ModeClient, Poll: 6, Transmit: xmt}
 	p.Encode(req[:])
 	if _, err := conn.Write(req[:]); err != nil {

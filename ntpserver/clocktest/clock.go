@@ -10,8 +10,9 @@ import (
 
 // Clock is a simulated system clock. Its error (clock minus true time)
 // grows at its frequency error plus the correction set with
-// SetFrequency (so a clock 100 ppm fast is corrected by -100 ppm); the frequency error wanders as a random walk; Step jumps
-// it. True time belongs to the World.
+// SetFrequency (so a clock 100 ppm fast is corrected by -100 ppm); the
+// frequency error wanders as a random walk (each clock of a world on its
+// own); Step jumps it. True time belongs to the World.
 type Clock struct {
 	w *World
 
@@ -38,6 +39,7 @@ type ClockConfig struct {
 
 // NewClock returns a clock of the world.
 func (w *World) NewClock(cfg ClockConfig) *Clock {
+	w.clocks++
 	return &Clock{
 		w:       w,
 		err:     cfg.Offset.Seconds(),
@@ -45,7 +47,7 @@ func (w *World) NewClock(cfg ClockConfig) *Clock {
 		freqErr: cfg.FreqErr,
 		wander:  cfg.Wander,
 		corr:    cfg.Correction,
-		rng:     rand.New(rand.NewPCG(w.seed, 0xc10c)),
+		rng:     rand.New(rand.NewPCG(w.seed, 0xc10c+w.clocks-1)),
 	}
 }
 

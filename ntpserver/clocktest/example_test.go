@@ -7,6 +7,7 @@ import (
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // A day of a box with two LAN servers, observed every minute, runs in a
@@ -29,4 +30,30 @@ func Example() {
 	// Output:
 	// observations: 1380
 	// RMS below 100 µs: true
+}
+
+// Two boxes on a LAN: the first polls a stratum-1 server, the second
+// polls the first, which answers with the state its engine serves.
+func ExampleNet() {
+	world := clocktest.NewWorld(clocktest.Start, 7)
+	lan := clocktest.NewNet(world)
+	line := config.Source{IBurst: true, MinPoll: 4, MaxPoll: 6}
+	var boxes []*clocktest.Box
+	for i, addr := range []string{"198.18.0.11", "198.18.0.12"} {
+		clk := world.NewClock(clocktest.ClockConfig{Offset: time.Duration(i+1) * time.Millisecond, FreqErr: float64(20 - 40*i), Wander: 0.001})
+		eng := upstream.NewEngine(upstream.Config{ClockControl: true, Precision: -24, Serving: true}, clk, nil)
+		boxes = append(boxes, lan.AddBox(addr, clk, eng))
+	}
+	boxes[0].AddServer(clocktest.NewServer("198.18.0.1:123"), clocktest.LAN, line)
+	boxes[1].AddBox(boxes[0], clocktest.LAN, line)
+	lan.Run(time.Hour)
+	for _, b := range boxes {
+		st := b.Engine.SyncState()
+		fmt.Printf("%s: stratum %d, refid %s\n", b.Addr, st.Stratum, wire.RefIDString(st.Stratum, st.RefID))
+	}
+	fmt.Println("within 100 µs of each other:", (boxes[0].Clock.Error()-boxes[1].Clock.Error()).Abs() < 100*time.Microsecond)
+	// Output:
+	// 198.18.0.11: stratum 2, refid 198.18.0.1
+	// 198.18.0.12: stratum 3, refid 198.18.0.11
+	// within 100 µs of each other: true
 }

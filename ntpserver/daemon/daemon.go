@@ -137,6 +137,7 @@ func Start(ctx context.Context, cfg *config.Config, ns netstate.State, o Options
 		ClockControl:   !o.NoClockControl,
 		Precision:      precision,
 		HasSources:     len(cfg.Sources) > 0,
+		Serving:        cfg.Port != 0 && servesAnyone(cfg.Access),
 		Tick:           syncTick,
 	}, clk, log.With("component", "sync"))
 	srv := ntpserver.NewFromConfig(cfg, clk.Now, log)

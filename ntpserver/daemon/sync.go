@@ -69,9 +69,10 @@ type syncUpdate struct {
 }
 
 type reply struct {
-	from netip.AddrPort
-	pkt  []byte
-	t4   time.Time
+	from  netip.AddrPort
+	local netip.Addr // our address the reply was sent to
+	pkt   []byte
+	t4    time.Time
 }
 
 type resolution struct {
@@ -105,8 +106,8 @@ func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lin
 	}
 	for _, c := range []*net.UDPConn{s.conn4, s.conn6} {
 		if c != nil {
-			if err := ntpserver.EnableRxTimestamps(c); err != nil {
-				log.Warn("no kernel receive timestamps for upstream replies", "err", err)
+			if err := ntpserver.EnableRxInfo(c); err != nil {
+				log.Warn("no kernel receive timestamps or local addresses for upstream replies", "err", err)
 			}
 		}
 	}
@@ -167,7 +168,7 @@ func (s *syncer) run(ctx context.Context) error {
 		case r := <-s.rx:
 			s.mu.Lock()
 			if id, known := s.byAddr[r.from]; known {
-				s.eng.Receive(id, r.pkt, r.t4)
+				s.eng.Receive(id, r.pkt, r.t4, r.local)
 			}
 			s.mu.Unlock()
 			s.publish()
@@ -246,7 +247,7 @@ func (s *syncer) receive(conn *net.UDPConn) {
 	buf := make([]byte, wire.MaxPacketLen+1)
 	oob := make([]byte, 128)
 	for {
-		n, from, t4, err := ntpserver.ReadWithTimestamp(conn, buf, oob, s.clk.Now)
+		n, from, local, t4, err := ntpserver.ReadWithTimestamp(conn, buf, oob, s.clk.Now)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -254,7 +255,7 @@ func (s *syncer) receive(conn *net.UDPConn) {
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		s.rx <- reply{from: from, pkt: append([]byte(nil), buf[:n]...), t4: t4}
+		s.rx <- reply{from: from, local: local, pkt: append([]byte(nil), buf[:n]...), t4: t4}
 	}
 }
 

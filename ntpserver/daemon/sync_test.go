@@ -99,6 +99,14 @@ func TestSyncerResolvesRetriesAndSyncs(t *testing.T) {
 	if st := srv.State(); st.RefID != 0x7F000001 {
 		t.Errorf("refid %#x, want 127.0.0.1", st.RefID)
 	}
+	// The replies' destination reaches the engine: our address towards
+	// the source, for orphan mode and the sync-loop check.
+	s.mu.Lock()
+	src := s.eng.Sources()
+	s.mu.Unlock()
+	if src[0].LocalAddr != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("local address towards the source %v, want 127.0.0.1", src[0].LocalAddr)
+	}
 }
 
 // startSyncer runs a syncer for lines until the test ends.

@@ -22,7 +22,7 @@
 //		id, at, ok := eng.NextPoll()
 //		// wait until clk reads at, or until a reply arrives:
 //		//   n := eng.Transmit(id, clk.Now(), buf); conn.WriteTo(buf[:n], addr)
-//		//   eng.Receive(id, reply, rxTimestamp)
+//		//   eng.Receive(id, reply, rxTimestamp, localAddr) // ntpserver.ReadWithTimestamp
 //		srv.SetState(eng.SyncState()) // after every call, and at least every few seconds
 //		if err := eng.Err(); err != nil {
 //			// maxchange gave up: log, stop (chronyd exits)
@@ -52,6 +52,14 @@
 // next one is normal (a spike), or taken as a new start with it (the
 // source stepped). Samples are kept on the "cooked" clock, the engine's
 // best estimate of true time, and re-expressed after every correction.
+//
+// A reply that shows a synchronisation loop gives no sample (chrony's
+// test D, checked while the box serves, Config.Serving): its reference
+// ID is our own address towards the source (the reply's destination,
+// which the runner passes to Receive), so the source is synchronised to
+// us; or it carries exactly our stratum, reference ID, root delay and
+// reference time, so it is us. The source stays reachable, its report
+// says SyncLoop, and the first loop of each source is logged.
 //
 // Selection is RFC 5905 §11.2.1 in chrony's form: every source offers the
 // interval offset ± root distance; the region covered by the most
@@ -93,6 +101,9 @@
 //   - the box is not synchronised (no selectable source: all unreachable
 //     for 8 polls, no majority, fewer than minsources) and has been so
 //     for waitunsynced seconds (default 300 with orphan, else 0);
+//     since 2.0 chrony stays synchronised, its distance growing, in all
+//     these cases but no majority; ntpbox turns unsynchronised, as chrony
+//     1.x did;
 //
 // and, with activate A, only after the root distance was once below A,
 // i.e. only on a box that was really synchronised at least once.
@@ -116,14 +127,36 @@
 // servers) prefer any genuinely synchronised source, and a client of the
 // box can see that it is running on its own. With `orphan`, two or more
 // boxes that poll each other (each lists the others as `server`) agree on
-// one of them: the one with the smallest address serves its local clock
-// at stratum 10, the others synchronise to it (stratum 11), so clients
-// see one time, not several (the runner tells the engine its own address
-// with Engine.SetLocalAddr). For a single box, `local stratum 10
-// distance 0.1` serves as a synchronised server through short outages,
-// its root distance growing honestly, then switches to stratum 10 with
-// reference ID LOCL, which clients can see; add `activate 0.1` so that a
-// box that has never been synchronised never serves its local clock.
+// one of them by chrony's rule: sources at stratum 10 or above are set
+// aside, and with nothing else selectable the one at stratum 10 with the
+// smallest address is followed if its address is below ours towards it
+// (the destination of its replies). So the box with the smallest address
+// serves its local clock at stratum 10, the others synchronise to it
+// (stratum 11), and clients see one time, not several.
+//
+// How soon that happens after the upstream dies is chrony's timing too,
+// and it is slow with the defaults: each box keeps its dead upstream
+// selected while the other box is reachable (an unreachable source stays
+// selectable while its newest sample is not older than the oldest of a
+// reachable one), one box soon follows the other (one stratum above it;
+// the sync-loop check keeps the other from following back), and the
+// local reference takes over only when the root distance reaches
+// `distance` (1 s), about 18.5 hours at 15 µs/s. Both boxes serve the
+// same time meanwhile. For a fail-over within minutes, make the local
+// reference take over a fixed time after the last clock update:
+//
+//	local stratum 10 orphan distance 0 waitsynced 60 waitunsynced 30
+//
+// waitsynced must exceed the longest poll interval (here maxpoll 2, 4 s;
+// with the default maxpoll 10 it would have to exceed 1024 s). In
+// simulation (TestOrphanFailover) two boxes polling each other and the
+// upstream every 1–4 s settle within 4 minutes.
+//
+// For a single box, `local stratum 10 distance 0.1` serves as a
+// synchronised server through short outages, its root distance growing
+// honestly, then switches to stratum 10 with reference ID LOCL, which
+// clients can see; add `activate 0.1` so that a box that has never been
+// synchronised never serves its local clock.
 //
 // ntpbox adds one rule of its own: a box configured with upstream
 // sources that has not been synchronised to them at least once serves

@@ -36,6 +36,11 @@ type Config struct {
 	// clock is the intended reference and `local stratum N` is served at
 	// N from the start, as chrony does.
 	HasSources bool
+	// Serving says that the NTP server port is open, so that other
+	// servers may synchronise to this box. Only then is a reply checked
+	// for a synchronisation loop, as chrony checks only with its server
+	// socket open (test D; see Receive). SetServing changes it.
+	Serving bool
 	// Tick, when set, promises that the caller calls Tick at least this
 	// often: the servo may then finish a slew before the next poll and
 	// re-plan at the next tick, so a box that booted off by a fraction
@@ -69,6 +74,7 @@ type Engine struct {
 	activated     bool    // `local activate`: the root distance went below it once
 	unsyncedSince float64 // cooked seconds
 	ref           reference
+	prevRef       reference // before the last update (the sync-loop check)
 	leap          wire.Leap
 	err           error
 
@@ -199,14 +205,10 @@ func (e *Engine) RemoveSource(id SourceID) {
 	}
 }
 
-// SetLocalAddr tells the engine which local address talks to a source.
-// Only `local ... orphan` needs it: as in chrony, an orphan source is
-// selected only if its address, as a reference ID, is smaller than ours.
-func (e *Engine) SetLocalAddr(id SourceID, local netip.Addr) {
-	if s := e.source(id); s != nil {
-		s.localRefID = RefID(local)
-	}
-}
+// SetServing tells the engine whether the NTP server port is open now
+// (see Config.Serving): the runner calls it when the server starts or
+// stops listening.
+func (e *Engine) SetServing(open bool) { e.cfg.Serving = open }
 
 // Err returns a non-nil error once the engine has given up (maxchange).
 // It then no longer adjusts the clock and serves an unsynchronised

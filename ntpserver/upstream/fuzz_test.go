@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -39,10 +40,10 @@ func FuzzReceive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		w := clocktest.NewWorld(clocktest.Start, 1)
 		clk := w.NewClock(clocktest.ClockConfig{})
-		local := &config.Local{Stratum: 10, Distance: 1, WaitUnsynced: -1}
+		local := &config.Local{Stratum: 10, Orphan: true, Distance: 1, WaitUnsynced: -1}
 		eng := upstream.NewEngine(upstream.Config{
 			MakeStep: &config.MakeStep{Threshold: 0.1, Limit: -1}, Local: local,
-			ClockControl: true, Precision: -20,
+			ClockControl: true, Precision: -20, Serving: true,
 		}, clk, nil)
 		id := eng.AddSource("198.18.0.1", srv.Addr, config.Source{MinPoll: 6, MaxPoll: 10})
 		buf := make([]byte, 64)
@@ -62,7 +63,7 @@ func FuzzReceive(f *testing.F) {
 				binary.BigEndian.PutUint64(p[32:40], uint64(rx))
 				binary.BigEndian.PutUint64(p[40:48], uint64(rx.Add(time.Duration(p[1])*time.Microsecond)))
 			}
-			eng.Receive(id, p, clk.Now().Add(time.Duration(round)*time.Millisecond))
+			eng.Receive(id, p, clk.Now().Add(time.Duration(round)*time.Millisecond), netip.MustParseAddr("198.18.0.100"))
 			_ = eng.SyncState()
 			_ = eng.Sources()
 			_ = eng.Tracking()

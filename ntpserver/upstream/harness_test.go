@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // world is one simulated box: a clock, the engine, its servers.
@@ -141,6 +143,14 @@ func (w *world) errorStats(d time.Duration) *clocktest.Stats {
 }
 
 func us(sec float64) string { return fmt.Sprintf("%.1f µs", sec*1e6) }
+
+// describe names a served state as `tracking` would.
+func describe(st ntpserver.SyncState) string {
+	if !st.Synchronised() {
+		return "unsynchronised"
+	}
+	return fmt.Sprintf("stratum %d refid %s", st.Stratum, wire.RefIDString(st.Stratum, st.RefID))
+}
 
 // parseLocal parses `local ARGS` with the real config parser.
 func parseLocal(t testing.TB, args string) *config.Local {

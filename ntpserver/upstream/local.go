@@ -36,7 +36,7 @@ func (e *Engine) localActive(raw time.Time, now float64) bool {
 		return false
 	}
 	if e.synced {
-		return e.rootDistance(raw) >= l.Distance && now-e.ref.at >= l.WaitSynced
+		return e.rootDistance(raw) > l.Distance && now-e.ref.at >= l.WaitSynced
 	}
 	return now-e.unsyncedSince >= l.EffectiveWaitUnsynced()
 }
@@ -47,7 +47,11 @@ func (e *Engine) localActive(raw time.Time, now float64) bool {
 // the path), the local reference when it is active, or unsynchronised.
 // After a fatal maxchange it is unsynchronised.
 func (e *Engine) SyncState() ntpserver.SyncState {
-	raw := e.clk.Now().Round(0)
+	return e.syncStateAt(e.clk.Now().Round(0))
+}
+
+// syncStateAt is SyncState at system clock time raw.
+func (e *Engine) syncStateAt(raw time.Time) ntpserver.SyncState {
 	now := e.cooked(raw)
 	prec := e.cfg.Precision
 	if e.localActive(raw, now) {

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
@@ -18,10 +19,16 @@ const (
 )
 
 // Receive handles a datagram from the source's address received at
-// system clock time t4 (the kernel's timestamp when available). Packets
-// that do not answer the outstanding request are ignored; at most one
-// reply per request is accepted. A good sample may update the clock.
-func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
+// system clock time t4 (the kernel's timestamp when available) on our
+// address local: its destination, as the kernel reports it with
+// IP_PKTINFO or IPV6_PKTINFO (ntpserver.ReadWithTimestamp), the zero
+// Addr if unknown. That is our address towards the source, which orphan
+// mode and the sync-loop check compare reference IDs with. Packets that
+// do not answer the outstanding request are ignored; at most one reply
+// per request is accepted. A reply showing a synchronisation loop counts
+// for reachability but gives no sample (see syncLoop). A good sample may
+// update the clock.
+func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr) {
 	s := e.source(id)
 	if s == nil || s.xmt == 0 || s.answered {
 		return
@@ -34,6 +41,10 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 		return
 	}
 	s.answered = true
+	s.validRx++
+	if local.IsValid() {
+		s.localAddr = local.Unmap() // chrony: updated by every valid reply
+	}
 	t4 = t4.Round(0)
 	// Re-plan the slew once the schedule has settled.
 	defer e.advance(t4)
@@ -56,6 +67,10 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 	s.leap = p.Leap
 	s.reach |= 1
 	s.txSinceRx = 0
+	if e.syncLoop(s, &p, t4) {
+		e.adjustPoll(s, badPacketAdj)
+		return
+	}
 
 	sm, ok := e.measure(s, &p, t4, rootDelay, rootDisp)
 	if !ok || !s.stats.delayOK(&sm) {
@@ -84,6 +99,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time) {
 	}
 	s.lastRx = now
 	s.updates++
+	s.goodRx++
 	adj := pollAdjustment(errInEstimate, sm.distance(), len(s.stats.window()))
 	if shortened {
 		adj = min(adj, -1)

@@ -62,6 +62,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 	}
 	// What the servo has yet to correct, at the update.
 	pending := math.Abs(e.servo.Pending(raw.Add(act.Step)))
+	e.prevRef = e.ref
 	e.ref = reference{
 		raw:       raw.Add(act.Step),
 		at:        after,

@@ -33,6 +33,10 @@ func (e *Engine) Sources() []SourceReport {
 			NP:         len(s.stats.window()),
 			NR:         s.stats.runs,
 			Span:       durationOf(s.stats.span()),
+			LocalAddr:  s.localAddr,
+			SyncLoop:   s.syncLoop,
+			ValidRx:    s.validRx,
+			GoodRx:     s.goodRx,
 		}
 		if n := s.stats.newest(); n != nil {
 			r.LastRx = durationOf(now - s.lastRx)

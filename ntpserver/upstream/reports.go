@@ -41,6 +41,19 @@ type SourceReport struct {
 	StdDev     time.Duration `json:"std_dev"`    // of the samples
 	KissCode   string        `json:"kiss_code"`  // last Kiss-o'-Death received, if any
 	Selectable bool          `json:"selectable"` // false for noselect, DENY/RSTR, unresolved
+
+	// ntpdata fields. LocalAddr is our address towards the source (the
+	// destination of its last reply; zero if unknown): in orphan mode
+	// the source is followed only if its address is below this one.
+	LocalAddr netip.Addr `json:"local_addr"`
+	// SyncLoop is chronyc ntpdata's test D failing: the source's last
+	// reply showed it synchronised to this box (its reference ID is
+	// LocalAddr) or to be this box, so its replies give no samples.
+	// The source stays reachable; its samples age until it drops out of
+	// the selection.
+	SyncLoop bool `json:"sync_loop"`
+	ValidRx  int  `json:"valid_rx"` // replies to our requests ("Total valid RX")
+	GoodRx   int  `json:"good_rx"`  // ... that gave a sample ("Total good RX")
 }
 
 // TrackingReport is `tracking`: the state of the system clock.

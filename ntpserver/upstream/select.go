@@ -147,18 +147,20 @@ func (e *Engine) candidates(now float64) (cands []*source, wait bool) {
 }
 
 // orphanSelectable is chrony's orphan rule: with no other source, the
-// orphan with the smallest reference ID is followed if its ID is smaller
-// than ours, so that of a group of orphans exactly one serves its local
-// clock.
+// orphan with the smallest reference ID (that of its address) is
+// followed if that ID is smaller than ours, the reference ID of our
+// address towards it (the destination of its replies). So of a group of
+// orphans polling each other, the one with the smallest address serves
+// its local clock and the others follow it.
 func (e *Engine) orphanSelectable(s *source) bool {
-	if s.localRefID == 0 {
+	if !s.localAddr.IsValid() {
 		if !s.orphanWarned {
 			e.log.Warn("orphan mode: local address towards the source unknown; not selecting it", "source", s.name)
 			s.orphanWarned = true
 		}
 		return false
 	}
-	return s.refID < s.localRefID
+	return s.refID < RefID(s.localAddr)
 }
 
 // truechimers runs the intersection and returns the survivors, or why

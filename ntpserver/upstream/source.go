@@ -12,12 +12,15 @@ import (
 // the last packet's header, the sample statistics and the selection
 // verdict.
 type source struct {
-	id         SourceID
-	name       string
-	addr       netip.AddrPort
-	cfg        config.Source
-	refID      uint32 // of the source's address
-	localRefID uint32 // of our address towards it (orphan mode); 0 if unknown
+	id    SourceID
+	name  string
+	addr  netip.AddrPort
+	cfg   config.Source
+	refID uint32 // of the source's address
+	// localAddr is our address towards the source: the destination of
+	// its last valid reply (chrony's NTP_Local_Address). Orphan mode
+	// and the sync-loop check compare reference IDs with it.
+	localAddr netip.Addr
 
 	// Polling.
 	poll       int     // log2 s
@@ -44,6 +47,12 @@ type source struct {
 	leap    wire.Leap
 	synced  bool    // the last valid packet passed tests 6 and 7
 	lastRx  float64 // cooked s of the last good sample; NaN before
+	// syncLoop: the last synchronised reply showed the source
+	// synchronised to this box, or to be this box (chrony's test D).
+	syncLoop   bool
+	loopLogged bool
+	validRx    int // replies to our requests (chronyc ntpdata: Total valid RX)
+	goodRx     int // ... that gave a sample (Total good RX)
 
 	stats sourceStats
 	spike *sample // outlier waiting for confirmation that the source stepped
