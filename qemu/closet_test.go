@@ -49,20 +49,20 @@ func closetDisk(t *testing.T, files map[string]string) string {
 	return disk
 }
 
-// closetLab is a lab with the upstream chronyd at LabHostAddr and a
-// namespace for dnsmasq at autoDnsmasqAddr.
-func closetLab(t *testing.T, tools ...string) (*qemu.Lab, string) {
+// closetLab is a lab with the upstream chronyd at LabHostAddr, which
+// stopUpstream stops, and a namespace for dnsmasq at autoDnsmasqAddr.
+func closetLab(t *testing.T, tools ...string) (lab *qemu.Lab, dhcpNS string, stopUpstream func()) {
 	t.Helper()
 	img := qemu.FindImage()
 	qemu.RequireT(t, img, append([]string{"chronyd", "setpriv", "dnsmasq", "mcopy", "mtype"}, tools...)...)
-	lab := qemu.NewLabT(t)
+	lab = qemu.NewLabT(t)
 	dhcpNS, err := lab.AddNetns("dhcp", autoDnsmasqAddr+"/24")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab.UpstreamT(t, 2)
+	stopUpstream = lab.UpstreamT(t, 2)
 	waitUpstream(t, lab)
-	return lab, dhcpNS
+	return lab, dhcpNS, stopUpstream
 }
 
 // closetDnsmasq runs the LAN's DHCP server: it leases addr to the box
@@ -108,7 +108,7 @@ func waitAnswers(t *testing.T, lab *qemu.Lab, addr string, stratum int, within t
 // (option 42), and the DHCP server's log shows its host name (option 12).
 func TestClosetLateLease(t *testing.T) {
 	t.Parallel()
-	lab, dhcpNS := closetLab(t)
+	lab, dhcpNS, _ := closetLab(t)
 	vm := closetBox(t, lab, closetDisk(t, nil))
 	if _, err := vm.Expect(appliance.SentinelServing, bootTimeout); err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestClosetLateLease(t *testing.T) {
 // No entropy: the disk image under TCG's default CPU (no RDRAND) and no
 // RNG device takes its lease and answers NTP within 60 s of power-on.
 func TestClosetNoEntropy(t *testing.T) {
-	lab, dhcpNS := closetLab(t)
+	lab, dhcpNS, _ := closetLab(t)
 	closetDnsmasq(t, dhcpNS, "198.18.0.150", "10m")
 	vm := closetBox(t, lab, closetDisk(t, nil))
 	at := waitAnswers(t, lab, "198.18.0.150", 0, 60*time.Second)
@@ -150,7 +150,7 @@ func TestClosetNoEntropy(t *testing.T) {
 // no longer at the old one.
 func TestClosetRenumbering(t *testing.T) {
 	t.Parallel()
-	lab, dhcpNS := closetLab(t)
+	lab, dhcpNS, _ := closetLab(t)
 	first := closetDnsmasq(t, dhcpNS, "198.18.0.150", "2m")
 	vm := closetBox(t, lab, closetDisk(t, nil))
 	waitAnswers(t, lab, "198.18.0.150", 0, bootTimeout)
@@ -181,7 +181,7 @@ func TestClosetRenumbering(t *testing.T) {
 // answers at its new address at once, not at the next renewal.
 func TestClosetCableMoved(t *testing.T) {
 	t.Parallel()
-	lab, dhcpNS := closetLab(t)
+	lab, dhcpNS, _ := closetLab(t)
 	first := closetDnsmasq(t, dhcpNS, "198.18.0.150", "1h")
 	vm := closetBox(t, lab, closetDisk(t, nil))
 	waitAnswers(t, lab, "198.18.0.150", 0, bootTimeout)
@@ -212,7 +212,7 @@ func TestClosetCableMoved(t *testing.T) {
 // It keeps the address and servers of the last good config, serves
 // stratum 3, and shows the error on the console.
 func TestClosetBadConfig(t *testing.T) {
-	lab, _ := closetLab(t)
+	lab, _, _ := closetLab(t)
 	good := "address 198.18.0.2/24\nserver " + qemu.LabHostAddr + " iburst minpoll 0 maxpoll 0 # the lab's upstream\nmakestep 1 3\nallow all\n"
 	disk := closetDisk(t, map[string]string{"ntpbox.conf": good})
 	vm := closetBox(t, lab, disk)
@@ -256,7 +256,7 @@ func TestClosetBadConfig(t *testing.T) {
 // The screen: ntpbox's own messages reach tty0 (the VGA text console, read
 // from the guest's memory) as well as the serial port.
 func TestClosetScreen(t *testing.T) {
-	lab, _ := closetLab(t)
+	lab, _, _ := closetLab(t)
 	disk := closetDisk(t, map[string]string{"cmdline.txt": "ntpbox.address=" + qemu.LabVMAddr + "/24\n"})
 	vm := closetBox(t, lab, disk)
 	if _, err := vm.Expect("check it from the LAN: ntpdate -q "+qemu.LabVMAddr, bootTimeout); err != nil {
@@ -286,7 +286,7 @@ func TestClosetScreen(t *testing.T) {
 // A panic during boot is on every console, and the box reboots 10 s later
 // (QEMU runs with -no-reboot, so the reboot ends it).
 func TestClosetPanicReboots(t *testing.T) {
-	lab, _ := closetLab(t)
+	lab, _, _ := closetLab(t)
 	disk := closetDisk(t, map[string]string{"cmdline.txt": "ntpbox.testpanic=boot\n"})
 	vm := closetBox(t, lab, disk)
 	l, err := vm.Expect(appliance.SentinelPanic, bootTimeout)

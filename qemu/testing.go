@@ -123,8 +123,8 @@ func StartT(t testing.TB, c Config) *VM {
 // LabHostAddr that serves the host's clock at the given stratum (`local
 // stratum N`), for a VM to synchronise to. It runs with -x and without
 // CAP_SYS_TIME in its bounding set: it only reads the host's clock. It is
-// stopped at cleanup.
-func (l *Lab) UpstreamT(t testing.TB, stratum int) {
+// stopped at cleanup, or by the function it returns.
+func (l *Lab) UpstreamT(t testing.TB, stratum int) (stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "chrony.conf")
@@ -144,10 +144,15 @@ pidfile %s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start upstream chronyd: %v", err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // LogWriter writes what it gets to t.Logf, a line at a time, each with
