@@ -100,6 +100,12 @@ type Init struct {
 	// mounted) to `ntpbox log`.
 	Ring      *Ring
 	LogSocket string
+	// Entropy, if set, credits the random seeds at boot and keeps one
+	// for the next (see Seeds); SeedRefresh is how often (default
+	// SeedRefresh).
+	Entropy     Entropy
+	SeedRefresh time.Duration
+	seeds       *Seeds
 }
 
 // Run boots the machine, runs the service until a shutdown signal or the
@@ -148,6 +154,7 @@ func (in *Init) Run(ctx context.Context) error {
 	stopSvc()
 	<-supDone
 	in.Sys.KillAll(syscall.SIGTERM)
+	in.seeds.Stop()
 	in.Sys.Sync()
 	if perm {
 		if err := in.Sys.Unmount(PermDir); err != nil {
@@ -181,6 +188,8 @@ func (in *Init) boot() (Overlay, bool, []byte) {
 	}
 	in.Log.Info("drivers loaded", "modules", mods)
 	perm := in.mountPerm()
+	in.removeStale(perm)
+	in.seeds = in.startSeeds(perm)
 	base := in.baseConfig(perm)
 	ov := in.overlay(perm)
 	if cfg, err := check(base); err == nil {

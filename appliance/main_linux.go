@@ -82,6 +82,7 @@ func Main() {
 		Shutdown:  shutdown,
 		Ring:      ring,
 		LogSocket: LogSocket,
+		Entropy:   &LinuxEntropy{},
 	}
 	if err := in.Run(ctx); err != nil {
 		log.Error("power off", "err", err)
