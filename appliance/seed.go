@@ -29,7 +29,8 @@ import (
 //   - On UEFI, systemd-boot (with `random-seed-mode always` in
 //     loader.conf) derives a seed from \loader\random-seed, rewrites that
 //     file, and passes the seed in the EFI variable LoaderRandomSeed. The
-//     kernel (6.1) does not read it; init deletes it, then credits it.
+//     kernel (6.1) does not read it; init deletes it (if the firmware
+//     lets it), then credits it.
 //     Once the pool is ready, init writes \loader\random-seed if it is
 //     missing, so that the next UEFI boot has one. The image ships none:
 //     every copy of the image would share it.
@@ -166,17 +167,19 @@ func (s *Seeds) creditEFI() {
 		s.Log.Warn("random seed not credited: LoaderRandomSeed: " + err.Error())
 		return
 	}
-	// Deleted first, as systemd does, so that it is never credited twice.
+	// Deleted first, as systemd does. EDK2 (OVMF) refuses to delete a
+	// volatile variable after boot, and efivarfs then says EINVAL: the
+	// variable stays until the next reset, and init, which runs once a
+	// boot, credits it once.
+	note := ""
 	if err := s.Sys.DeleteEFIVariable(LoaderRandomSeedVar); err != nil {
-		s.Sys.AddEntropy(seed, 0)
-		s.Log.Warn("random seed from LoaderRandomSeed mixed in, not credited: cannot delete it: " + err.Error())
-		return
+		note = " (the firmware keeps the variable until the next reset: " + err.Error() + ")"
 	}
 	if err := s.Sys.AddEntropy(seed, 8*len(seed)); err != nil {
 		s.Log.Error("random seed not credited: LoaderRandomSeed: " + err.Error())
 		return
 	}
-	s.Log.Info(fmt.Sprintf("random seed credited: %d bits from LoaderRandomSeed (systemd-boot)", 8*len(seed)))
+	s.Log.Info(fmt.Sprintf("random seed credited: %d bits from LoaderRandomSeed (systemd-boot)%s", 8*len(seed), note))
 }
 
 func (s *Seeds) creditFile() {
@@ -281,12 +284,18 @@ func (s *Seeds) run(ctx context.Context) {
 	case err := <-ready:
 		if err != nil {
 			s.Log.Error("waiting for the random pool: " + err.Error())
-		} else {
-			s.Log.Info(fmt.Sprintf("random pool ready after %.1f s", s.Sys.Uptime().Seconds()))
+			break
 		}
-	}
-	if _, err := s.Save(); err != nil {
-		s.Log.Error(err.Error())
+		msg := fmt.Sprintf("random pool ready after %.1f s", s.Sys.Uptime().Seconds())
+		credit, err := s.Save()
+		switch {
+		case err != nil:
+			s.Log.Error(msg + "; " + err.Error())
+		case credit:
+			s.Log.Info(msg + "; saved a creditable seed to " + s.File)
+		default:
+			s.Log.Info(msg)
+		}
 	}
 	s.writeLoaderSeed()
 	every := s.Refresh
