@@ -13,6 +13,10 @@ import (
 //	/perm/ntpbox.conf   the config, used instead of the baked-in one
 //	/perm/cmdline.txt   more kernel command line parameters (ntpbox.address=...)
 //	/perm/ntpbox.drift  the drift file, written by `ntpbox serve`
+//	/perm/random-seed   the random seed (see Seeds)
+//
+// What ntpbox writes there is kept as two checksummed copies, NAME and
+// NAME.2, that survive a power cut (package internal/persist).
 const (
 	PermLabel   = "NTPBOX"
 	PermDir     = "/perm"
