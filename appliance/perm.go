@@ -25,6 +25,14 @@ const (
 	PermDrift   = PermDir + "/ntpbox.drift"
 )
 
+// PermMountOptions are the vfat options of PermDir: "flush" writes
+// sooner; "errors=continue" keeps the partition writable when a power
+// cut left a file whose size its cluster chain does not reach (the
+// kernel would otherwise make the whole partition read-only at the first
+// read of it, and nothing would persist until someone ran fsck):
+// package persist then removes that copy and writes it afresh.
+const PermMountOptions = "flush,errors=continue"
+
 // StorageModules are the drivers init loads, beside the ones the
 // devices' modaliases match, to reach and mount the FAT partition: vfat
 // and the character sets it uses (code page 437 for short names; the
@@ -43,7 +51,7 @@ func (in *Init) mountPerm() bool {
 		in.Log.Info("no FAT partition labelled " + PermLabel + ": nothing persists")
 		return false
 	}
-	if err := in.Sys.Mount(dev, PermDir, "vfat", msNoSUID|msNoDev|msNoExec, "flush"); err != nil {
+	if err := in.Sys.Mount(dev, PermDir, "vfat", msNoSUID|msNoDev|msNoExec, PermMountOptions); err != nil {
 		in.Log.Error("mount the persistent partition", "device", dev, "err", err)
 		return false
 	}

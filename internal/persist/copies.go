@@ -13,10 +13,16 @@ import (
 )
 
 // header is how every copy on FAT begins: "# ntpbox copy N of 2,
-// generation G, L bytes, sha256 H\n", then L bytes of contents.
+// generation G, L bytes, sha256 H\n", then L bytes of contents, then
+// padding up to a multiple of Slot bytes.
 const (
 	magic     = "# ntpbox copy "
 	maxHeader = 160 // bytes, newline included; a real one is ~115
+	// Slot is what a copy's size is rounded up to, so that a new
+	// version is the same size as the last one: written in place, it
+	// changes no FAT entry and no cluster chain (which a power cut can
+	// leave at odds with the file's size).
+	Slot = 512
 )
 
 // Encode returns the file contents of copy n (1: PATH, 2: PATH.2) of
@@ -25,12 +31,27 @@ const (
 func Encode(n int, gen uint64, data []byte) []byte {
 	pre := prefix(n, gen, len(data))
 	sum := checksum(pre, data)
-	out := make([]byte, 0, len(pre)+80+len(data))
+	out := make([]byte, 0, len(pre)+80+len(data)+Slot)
 	out = append(out, pre...)
 	out = append(out, ", sha256 "...)
 	out = hex.AppendEncode(out, sum[:])
 	out = append(out, '\n')
-	return append(out, data...)
+	out = append(out, data...)
+	return append(out, padding((Slot-len(out)%Slot)%Slot)...)
+}
+
+// padding is k bytes that end a copy: nothing, a newline, or a comment
+// line of spaces, so that a person reading the file sees one more line.
+func padding(k int) []byte {
+	switch k {
+	case 0:
+		return nil
+	case 1:
+		return []byte{'\n'}
+	}
+	b := bytes.Repeat([]byte{' '}, k)
+	b[0], b[k-1] = '#', '\n'
+	return b
 }
 
 func prefix(n int, gen uint64, size int) string {
@@ -50,6 +71,7 @@ func checksum(prefix string, data []byte) [sha256.Size]byte {
 // copyState is what one copy holds.
 type copyState struct {
 	exists bool
+	broken bool   // it exists, but reading it failed (a FAT chain at odds with its size)
 	intact bool   // a header and contents that match, or a legacy file
 	legacy bool   // copy 1 without a header: a file from before the two copies
 	gen    uint64 // 0 for legacy
@@ -91,18 +113,19 @@ func decode(n int, b []byte) copyState {
 		return s
 	}
 	pre := prefix(cn, gen, size)
-	want := checksum(pre, rest)
 	switch {
 	case line != pre+", sha256 "+sum:
 		s.why = fmt.Errorf("header %q is not in canonical form", line)
 	case cn != n:
 		s.why = fmt.Errorf("header names copy %d, in the file of copy %d", cn, n)
-	case size != len(rest):
-		s.why = fmt.Errorf("header says %d bytes, the file has %d", size, len(rest))
-	case sum != hex.EncodeToString(want[:]):
-		s.why = errors.New("checksum mismatch")
+	case size < 0 || size > len(rest) || !bytes.Equal(rest[size:], padding(len(rest)-size)) || len(b)%Slot != 0:
+		s.why = fmt.Errorf("header says %d bytes; %d follow it, not padded to %d", size, len(rest), Slot)
 	default:
-		s.intact, s.gen, s.data = true, gen, rest
+		if want := checksum(pre, rest[:size]); sum != hex.EncodeToString(want[:]) {
+			s.why = errors.New("checksum mismatch")
+			break
+		}
+		s.intact, s.gen, s.data = true, gen, rest[:size]
 	}
 	return s
 }
@@ -148,7 +171,7 @@ func load(fsys fileSystem, path string, n int) copyState {
 		return copyState{why: errors.New("no such file")}
 	}
 	if err != nil {
-		return copyState{exists: true, why: err}
+		return copyState{exists: true, broken: true, why: err}
 	}
 	return decode(n, b)
 }
@@ -186,7 +209,18 @@ func writeCopy(fsys fileSystem, path string, data []byte, perm os.FileMode) erro
 		target = 3 - i
 	}
 	name := copyName(path, target)
-	if err := overwrite(fsys, name, Encode(target, gen+1, data), perm, !c[target].exists); err != nil {
+	created := !c[target].exists
+	if c[target].broken {
+		// A copy that cannot be read (after a power cut, a directory
+		// entry whose size the cluster chain does not reach: the kernel
+		// says "request beyond EOF") cannot be written in place either:
+		// start it afresh.
+		if err := fsys.Remove(name); err != nil {
+			return fmt.Errorf("write %s: remove the unreadable copy (%v): %w", name, c[target].why, err)
+		}
+		created = true
+	}
+	if err := overwrite(fsys, name, Encode(target, gen+1, data), perm, created); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil

@@ -12,17 +12,25 @@
 // it writes a new directory entry and deletes the old one in separate
 // sector writes, and a crash between them loses the file or leaves two
 // entries sharing clusters. There [Write] keeps two copies, PATH and
-// PATH.2, each a text header line and the contents:
+// PATH.2, each a text header line, the contents, and padding (a line
+// of spaces) to a multiple of [Slot] bytes:
 //
 //	# ntpbox copy 1 of 2, generation 17, 42 bytes, sha256 9f86d0…(64 hex digits)
 //	   -11.251233             0.034567
+//	#                                      …
 //
 // The checksum covers the header's text before ", sha256" and a newline,
 // then the contents. [Write] overwrites, in place, the copy that does
 // not hold the newest intact version (then fsyncs it, and the directory
 // when it created the file); [Read] returns the intact copy with the
 // highest generation. A torn write can only damage the copy being
-// written, which the checksum then rejects. The copy PATH keeps the
+// written, which the checksum then rejects. The padding keeps a copy's
+// size, so that a rewrite changes no cluster chain: vfat's fsync writes
+// the directory entry before the FAT, and a power cut between them
+// leaves a file whose size its chain does not reach, which the kernel
+// cannot read ("request beyond EOF"). [Write] removes such a copy and
+// writes it afresh (mount with errors=continue, or the first read of it
+// makes the whole file system read-only). The copy PATH keeps the
 // file's name, so a person looking at the partition finds it where
 // they expect it; PATH.2 is named after the copy number in its header.
 //
@@ -80,6 +88,7 @@ func Remove(path string) error {
 type fileSystem interface {
 	ReadFile(name string) ([]byte, error)
 	OpenFile(name string, flag int, perm os.FileMode) (file, error)
+	Remove(name string) error
 	SyncDir(dir string) error
 	// IsFAT reports whether dir is on a FAT file system.
 	IsFAT(dir string) (bool, error)
@@ -99,6 +108,8 @@ func (osFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
 func (osFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
 	return os.OpenFile(name, flag, perm)
 }
+
+func (osFS) Remove(name string) error { return os.Remove(name) }
 
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(dir)

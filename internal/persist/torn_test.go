@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -27,12 +29,17 @@ type cutFS struct {
 	files   map[string][]byte
 	synced  map[string][]byte // contents at the last fsync of the file
 	created map[string]bool   // created since the directory's last fsync
-	budget  int               // units left; < 0: no limit
-	used    int
+	removed map[string][]byte // removed since then, as last synced
+	eio     map[string]bool   // reading it fails (a chain at odds with its size)
+	// removedEIO are the files of removed that could not be read.
+	removedEIO map[string]bool
+	budget     int // units left; < 0: no limit
+	used       int
 }
 
 func newCutFS() *cutFS {
-	return &cutFS{files: map[string][]byte{}, synced: map[string][]byte{}, created: map[string]bool{}, budget: -1}
+	return &cutFS{files: map[string][]byte{}, synced: map[string][]byte{}, created: map[string]bool{},
+		removed: map[string][]byte{}, eio: map[string]bool{}, removedEIO: map[string]bool{}, budget: -1}
 }
 
 // spend takes n units; it returns how many were there (all n without a
@@ -49,6 +56,9 @@ func (c *cutFS) spend(n int) int {
 }
 
 func (c *cutFS) ReadFile(name string) ([]byte, error) {
+	if c.eio[name] {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: syscall.EIO}
+	}
 	b, ok := c.files[name]
 	if !ok {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
@@ -70,11 +80,31 @@ func (c *cutFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) 
 	return &cutFile{c, name}, nil
 }
 
+func (c *cutFS) Remove(name string) error {
+	if c.spend(1) < 1 {
+		return errPowerCut
+	}
+	if _, ok := c.files[name]; !ok {
+		return &fs.PathError{Op: "remove", Path: name, Err: fs.ErrNotExist}
+	}
+	if s, ok := c.synced[name]; ok && !c.created[name] {
+		c.removed[name] = s
+		c.removedEIO[name] = c.eio[name]
+	}
+	delete(c.files, name)
+	delete(c.synced, name)
+	delete(c.created, name)
+	delete(c.eio, name)
+	return nil
+}
+
 func (c *cutFS) SyncDir(dir string) error {
 	if c.spend(1) < 1 {
 		return errPowerCut
 	}
 	clear(c.created)
+	clear(c.removed)
+	clear(c.removedEIO)
 	return nil
 }
 
@@ -127,14 +157,28 @@ func (f *cutFile) Close() error {
 	return nil
 }
 
+// disk is what a power cut left: files, and which of them cannot be
+// read.
+type disk struct {
+	files map[string][]byte
+	eio   map[string]bool
+}
+
 // variants returns the disks a power cut can leave, given what reached
 // the disk in order (c.files): that; the changes since each file's last
-// fsync lost (and files created since the directory's fsync gone); those
-// changes reaching the disk as zeros, or as 0xff, with the file's new
-// size (a size written before the data); and two where each changed byte
-// got there or not, at random.
-func (c *cutFS) variants(seed uint64) map[string]map[string][]byte {
-	out := map[string]map[string][]byte{"in order": maps.Clone(c.files)}
+// fsync lost (files created since the directory's fsync gone, files
+// removed back); those changes reaching the disk as zeros, or as 0xff,
+// with the file's new size (a size written before the data); two where
+// each changed byte got there or not, at random; and one where each
+// changed file cannot be read at all (its directory entry's size beyond
+// its cluster chain: the kernel's "request beyond EOF").
+func (c *cutFS) variants(seed uint64) map[string]disk {
+	dirty := func(name string) bool {
+		s, ok := c.synced[name]
+		return !ok || !slices.Equal(s, c.files[name])
+	}
+	// A file that could not be read stays so until it is removed.
+	out := map[string]disk{"in order": {files: maps.Clone(c.files), eio: maps.Clone(c.eio)}}
 	lost := map[string][]byte{}
 	for name, b := range c.files {
 		if s, ok := c.synced[name]; ok {
@@ -143,8 +187,11 @@ func (c *cutFS) variants(seed uint64) map[string]map[string][]byte {
 			lost[name] = b
 		}
 	}
-	out["unsynced lost"] = lost
-	garbage := func(fill func(i int, old, new byte) byte) map[string][]byte {
+	maps.Copy(lost, c.removed)
+	lostEIO := maps.Clone(c.eio)
+	maps.Copy(lostEIO, c.removedEIO)
+	out["unsynced lost"] = disk{files: lost, eio: lostEIO}
+	garbage := func(fill func(i int, old, new byte) byte) disk {
 		m := map[string][]byte{}
 		for name, b := range c.files {
 			old := c.synced[name]
@@ -160,7 +207,7 @@ func (c *cutFS) variants(seed uint64) map[string]map[string][]byte {
 			}
 			m[name] = nb
 		}
-		return m
+		return disk{files: m, eio: maps.Clone(c.eio)}
 	}
 	out["unsynced zeros"] = garbage(func(int, byte, byte) byte { return 0 })
 	out["unsynced 0xff"] = garbage(func(int, byte, byte) byte { return 0xff })
@@ -173,6 +220,13 @@ func (c *cutFS) variants(seed uint64) map[string]map[string][]byte {
 			return n
 		})
 	}
+	eio := maps.Clone(c.eio)
+	for name := range c.files {
+		if dirty(name) {
+			eio[name] = true
+		}
+	}
+	out["unsynced unreadable"] = disk{files: maps.Clone(c.files), eio: eio}
 	return out
 }
 
@@ -199,67 +253,103 @@ var versions = []string{
 // A power cut after any number of bytes or calls of any Write, whatever
 // reached the disk, leaves Read returning the old contents or the new:
 // never garbage, and never nothing once one version was written. Then
-// a Write on that disk is read back.
+// a Write on that disk is read back; on a disk with an unreadable copy,
+// that Write (which removes the copy and writes it afresh) is itself cut
+// too, at its calls' boundaries, for a sample of the disks.
 func TestPowerCutDuringWrite(t *testing.T) {
 	for _, start := range []string{"empty", "legacy"} {
 		t.Run(start, func(t *testing.T) { testPowerCut(t, start) })
 	}
 }
 
+const cutPath = "/perm/ntpbox.drift"
+
 func testPowerCut(t *testing.T, start string) {
-	const path = "/perm/ntpbox.drift"
 	base := newCutFS()
 	old, had := "", false
 	if start == "legacy" {
-		base.files[path] = []byte("   7.000000   0.100000\n")
+		base.files[cutPath] = []byte("   7.000000   0.100000\n")
 		base.sync()
 		old, had = "   7.000000   0.100000\n", true
 	}
-	cases := 0
+	every := func(used int) []int {
+		var b []int
+		for i := 0; i <= used; i++ {
+			b = append(b, i)
+		}
+		return b
+	}
+	boundaries := func(used int) []int {
+		return []int{0, 1, 2, 3, used / 2, used - 4, used - 3, used - 2, used - 1, used}
+	}
+	cases, nested := 0, 0
 	for w, v := range versions {
-		// How much work this write takes, without a cut.
-		probe := clone(base)
-		if err := writeCopy(probe, path, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		for budget := 0; budget <= probe.used; budget++ {
-			c := clone(base)
-			c.budget = budget
-			err := writeCopy(c, path, []byte(v), 0o644)
-			if budget < probe.used && !errors.Is(err, errPowerCut) {
-				t.Fatalf("write %d, cut after %d of %d units: err %v", w, budget, probe.used, err)
+		cutWrites(t, base, v, every, func(where string, after *cutFS) {
+			cases++
+			where = fmt.Sprintf("%s, write %d, %s", start, w, where)
+			got, err := readCopies(after, cutPath)
+			switch {
+			case err == nil && (string(got) == v || had && string(got) == old):
+			case err != nil && !had && errors.Is(err, fs.ErrNotExist):
+			default:
+				t.Fatalf("%s: read %q, %v; want %q or %q\n%s", where, got, err, old, v, dump(after.files))
 			}
-			for name, disk := range c.variants(uint64(w*1000 + budget)) {
-				cases++
-				after := newCutFS()
-				for name, b := range disk {
-					after.files[name] = slices.Clone(b)
-				}
-				after.sync()
-				where := fmt.Sprintf("%s, write %d, cut after %d of %d units, %s", start, w, budget, probe.used, name)
-				got, err := readCopies(after, path)
-				switch {
-				case err == nil && (string(got) == v || had && string(got) == old):
-				case err != nil && !had && errors.Is(err, fs.ErrNotExist):
-				default:
-					t.Fatalf("%s: read %q, %v; want %q or %q\n%s", where, got, err, old, v, dump(disk))
-				}
-				if err := writeCopy(after, path, []byte("next\n"), 0o644); err != nil {
-					t.Fatalf("%s: write after: %v", where, err)
-				}
-				if got, err := readCopies(after, path); err != nil || string(got) != "next\n" {
-					t.Fatalf("%s: read after a write after: %q %v\n%s", where, got, err, dump(after.files))
-				}
+			if len(after.eio) > 0 && cases%16 == 0 {
+				cutWrites(t, after, "next\n", boundaries, func(where2 string, again *cutFS) {
+					nested++
+					if got2, err := readCopies(again, cutPath); !(err == nil && (string(got2) == "next\n" || bytes.Equal(got2, got))) &&
+						!(err != nil && got == nil && errors.Is(err, fs.ErrNotExist)) {
+						t.Fatalf("%s, then the next write %s: read %q, %v; want %q or %q\n%s", where, where2, got2, err, got, "next\n", dump(again.files))
+					}
+				})
 			}
-		}
-		if err := writeCopy(base, path, []byte(v), 0o644); err != nil {
+			if err := writeCopy(after, cutPath, []byte("next\n"), 0o644); err != nil {
+				t.Fatalf("%s: write after: %v", where, err)
+			}
+			if got, err := readCopies(after, cutPath); err != nil || string(got) != "next\n" {
+				t.Fatalf("%s: read after a write after: %q %v\n%s", where, got, err, dump(after.files))
+			}
+		})
+		if err := writeCopy(base, cutPath, []byte(v), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		base.sync()
 		base.used = 0
 		old, had = v, true
 	}
-	t.Logf("%s: %d disks after a power cut, each read back right", start, cases)
+	t.Logf("%s: %d disks after a power cut, and %d after a second one while a copy was unreadable, each read back right", start, cases, nested)
+}
+
+// cutWrites writes data on copies of base, cutting the power after each
+// number of units budgets gives (from the units the write takes), and
+// calls check with each disk the cut can leave.
+func cutWrites(t *testing.T, base *cutFS, data string, budgets func(used int) []int, check func(where string, after *cutFS)) {
+	t.Helper()
+	probe := clone(base)
+	if err := writeCopy(probe, cutPath, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, budget := range budgets(probe.used) {
+		c := clone(base)
+		c.budget = budget
+		err := writeCopy(c, cutPath, []byte(data), 0o644)
+		if budget < probe.used && !errors.Is(err, errPowerCut) {
+			t.Fatalf("cut after %d of %d units: err %v", budget, probe.used, err)
+		}
+		for name, d := range c.variants(uint64(budget)<<8 | uint64(len(data))) {
+			after := newCutFS()
+			for name, b := range d.files {
+				after.files[name] = slices.Clone(b)
+			}
+			after.sync()
+			for name := range d.eio {
+				if _, ok := after.files[name]; ok {
+					after.eio[name] = true
+				}
+			}
+			check(fmt.Sprintf("cut after %d of %d units, %s", budget, probe.used, name), after)
+		}
+	}
 }
 
 func clone(c *cutFS) *cutFS {
@@ -271,6 +361,9 @@ func clone(c *cutFS) *cutFS {
 		n.synced[k] = slices.Clone(v)
 	}
 	maps.Copy(n.created, c.created)
+	maps.Copy(n.removed, c.removed)
+	maps.Copy(n.eio, c.eio)
+	maps.Copy(n.removedEIO, c.removedEIO)
 	return n
 }
 
