@@ -52,6 +52,8 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzHandle6 -fuzztime 60s ./dhcpopt
 	$(GO) test -run XXX -fuzz FuzzARP -fuzztime 60s ./dhcpopt
 	$(GO) test -run XXX -fuzz FuzzServeDNS -fuzztime 60s ./dnssrv
+	$(GO) test -run XXX -fuzz FuzzNewest -fuzztime 60s ./internal/persist
+	$(GO) test -run XXX -fuzz FuzzParseSeed -fuzztime 60s ./appliance
 
 # ntpbox beside chronyd under ntpload; prints the figures and ratios.
 bench: deps build image

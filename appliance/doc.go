@@ -14,7 +14,9 @@
 //     with its character sets ([StorageModules]);
 //  4. mounts the FAT partition labelled NTPBOX (the disk image's boot
 //     partition) at /perm, waiting up to 10 s for disks still being
-//     probed; without one, nothing persists;
+//     probed; without one, nothing persists; removes the temporary
+//     files a power cut left there, and credits the random seeds (from
+//     /perm and from systemd-boot: [Seeds]), keeping a fresh one;
 //  5. reads the kernel command line, then /perm/cmdline.txt (same
 //     syntax): ntpbox.address= (ADDR/LEN, or dhcp: a lease, kept
 //     renewed, whose NTP servers of option 42 become server lines),
@@ -33,8 +35,8 @@
 //     restart"), prints "ntpbox: serving" once it listens, and reaps
 //     orphans;
 //  8. on SIGTERM, SIGINT (Ctrl-Alt-Del), SIGPWR or the ACPI power button,
-//     stops the child with SIGTERM (it saves the drift file), syncs,
-//     unmounts /perm and powers off.
+//     stops the child with SIGTERM (it saves the drift file), saves a
+//     random seed, syncs, unmounts /perm and powers off.
 //
 // The system clock starts from the RTC: the kernel's hctosys
 // (CONFIG_RTC_HCTOSYS, built into Debian's kernel with the CMOS RTC)

@@ -105,6 +105,12 @@ type Init struct {
 	// Mounted, if set, is called once /proc, /sys and /dev are mounted
 	// (Main opens every console then).
 	Mounted func()
+	// Entropy, if set, credits the random seeds at boot and keeps one
+	// for the next (see Seeds); SeedRefresh is how often (default
+	// SeedRefresh).
+	Entropy     Entropy
+	SeedRefresh time.Duration
+	seeds       *Seeds
 }
 
 // Run boots the machine, runs the service and follows the network until
@@ -207,6 +213,7 @@ func (in *Init) Run(ctx context.Context) error {
 	stopSvc()
 	<-supDone
 	in.Sys.KillAll(syscall.SIGTERM)
+	in.seeds.Stop()
 	in.Sys.Sync()
 	if perm {
 		if err := in.Sys.Unmount(PermDir); err != nil {
@@ -240,6 +247,8 @@ func (in *Init) boot() (bool, *boxConfig) {
 	}
 	in.Log.Info("drivers loaded", "modules", mods)
 	perm := in.mountPerm()
+	in.removeStale(perm)
+	in.seeds = in.startSeeds(perm)
 	bc := in.loadConfig(perm)
 	for _, p := range bc.problems {
 		in.Log.Error("config: " + p)

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ntpbox/ntpbox/internal/atomicfile"
+	"github.com/ntpbox/ntpbox/internal/persist"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
@@ -43,13 +43,18 @@ func (l *Linux) Sethostname(name string) error {
 	return nil
 }
 
-func (l *Linux) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+// ReadFile reads a file; on /perm, the newest intact copy of what
+// WriteFile keeps there (a file a person wrote is read as it is).
+func (l *Linux) ReadFile(name string) ([]byte, error) { return persist.Read(name) }
 
+// WriteFile replaces a file so that a power cut leaves the old contents
+// or the new: on /perm (FAT) as two checksummed copies, elsewhere by a
+// rename.
 func (l *Linux) WriteFile(name string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(name, data, 0o644)
+	return persist.Write(name, data, 0o644)
 }
 
 func (l *Linux) DisableCtrlAltDel() error {

@@ -93,6 +93,7 @@ func Main() {
 		Shutdown:  shutdown,
 		Ring:      ring,
 		LogSocket: LogSocket,
+		Entropy:   &LinuxEntropy{},
 	}
 	if err := in.Run(ctx); err != nil {
 		log.Error("power off", "err", err)

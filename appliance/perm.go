@@ -14,6 +14,10 @@ import (
 //	/perm/ntpbox.conf.good  the last config that booted and served, used while ntpbox.conf is bad
 //	/perm/cmdline.txt       more kernel command line parameters (ntpbox.address=...)
 //	/perm/ntpbox.drift      the drift file, written by `ntpbox serve`
+//	/perm/random-seed       the random seed (see Seeds)
+//
+// What ntpbox writes there is kept as two checksummed copies, NAME and
+// NAME.2, that survive a power cut (package internal/persist).
 const (
 	PermLabel    = "NTPBOX"
 	PermDir      = "/perm"
@@ -22,6 +26,14 @@ const (
 	PermCmdline  = PermDir + "/cmdline.txt"
 	PermDrift    = PermDir + "/ntpbox.drift"
 )
+
+// PermMountOptions are the vfat options of PermDir: "flush" writes
+// sooner; "errors=continue" keeps the partition writable when a power
+// cut left a file whose size its cluster chain does not reach (the
+// kernel would otherwise make the whole partition read-only at the first
+// read of it, and nothing would persist until someone ran fsck):
+// package persist then removes that copy and writes it afresh.
+const PermMountOptions = "flush,errors=continue"
 
 // StorageModules are the drivers init loads, beside the ones the
 // devices' modaliases match, to reach and mount the FAT partition: vfat
@@ -41,7 +53,7 @@ func (in *Init) mountPerm() bool {
 		in.Log.Info("no FAT partition labelled " + PermLabel + ": nothing persists")
 		return false
 	}
-	if err := in.Sys.Mount(dev, PermDir, "vfat", msNoSUID|msNoDev|msNoExec, "flush"); err != nil {
+	if err := in.Sys.Mount(dev, PermDir, "vfat", msNoSUID|msNoDev|msNoExec, PermMountOptions); err != nil {
 		in.Log.Error("mount the persistent partition", "device", dev, "err", err)
 		return false
 	}

@@ -8,7 +8,8 @@
 #         syslinux.cfg;
 #   UEFI: systemd-boot as EFI/BOOT/BOOTX64.EFI (the removable-media
 #         path), loader/loader.conf and loader/entries/ntpbox.conf; the
-#         kernel's own EFI stub does the rest.
+#         kernel's own EFI stub does the rest. No loader/random-seed:
+#         init writes one on the box.
 #
 # Both load the same /vmlinuz and /initrd.zst with the same command line.
 # The partition also carries ntpbox.conf (the baked config, to edit);
@@ -57,7 +58,12 @@ LABEL ntpbox
   INITRD /initrd.zst
   APPEND $cmdline
 CFG
-printf 'default ntpbox.conf\ntimeout 0\nconsole-mode keep\neditor no\n' > "$tmp/files/loader/loader.conf"
+# random-seed-mode always: systemd-boot 252 passes a seed derived from
+# loader/random-seed (which init writes once the box's random pool is
+# ready; the image ships none, or every copy would share it) in the EFI
+# variable LoaderRandomSeed, which init credits. Without it, it does so only
+# when `bootctl install` set LoaderSystemToken, which never happens here.
+printf 'default ntpbox.conf\ntimeout 0\nconsole-mode keep\neditor no\nrandom-seed-mode always\n' > "$tmp/files/loader/loader.conf"
 printf 'title ntpbox\nlinux /vmlinuz\ninitrd /initrd.zst\noptions %s\n' "$cmdline" > "$tmp/files/loader/entries/ntpbox.conf"
 cp "$dir/vmlinuz" "$tmp/files/vmlinuz"
 cp "$dir/initramfs.cpio.zst" "$tmp/files/initrd.zst"

@@ -11,11 +11,15 @@ import (
 	"strconv"
 
 	"github.com/ntpbox/ntpbox/internal/atomicfile"
+	"github.com/ntpbox/ntpbox/internal/persist"
 )
 
 // The lease file holds one JSON object per line, a [Lease]:
 //
 //	{"client":"hw:52:54:00:12:34:56","addr":"198.18.0.100","expires":"2026-11-26T04:00:00Z"}
+//
+// On FAT (the appliance's /perm) it is kept as two checksummed copies
+// that survive a power cut (package persist).
 
 // CorruptError reports a lease file that does not parse. The file has been
 // moved aside to SavedAs so that nothing is lost and a fresh file can be
@@ -34,10 +38,10 @@ func (e *CorruptError) Error() string {
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // LoadLeases reads the lease file at path. A missing file is no leases. A
-// corrupt file is renamed to path.corrupt (or path.corrupt.N if that exists)
-// and reported as a *CorruptError.
+// corrupt file is moved aside to path.corrupt (or path.corrupt.N if that
+// exists) and reported as a *CorruptError.
 func LoadLeases(path string) ([]Lease, error) {
-	data, err := os.ReadFile(path)
+	data, err := persist.Read(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -48,7 +52,7 @@ func LoadLeases(path string) ([]Lease, error) {
 	if err == nil {
 		return leases, nil
 	}
-	saved, rerr := moveAside(path)
+	saved, rerr := moveAside(path, data)
 	if rerr != nil {
 		return nil, fmt.Errorf("lease file %s:%d: %v; moving it aside: %w", path, line, err, rerr)
 	}
@@ -86,7 +90,9 @@ func parseLeases(data []byte) ([]Lease, int, error) {
 	return leases, 0, nil
 }
 
-func moveAside(path string) (string, error) {
+// moveAside keeps data, the lease file's contents, in a free name beside
+// it, then removes the lease file (both copies, on FAT).
+func moveAside(path string, data []byte) (string, error) {
 	dst := path + ".corrupt"
 	for i := 1; ; i++ {
 		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
@@ -94,11 +100,14 @@ func moveAside(path string) (string, error) {
 		}
 		dst = path + ".corrupt." + strconv.Itoa(i)
 	}
-	return dst, os.Rename(path, dst)
+	if err := atomicfile.Write(dst, data, 0o644); err != nil {
+		return dst, err
+	}
+	return dst, persist.Remove(path)
 }
 
-// SaveLeases writes leases to path atomically: a temporary file in the same
-// directory, fsync, rename over path, fsync of the directory.
+// SaveLeases writes leases to path so that a crash or a power cut leaves
+// the old file or the new (package persist).
 func SaveLeases(path string, leases []Lease) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -107,7 +116,7 @@ func SaveLeases(path string, leases []Lease) error {
 			return fmt.Errorf("save leases %s: %w", path, err)
 		}
 	}
-	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
+	if err := persist.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("save leases: %w", err)
 	}
 	return nil

@@ -22,8 +22,9 @@ import (
 // ACPI power button (button, evdev), hardware random number generators
 // (the kernel's pool must be ready before crypto/rand answers, and the
 // DHCP client asks it for transaction ids), and what it needs to mount the
-// persistent FAT partition from a virtio, IDE, SATA, NVMe or USB disk.
-// Their dependencies come along.
+// persistent FAT partition from a virtio, IDE, SATA, NVMe or USB disk,
+// and efivarfs (init credits systemd-boot's random seed from an EFI
+// variable). Their dependencies come along.
 var DefaultModules = []string{
 	"virtio_pci", "virtio_net", "e1000", "e1000e", "igb", "r8169", "8139too", "8139cp",
 	"pcnet32", "ne2k_pci", "tg3", "bnx2", "atl1c", "alx", "igc", "ixgbe", "sky2", "forcedeth",
@@ -32,6 +33,7 @@ var DefaultModules = []string{
 	"virtio_blk", "virtio_scsi", "ata_piix", "ahci", "nvme", "sd_mod",
 	"xhci_pci", "ehci_pci", "ohci_pci", "uhci_hcd", "usb_storage", "uas",
 	"vfat", "nls_cp437", "nls_ascii", "nls_utf8",
+	"efivarfs",
 }
 
 // Options are the inputs of [MakeImage].

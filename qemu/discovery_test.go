@@ -778,10 +778,11 @@ type discLeaseFile struct {
 	Expires time.Time `json:"expires"`
 }
 
-// discReadLeases reads dhcp.leases from the disk's FAT partition.
+// discReadLeases reads dhcp.leases from the disk's FAT partition (the
+// newest intact of its two copies).
 func discReadLeases(t *testing.T, disk string) []discLeaseFile {
 	t.Helper()
-	b, err := (qemu.DiskFile{Disk: disk, Name: "dhcp.leases"}).Read()
+	b, err := (qemu.DiskFile{Disk: disk, Name: "dhcp.leases"}).ReadPersisted()
 	if err != nil {
 		t.Fatalf("lease file after power off: %v", err)
 	}

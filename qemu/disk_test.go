@@ -114,11 +114,11 @@ func TestDiskBootsAndPersistsDrift(t *testing.T) {
 	readDrift(t, disk)
 }
 
-// readDrift reads ntpbox.drift from the disk's FAT partition and checks
-// it holds a frequency in ppm.
+// readDrift reads ntpbox.drift from the disk's FAT partition (the newest
+// intact of its two copies) and checks it holds a frequency in ppm.
 func readDrift(t *testing.T, disk string) string {
 	t.Helper()
-	b, err := (qemu.DiskFile{Disk: disk, Name: "ntpbox.drift"}).Read()
+	b, err := (qemu.DiskFile{Disk: disk, Name: "ntpbox.drift"}).ReadPersisted()
 	if err != nil {
 		t.Fatalf("drift file after power off: %v", err)
 	}

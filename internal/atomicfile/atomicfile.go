@@ -1,6 +1,8 @@
 // Package atomicfile replaces a file so that a reader, a crash or a full
-// disk sees either the old contents or the new, never a torn file: the
-// state ntpbox keeps (the drift file, DHCP leases) is written this way.
+// disk sees either the old contents or the new, never a torn file, on a
+// file system whose rename is atomic. FAT's is not: the state ntpbox
+// keeps (the drift file, DHCP leases) goes through internal/persist,
+// which uses this package elsewhere and two copies on FAT.
 package atomicfile
 
 import (

@@ -1,23 +1,25 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"strconv"
 	"strings"
 
-	"github.com/ntpbox/ntpbox/internal/atomicfile"
+	"github.com/ntpbox/ntpbox/internal/persist"
 )
 
 // The drift file holds the clock's frequency correction so a restart does
 // not relearn it, in chrony's format: the correction in ppm and its error
-// bound, on one line.
+// bound, on one line. On FAT (the appliance's /perm) it is kept as two
+// checksummed copies that survive a power cut (package persist).
 
 // readDrift returns the frequency in the drift file at path. A missing
 // file is not an error (ok false); a malformed one is, naming the file.
 func readDrift(path string) (ppm float64, ok bool, err error) {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	b, err := persist.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return 0, false, nil
 	}
 	if err != nil {
@@ -34,10 +36,10 @@ func readDrift(path string) (ppm float64, ok bool, err error) {
 	return ppm, true, nil
 }
 
-// writeDrift replaces the drift file atomically, so a crash or a full
-// disk leaves the old file intact.
+// writeDrift replaces the drift file so that a crash, a power cut or a
+// full disk leaves the old file intact.
 func writeDrift(path string, ppm, skew float64) error {
-	if err := atomicfile.Write(path, fmt.Appendf(nil, "%20.6f %20.6f\n", ppm, skew), 0o644); err != nil {
+	if err := persist.Write(path, fmt.Appendf(nil, "%20.6f %20.6f\n", ppm, skew), 0o644); err != nil {
 		return fmt.Errorf("drift file: %w", err)
 	}
 	return nil
