@@ -94,13 +94,15 @@ func leaseDNS(cfg *config.Config, lan ifaceAddr) []netip.Addr {
 	return out
 }
 
-// autoAddrSource is how the box got its LAN address, as far as the config
-// says: `address dhcp` is a lease, anything else (a static address, or
-// the host's own network setup under `ntpbox serve`) is static.
-func autoAddrSource(cfg *config.Config) dhcpopt.AddrSource {
-	if cfg.Network.DHCP {
-		return dhcpopt.AddrLeased
-	}
+// autoAddrSource is how the box got its LAN address. Today that is
+// static whenever `dhcp auto` reaches `ntpbox serve`: on the appliance,
+// init turns `dhcp auto` into `dhcp inform` when the box's address came
+// from a DHCP server and into `dhcp off` when it has none yet, and the
+// config's network lines may not be the effective ones (a static
+// ntpbox.address= on the command line over a baked `address dhcp`); on
+// an ordinary host the operating system's setup is taken as static.
+// This is the place to feed the live network's answer.
+func autoAddrSource(*config.Config) dhcpopt.AddrSource {
 	return dhcpopt.AddrStatic
 }
 
