@@ -306,7 +306,7 @@ func (a *autoDHCP) decide(now time.Time) {
 		Now: now, Address: a.addr, Subnet: a.lan.Prefix.Masked(), Seen: a.seen,
 		EmptySearches: a.empty, SearchFailed: a.failed, Leasing: prev.Mode == dhcpopt.AutoLease,
 	})
-	a.h.SetAuto(d)
+	d = a.h.SetAuto(d) // a sighting the handler just made wins
 	a.decision = d
 	if d.Mode == prev.Mode && d.Yield == prev.Yield && prev.Reason != "" {
 		return

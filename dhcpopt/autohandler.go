@@ -31,17 +31,18 @@ const maxAttempts = 1024
 // attempt is one client's run of DISCOVERs.
 type attempt struct{ first, last time.Time }
 
-// SetAuto applies a `dhcp auto` decision to a ModeAuto handler; other
-// modes ignore it. While sightings wait to be taken (TakeSightings), a
-// decision to lease is not applied: the handler stopped leasing when it
-// saw them, and the caller decides again once it took them.
-func (h *Handler) SetAuto(d AutoDecision) {
+// SetAuto applies a `dhcp auto` decision to a ModeAuto handler and
+// returns the decision in effect; other modes ignore it. While sightings
+// wait to be taken (TakeSightings), a decision to lease is not applied:
+// the handler stopped leasing when it saw them, and the caller decides
+// again once it took them.
+func (h *Handler) SetAuto(d AutoDecision) AutoDecision {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.cfg.Mode != ModeAuto || d.Mode == AutoLease && len(h.sightings) > 0 {
-		return
+	if h.cfg.Mode == ModeAuto && (d.Mode != AutoLease || len(h.sightings) == 0) {
+		h.auto = d
 	}
-	h.auto = d
+	return h.auto
 }
 
 // Auto returns the `dhcp auto` decision the handler follows.

@@ -161,9 +161,8 @@ func TestAutoYieldsToServerNamedByClient(t *testing.T) {
 	}
 	// The caller's decision to lease, made before it took the sighting,
 	// is not applied.
-	h.SetAuto(leasing)
-	if h.Auto().Mode != AutoInform {
-		t.Fatal("SetAuto(lease) applied while a sighting waits")
+	if d := h.SetAuto(leasing); d.Mode != AutoInform || !d.Yield || h.Auto().Mode != AutoInform {
+		t.Fatalf("SetAuto(lease) applied while a sighting waits: %+v", d)
 	}
 	s := h.TakeSightings()
 	if len(s) != 1 || s[0].Server != other || s[0].At != now || s[0].Client != "hw:52:54:00:00:00:0d" {
