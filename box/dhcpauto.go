@@ -208,19 +208,20 @@ func (a *autoDHCP) run() {
 		case <-a.stop:
 			return
 		case <-a.h.Sighted():
+			a.decide(time.Now())
 		case <-timer.C:
 			started := time.Now()
 			if !a.search() {
 				return
 			}
+			a.decide(time.Now())
 			timer.Reset(a.nextSearch(time.Since(started)))
 		}
-		a.decide(time.Now())
 	}
 }
 
-// nextSearch is how long to wait for the next search, the last one having
-// taken took.
+// nextSearch is how long to wait for the next search after the decision
+// that followed the last one, which took took.
 func (a *autoDHCP) nextSearch(took time.Duration) time.Duration {
 	switch {
 	case a.addr != dhcpopt.AddrStatic:

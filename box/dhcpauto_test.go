@@ -152,6 +152,18 @@ func TestAutoLeasesAloneThenYieldsForGood(t *testing.T) {
 		// The server goes away again: the box never leases again.
 		search.set(nil, nil)
 		time.Sleep(time.Hour)
+		// Searches 20 s apart until the box leased, then every minute, then
+		// every 10 minutes once it yielded.
+		search.mu.Lock()
+		var gaps []time.Duration
+		for i := 1; i < len(search.times); i++ {
+			gaps = append(gaps, search.times[i].Sub(search.times[i-1]))
+		}
+		search.mu.Unlock()
+		if len(gaps) < 8 || gaps[0] != autoSearchEvery || gaps[1] != autoSearchEvery || gaps[2] != autoSearchWait+autoReprobe ||
+			gaps[len(gaps)-1] != autoSearchWait+autoRecheck {
+			t.Errorf("gaps between searches: %v", gaps)
+		}
 		if d := h.Auto(); d.Mode != dhcpopt.AutoInform || !d.Yield || d.Server.Server != dnsmasq {
 			t.Errorf("an hour later: %+v", d)
 		}
