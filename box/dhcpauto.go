@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,9 +40,13 @@ var (
 	autoRecordEvery = 24 * time.Hour   // a known server's entry in the record is rewritten at most this often
 )
 
-// probeServers finds the other DHCP servers on an interface; a variable
-// for tests.
-var probeServers = dhcpopt.ProbeServers
+// probeServers finds the other DHCP servers on an interface, asking also
+// as some of the box's clients; a variable for tests.
+var probeServers = dhcpopt.ProbeServersAs
+
+// autoSearchAs is how many of its clients the box's search asks as while
+// it leases.
+const autoSearchAs = 3
 
 // autoRange is the range `dhcp auto` leases from: the upper half of the
 // subnet's host addresses (198.18.0.128-198.18.0.254 in a /24), which
@@ -247,7 +252,7 @@ func (a *autoDHCP) search() bool {
 		case <-ctx.Done():
 		}
 	}()
-	others, err := probeServers(ctx, a.lan.Name)
+	others, err := probeServers(ctx, a.lan.Name, a.searchAs(time.Now()))
 	select {
 	case <-a.stop:
 		return false
@@ -272,6 +277,25 @@ func (a *autoDHCP) search() bool {
 		a.note(dhcpopt.SeenServer{Server: s, Subnet: a.lan.Prefix.Masked(), LastSeen: now, How: dhcpopt.SeenSearch})
 	}
 	return true
+}
+
+// searchAs lists the clients the search asks as: while the box leases,
+// up to 3 holders of its active leases, the most recently renewed first.
+// A server that answers only the clients it knows, back after a power
+// cut, answers them: those are the clients it knows.
+func (a *autoDHCP) searchAs(now time.Time) []dhcpopt.SearchAs {
+	if a.decision.Mode != dhcpopt.AutoLease {
+		return nil
+	}
+	leases := a.h.Leases()
+	slices.SortFunc(leases, func(x, y dhcpopt.Lease) int { return y.Expires.Compare(x.Expires) })
+	var out []dhcpopt.SearchAs
+	for _, l := range leases {
+		if c, ok := l.Identity(); ok && now.Before(l.Expires) && len(out) < autoSearchAs {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // note adds a sighting to the record, and saves the record when the

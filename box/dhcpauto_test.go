@@ -58,12 +58,14 @@ type fakeSearch struct {
 	mu      sync.Mutex
 	servers []netip.Addr // what each search finds from now on
 	err     error
-	times   []time.Time // when each search started
+	times   []time.Time          // when each search started
+	as      [][]dhcpopt.SearchAs // the clients each asked as
 }
 
-func (f *fakeSearch) probe(ctx context.Context, iface string) ([]netip.Addr, error) {
+func (f *fakeSearch) probe(ctx context.Context, iface string, as []dhcpopt.SearchAs) ([]netip.Addr, error) {
 	f.mu.Lock()
 	f.times = append(f.times, time.Now())
+	f.as = append(f.as, as)
 	servers, err := f.servers, f.err
 	f.mu.Unlock()
 	if err != nil {
@@ -232,6 +234,48 @@ func TestAutoYieldsToPassiveSighting(t *testing.T) {
 		seen, err := dhcpopt.LoadServers(filepath.Join(dir, "dhcp.servers"))
 		if err != nil || len(seen) != 1 || seen[0].How != dhcpopt.SeenPassive {
 			t.Errorf("record %+v, %v", seen, err)
+		}
+	})
+}
+
+// While leasing, the search also asks as the box's clients: a server that
+// answers only the MACs it knows answers them once it is back.
+func TestAutoSearchesAsItsClients(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		search := withFakeSearch(t)
+		var log bytes.Buffer
+		_, h, stop := autoOnLAN(t, t.TempDir(), "dhcp auto", &log)
+		defer stop()
+		time.Sleep(time.Minute)
+		if h.Auto().Mode != dhcpopt.AutoLease {
+			t.Fatalf("not leasing: %+v", h.Auto())
+		}
+		client := []byte{0x52, 0x54, 0, 0, 0, 0x0a}
+		var offer *dhcpv4.DHCPv4
+		for range 3 {
+			m, _ := dhcpv4.NewDiscovery(client)
+			offer, _ = h.Handle(m, time.Now())
+			time.Sleep(2 * time.Second)
+		}
+		if offer == nil {
+			t.Fatal("no offer after 3 DISCOVERs 2 s apart")
+		}
+		req, _ := dhcpv4.NewRequestFromOffer(offer)
+		if ack, err := h.Handle(req, time.Now()); ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck {
+			t.Fatalf("REQUEST: %v, %v", ack, err)
+		}
+		n := search.count()
+		for search.count() == n {
+			time.Sleep(time.Second)
+		}
+		search.mu.Lock()
+		as := search.as[len(search.as)-1]
+		search.mu.Unlock()
+		if len(as) != 1 || !slices.Equal(as[0].HW, client) {
+			t.Errorf("the search while leasing asked as %+v, want the client %v", as, client)
+		}
+		if search.as[0] != nil {
+			t.Errorf("the first search asked as %+v, want nobody", search.as[0])
 		}
 	})
 }

@@ -162,7 +162,7 @@ func (h *Handler) Handle(req *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, err
 		err = fmt.Errorf("%w: %v in inform mode", ErrIgnored, mt)
 	case auto && h.auto.Mode != AutoLease:
 		resp, err = h.notLeasing(req, mt, key, now)
-	case auto && mt == dhcpv4.MessageTypeDiscover && !h.retried(req, key, now):
+	case auto && mt == dhcpv4.MessageTypeDiscover && !isBoxSearch(req) && !h.retried(req, key, now):
 		err = fmt.Errorf("%w: first DISCOVER of the client's attempt: another server answers first", ErrIgnored)
 	case mt == dhcpv4.MessageTypeDiscover:
 		resp, err = h.discover(req, key, now)

@@ -163,6 +163,7 @@ func udhcpcOnce(t *testing.T, ns *netns) (ip, server string) {
 // one of the box's. dnsmasq's range overlaps the box's, as a home
 // router's would.
 func TestDHCPAutoPowerCut(t *testing.T) {
+	t.Parallel()
 	requireTools(t, "ip", "ss", "busybox", "dnsmasq")
 	box, router := newNetns(t), newNetns(t)
 	clients := []*netns{newNetns(t), newNetns(t), newNetns(t)}
@@ -261,6 +262,7 @@ func TestDHCPAutoPowerCut(t *testing.T) {
 // name the router, stops leasing and records it: an unknown client gets
 // no lease, then or after a restart of the box.
 func TestDHCPAutoKnownMACsOnly(t *testing.T) {
+	t.Parallel()
 	requireTools(t, "ip", "ss", "busybox", "dnsmasq")
 	box, router, known, unknown := newNetns(t), newNetns(t), newNetns(t), newNetns(t)
 	lanBridge(t, box, router, known, unknown)
@@ -315,6 +317,45 @@ func TestDHCPAutoKnownMACsOnly(t *testing.T) {
 	}
 	for _, l := range strings.Split(log, "\n") {
 		if strings.Contains(l, "dhcp auto") {
+			t.Logf("box| %s", l)
+		}
+	}
+}
+
+// The power cut on a LAN whose router answers only the MACs it knows,
+// and a box that never saw it (no record): the box leases to the known
+// client while the router is down. Once the router is back, the box's
+// search, which asks as its own clients too, finds it: the box stops
+// leasing and the client moves to the router at its next renewal.
+func TestDHCPAutoPowerCutKnownMACsOnly(t *testing.T) {
+	t.Parallel()
+	requireTools(t, "ip", "ss", "busybox", "dnsmasq")
+	box, router, known := newNetns(t), newNetns(t), newNetns(t)
+	lanBridge(t, box, router, known)
+	run(t, "ip", "-n", router.name, "addr", "add", autoRouterAddr+"/24", "dev", "eth0")
+	const knownMAC = "02:00:00:00:0c:01"
+	run(t, "ip", "-n", known.name, "link", "set", "eth0", "address", knownMAC)
+	b := startLoggedBox(t, box, autoBoxConf(t, t.TempDir()))
+	c := startUdhcpc(t, known, "known")
+	waitFor(t, "the known client to lease from the box", 2*time.Minute, func() bool {
+		s, _, _ := c.holder(t)
+		return s == boxAddr
+	})
+	autoDnsmasq(t, router, "--dhcp-range=198.18.0.100,198.18.0.200,10m",
+		"--dhcp-host="+knownMAC+",198.18.0.51", "--dhcp-ignore=tag:!known")
+	back := time.Now()
+	waitFor(t, "the known client to lease from the router", 5*time.Minute, func() bool {
+		s, _, _ := c.holder(t)
+		return s == autoRouterAddr
+	})
+	_, since, e := c.holder(t)
+	t.Logf("the known client holds %s from the router %.1f s after the router came back", e.IP, since.Sub(back).Seconds())
+	log := b.stop()
+	if !regexp.MustCompile(`stopped leasing[^\n]*server=198\.18\.0\.1 seen=search`).MatchString(log) {
+		t.Errorf("the box did not find the router by its search:\n%s", log)
+	}
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "stopped leasing") || strings.Contains(l, "leasing addresses") {
 			t.Logf("box| %s", l)
 		}
 	}
