@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,25 +17,36 @@ import (
 	"github.com/ntpbox/ntpbox/dhcpopt"
 )
 
-// This file runs `dhcp auto` on a box with a static address (init turns
-// it into `dhcp inform` when the box's own address came from DHCP). The
-// box answers DHCPINFORM at once, which is safe beside any server; it
-// leases addresses only after looking for another DHCP server on the
-// segment and finding none, and it keeps looking while it leases: when
-// one appears it stops leasing. It never becomes a second leasing server
-// on a LAN that has one.
+// This file runs `dhcp auto`: one dhcpopt server in auto mode for the
+// whole run, told what to do by dhcpopt.DecideAuto. The box answers
+// DHCPINFORM at once. With a static address it searches the segment for
+// other DHCP servers, 3 times about 20 s apart, and leases (2-minute
+// leases, only to clients that retried) when none answered, none was
+// named by a client and none is recorded on this subnet. Once another
+// server is seen, by a search or in a client's request, the box stops
+// offering, NAKs its clients' renewals so that they move to that server,
+// records it beside the lease file, and does not lease on this subnet for
+// 30 days after it last saw it. A box whose own address was leased never
+// leases.
 
-// Timing of the search for other DHCP servers.
+// Timing of the search for other DHCP servers; variables for tests.
 var (
-	autoProbeWait  = 6 * time.Second // how long one search listens for offers: dnsmasq pings 3 s before its first offer
-	autoJitter     = 3 * time.Second // at most this long before the first search, so that boxes booted together do not search at once
-	autoReprobe    = time.Minute     // between searches while leasing
-	autoProbeRetry = time.Minute     // after a search that could not run
+	autoSearchWait  = 6 * time.Second  // how long one search listens for offers: dnsmasq pings 3 s before its first offer
+	autoJitter      = 3 * time.Second  // at most this long before the first search, so that boxes booted together do not search at once
+	autoSearchEvery = 20 * time.Second // from one search to the next until the box leases
+	autoReprobe     = time.Minute      // between searches while leasing
+	autoRecheck     = 10 * time.Minute // between searches while another server owns the LAN: keeps its record fresh
+	autoProbeRetry  = 20 * time.Second // after a search that could not run
+	autoRecordEvery = 24 * time.Hour   // a known server's entry in the record is rewritten at most this often
 )
 
-// probeServers finds the other DHCP servers on an interface; a variable
-// for tests.
-var probeServers = dhcpopt.ProbeServers
+// probeServers finds the other DHCP servers on an interface, asking also
+// as some of the box's clients; a variable for tests.
+var probeServers = dhcpopt.ProbeServersAs
+
+// autoSearchAs is how many of its clients the box's search asks as while
+// it leases.
+const autoSearchAs = 3
 
 // autoRange is the range `dhcp auto` leases from: the upper half of the
 // subnet's host addresses (198.18.0.128-198.18.0.254 in a /24), which
@@ -54,132 +67,295 @@ func autoRange(p netip.Prefix) (start, end netip.Addr, err error) {
 	return conv(from), conv(to), nil
 }
 
-// autoDHCP is the running `dhcp auto` service: one dhcpopt server at a
-// time, inform or server.
-type autoDHCP struct {
-	cfg  *config.Config
-	lan  ifaceAddr
-	log  *slog.Logger
-	stop chan struct{}
-	done chan struct{}
+// leaseRouter is option 3 of the leases the box gives: the `router` of
+// `dhcp server`, else the box's own default gateway when it lies in the
+// subnet, else none.
+func leaseRouter(cfg *config.Config, lan ifaceAddr) netip.Addr {
+	if d := cfg.DHCP; d != nil && d.Mode == config.DHCPServer && d.Router.IsValid() {
+		return d.Router
+	}
+	if gw := cfg.Network.Gateway; gw.Is4() && lan.Prefix.Masked().Contains(gw) && gw != lan.Prefix.Addr() {
+		return gw
+	}
+	return netip.Addr{}
+}
 
-	mu   sync.Mutex
-	cur  *dhcpService
-	last *dhcpopt.Handler // of cur, or of the last one, for the stats
-	mode dhcpopt.Mode
+// leaseDNS is option 6 of the leases the box gives: the `dns` of `dhcp
+// server`, else the box's own IPv4 nameservers, else the box itself when
+// it serves `dns zone`, else none.
+func leaseDNS(cfg *config.Config, lan ifaceAddr) []netip.Addr {
+	if d := cfg.DHCP; d != nil && d.Mode == config.DHCPServer && len(d.DNS) > 0 {
+		return d.DNS
+	}
+	var out []netip.Addr
+	for _, a := range cfg.Network.Nameservers {
+		if a.Is4() && !a.IsLoopback() && !a.IsUnspecified() {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 && cfg.DNSZone != "" {
+		out = []netip.Addr{lan.Prefix.Addr()}
+	}
+	return out
+}
+
+// autoAddrSource is how the box got its LAN address. Today that is
+// static whenever `dhcp auto` reaches `ntpbox serve`: on the appliance,
+// init turns `dhcp auto` into `dhcp inform` when the box's address came
+// from a DHCP server and into `dhcp off` when it has none yet, and the
+// config's network lines may not be the effective ones (a static
+// ntpbox.address= on the command line over a baked `address dhcp`); on
+// an ordinary host the operating system's setup is taken as static.
+// This is the place to feed the live network's answer.
+func autoAddrSource(*config.Config) dhcpopt.AddrSource {
+	return dhcpopt.AddrStatic
+}
+
+// autoRecordFile is where `dhcp auto` keeps its record of other DHCP
+// servers: dhcp.servers beside the lease file; "" when there is none.
+func autoRecordFile(cfg *config.Config) string {
+	if lf := cfg.DHCPLeaseFile(); lf != "" {
+		return filepath.Join(filepath.Dir(lf), "dhcp.servers")
+	}
+	return ""
+}
+
+// autoDHCP is the running `dhcp auto` service.
+type autoDHCP struct {
+	cfg    *config.Config
+	lan    ifaceAddr
+	log    *slog.Logger
+	svc    *dhcpService
+	h      *dhcpopt.Handler
+	dc     dhcpopt.Config
+	record string // the record file, "" for none
+	addr   dhcpopt.AddrSource
+	stop   chan struct{}
+	done   chan struct{}
+
+	// Owned by run.
+	seen     []dhcpopt.SeenServer
+	saved    map[dhcpopt.SeenServer]time.Time // LastSeen of each entry as last written, keyed by server and subnet only
+	empty    int                              // consecutive searches that found nothing
+	failed   bool                             // the last search could not run
+	decision dhcpopt.AutoDecision
 }
 
 // startAutoDHCP answers INFORM at once and starts the search; the service
 // runs in wg until close.
 func (d *discovery) startAutoDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
-	a := &autoDHCP{cfg: cfg, lan: lan, log: log, stop: make(chan struct{}), done: make(chan struct{})}
-	if err := a.switchTo(dhcpopt.ModeInform, wg); err != nil {
-		return err
+	a, err := newAutoDHCP(cfg, lan, log)
+	if err != nil {
+		// Nothing to lease from: `dhcp inform`.
+		log.Error("dhcp auto: cannot lease; answering DHCPINFORM only", "err", err)
+		if a.svc, err = openDHCP(dhcpConfig(cfg, lan), "", lan, wg, log); err != nil {
+			return err
+		}
+		a.h = a.svc.h
+		close(a.done)
+	} else {
+		if a.svc, err = openDHCP(a.dc, cfg.DHCPLeaseFile(), lan, wg, log); err != nil {
+			return err
+		}
+		a.start(a.svc.h, wg)
 	}
 	d.auto = a
 	d.closers = append(d.closers, a.close)
-	wg.Go(func() { a.run(wg) })
 	return nil
 }
 
-// run searches for other servers and switches between inform and server.
-func (a *autoDHCP) run(wg *sync.WaitGroup) {
+// newAutoDHCP prepares `dhcp auto` on lan: the handler's configuration
+// and the record of other servers. It fails when the subnet has no room
+// to lease from.
+func newAutoDHCP(cfg *config.Config, lan ifaceAddr, log *slog.Logger) (*autoDHCP, error) {
+	a := &autoDHCP{cfg: cfg, lan: lan, log: log, record: autoRecordFile(cfg), addr: autoAddrSource(cfg),
+		stop: make(chan struct{}), done: make(chan struct{}), saved: map[dhcpopt.SeenServer]time.Time{}}
+	start, end, err := autoRange(lan.Prefix)
+	if err != nil {
+		return a, err
+	}
+	a.dc = dhcpConfig(cfg, lan)
+	a.dc.Mode, a.dc.RangeStart, a.dc.RangeEnd = dhcpopt.ModeAuto, start, end
+	a.dc.Router, a.dc.DNSServers = leaseRouter(cfg, lan), leaseDNS(cfg, lan)
+	if a.record == "" {
+		log.Warn("dhcp auto: no driftfile, so the record of other DHCP servers is kept in memory only: " +
+			"after a restart the box may lease until it sees the LAN's server again")
+	} else if a.seen, err = dhcpopt.LoadServers(a.record); err != nil {
+		log.Error("dhcp auto: starting with an empty record of other DHCP servers", "err", err)
+	}
+	for _, s := range a.seen {
+		a.saved[key(s)] = s.LastSeen
+	}
+	return a, nil
+}
+
+// start makes the first decision for h, a handler with a.dc, and runs the
+// search in wg.
+func (a *autoDHCP) start(h *dhcpopt.Handler, wg *sync.WaitGroup) {
+	a.h = h
+	a.decide(time.Now())
+	wg.Go(a.run)
+}
+
+// key is s without what changes from one sighting to the next.
+func key(s dhcpopt.SeenServer) dhcpopt.SeenServer {
+	return dhcpopt.SeenServer{Server: s.Server, Subnet: s.Subnet.Masked()}
+}
+
+// run searches for other servers, takes the handler's sightings, and
+// decides after each.
+func (a *autoDHCP) run() {
 	defer close(a.done)
-	wait := rand.N(autoJitter)
+	timer := time.NewTimer(rand.N(autoJitter))
+	defer timer.Stop()
 	for {
 		select {
 		case <-a.stop:
 			return
-		case <-time.After(wait):
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), autoProbeWait)
-		go func() {
-			select {
-			case <-a.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		others, err := probeServers(ctx, a.lan.Name)
-		cancel()
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			// A search that cannot run proves nothing either way: the
-			// box goes on as it is (inform until a search found no
-			// other server) and tries again.
-			a.log.Warn("dhcp auto: cannot look for other DHCP servers", "interface", a.lan.Name,
-				"mode", a.currentMode().String(), "err", err)
-			wait = autoProbeRetry
-			continue
-		}
-		select {
-		case <-a.stop:
-			return
-		default:
-		}
-		if len(others) > 0 {
-			if a.currentMode() == dhcpopt.ModeServer {
-				a.log.Error("dhcp auto: another DHCP server appeared on the segment: stopped leasing, answering DHCPINFORM only",
-					"interface", a.lan.Name, "servers", others)
-			} else {
-				a.log.Info("dhcp auto: another DHCP server leases on this segment: answering DHCPINFORM only, never leasing",
-					"interface", a.lan.Name, "servers", others)
-			}
-			a.logSnippet()
-			if err := a.switchTo(dhcpopt.ModeInform, wg); err != nil {
-				a.log.Error("dhcp auto: switch to inform", "err", err)
-			}
-			// Once another server was seen the box never leases again
-			// (until it restarts): a server that is down for a while
-			// still owns its leases.
-			return
-		}
-		if a.currentMode() != dhcpopt.ModeServer {
-			a.log.Info("dhcp auto: no other DHCP server answered: leasing addresses", "interface", a.lan.Name, "searched", autoProbeWait)
-			if err := a.switchTo(dhcpopt.ModeServer, wg); err != nil {
-				a.log.Error("dhcp auto: cannot lease; answering DHCPINFORM only", "err", err)
-				if err := a.switchTo(dhcpopt.ModeInform, wg); err != nil {
-					a.log.Error("dhcp auto: switch to inform", "err", err)
-				}
+		case <-a.h.Sighted():
+			a.decide(time.Now())
+		case <-timer.C:
+			started := time.Now()
+			if !a.search() {
 				return
 			}
+			a.decide(time.Now())
+			timer.Reset(a.nextSearch(time.Since(started)))
 		}
-		wait = autoReprobe
 	}
 }
 
-func (a *autoDHCP) currentMode() dhcpopt.Mode {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.mode
+// nextSearch is how long to wait for the next search after the decision
+// that followed the last one, which took took.
+func (a *autoDHCP) nextSearch(took time.Duration) time.Duration {
+	switch {
+	case a.addr != dhcpopt.AddrStatic:
+		return autoRecheck // nothing to decide: this keeps the record fresh
+	case a.failed:
+		return autoProbeRetry
+	case a.decision.Yield:
+		return autoRecheck
+	case a.decision.Mode == dhcpopt.AutoLease:
+		return autoReprobe
+	}
+	return max(autoSearchEvery-took, 0)
 }
 
-// switchTo replaces the running service with one in mode m.
-func (a *autoDHCP) switchTo(m dhcpopt.Mode, wg *sync.WaitGroup) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cur != nil && a.mode == m {
+// search runs one search; false when the service is stopping.
+func (a *autoDHCP) search() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), autoSearchWait)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	others, err := probeServers(ctx, a.lan.Name, a.searchAs(time.Now()))
+	select {
+	case <-a.stop:
+		return false
+	default:
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		// A search that cannot run proves nothing either way.
+		a.failed = true
+		a.log.Warn("dhcp auto: cannot look for other DHCP servers", "interface", a.lan.Name,
+			"mode", a.decision.Mode.String(), "err", err)
+		return true
+	}
+	a.failed = false
+	if len(others) == 0 {
+		a.empty++
+		a.log.Debug("dhcp auto: no other DHCP server answered the search", "interface", a.lan.Name, "searches", a.empty)
+		return true
+	}
+	a.empty = 0
+	now := time.Now()
+	for _, s := range others {
+		a.note(dhcpopt.SeenServer{Server: s, Subnet: a.lan.Prefix.Masked(), LastSeen: now, How: dhcpopt.SeenSearch})
+	}
+	return true
+}
+
+// searchAs lists the clients the search asks as: while the box leases,
+// up to 3 holders of its active leases, the most recently renewed first.
+// A server that answers only the clients it knows, back after a power
+// cut, answers them: those are the clients it knows.
+func (a *autoDHCP) searchAs(now time.Time) []dhcpopt.SearchAs {
+	if a.decision.Mode != dhcpopt.AutoLease {
 		return nil
 	}
-	dc := dhcpConfig(a.cfg, a.lan)
-	leaseFile := ""
-	if m == dhcpopt.ModeServer {
-		start, end, err := autoRange(a.lan.Prefix)
-		if err != nil {
-			return err
+	leases := a.h.Leases()
+	slices.SortFunc(leases, func(x, y dhcpopt.Lease) int { return y.Expires.Compare(x.Expires) })
+	var out []dhcpopt.SearchAs
+	for _, l := range leases {
+		if c, ok := l.Identity(); ok && now.Before(l.Expires) && len(out) < autoSearchAs {
+			out = append(out, c)
 		}
-		dc.Mode, dc.RangeStart, dc.RangeEnd = dhcpopt.ModeServer, start, end
-		leaseFile = a.cfg.DHCPLeaseFile()
 	}
-	if a.cur != nil {
-		a.cur.close()
-		a.cur = nil
+	return out
+}
+
+// note adds a sighting to the record, and saves the record when the
+// server is new there or its entry was last written autoRecordEvery ago.
+func (a *autoDHCP) note(s dhcpopt.SeenServer) {
+	seen, changed := dhcpopt.MergeSeen(a.seen, s)
+	if !changed {
+		return
 	}
-	s, err := openDHCP(dc, leaseFile, a.lan, wg, a.log)
-	if err != nil {
-		return err
+	a.seen = seen
+	last, known := a.saved[key(s)]
+	if a.record == "" || known && s.LastSeen.Sub(last) < autoRecordEvery && !s.LastSeen.Before(last) {
+		return
 	}
-	a.cur, a.last, a.mode = s, s.h, m
-	return nil
+	if err := dhcpopt.SaveServers(a.record, a.seen); err != nil {
+		a.log.Error("dhcp auto: record of other DHCP servers", "err", err)
+		return
+	}
+	for _, e := range a.seen {
+		a.saved[key(e)] = e.LastSeen
+	}
+}
+
+// decide takes the handler's sightings, decides, applies the decision and
+// logs a change.
+func (a *autoDHCP) decide(now time.Time) {
+	for _, s := range a.h.TakeSightings() {
+		a.log.Debug("dhcp auto: a client named another DHCP server", "server", s.Server, "client", s.Client)
+		a.note(dhcpopt.SeenServer{Server: s.Server, Subnet: a.lan.Prefix.Masked(), LastSeen: s.At, How: dhcpopt.SeenPassive})
+	}
+	prev := a.decision
+	d := dhcpopt.DecideAuto(dhcpopt.AutoInput{
+		Now: now, Address: a.addr, Subnet: a.lan.Prefix.Masked(), Seen: a.seen,
+		EmptySearches: a.empty, SearchFailed: a.failed, Leasing: prev.Mode == dhcpopt.AutoLease,
+	})
+	d = a.h.SetAuto(d) // a sighting the handler just made wins
+	a.decision = d
+	if d.Mode == prev.Mode && d.Yield == prev.Yield && prev.Reason != "" {
+		return
+	}
+	args := []any{"interface", a.lan.Name, "reason", d.Reason}
+	if d.Server.Server.IsValid() {
+		args = append(args, "server", d.Server.Server, "seen", d.Server.How.String())
+	}
+	switch {
+	case d.Mode == dhcpopt.AutoLease:
+		dc := a.dc
+		a.log.Info("dhcp auto: no other DHCP server answered: leasing addresses", append(args,
+			"range", dc.RangeStart.String()+"-"+dc.RangeEnd.String(), "lease", dhcpopt.AutoLeaseTime,
+			"router", dc.Router, "dns", dc.DNSServers)...)
+	case d.Yield && prev.Mode == dhcpopt.AutoLease:
+		a.log.Warn("dhcp auto: another DHCP server appeared on the segment: stopped leasing, answering DHCPINFORM only; "+
+			"the box's clients are NAKed when they renew", args...)
+		a.logSnippet()
+	case d.Yield && a.addr == dhcpopt.AddrStatic:
+		a.log.Info("dhcp auto: another DHCP server leases on this segment: answering DHCPINFORM only, never leasing", args...)
+		a.logSnippet()
+	default:
+		a.log.Info("dhcp auto: answering DHCPINFORM only", append(args, "mode", d.Mode.String())...)
+	}
 }
 
 // logSnippet logs the lines the other server's admin should add.
@@ -196,17 +372,10 @@ func (a *autoDHCP) logSnippet() {
 func (a *autoDHCP) close() {
 	close(a.stop)
 	<-a.done
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cur != nil {
-		a.cur.close()
-		a.cur = nil
+	if a.svc != nil {
+		a.svc.close()
 	}
 }
 
-// handler returns the running handler, or the last one.
-func (a *autoDHCP) handler() *dhcpopt.Handler {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.last
-}
+// handler returns the handler, for the stats.
+func (a *autoDHCP) handler() *dhcpopt.Handler { return a.h }

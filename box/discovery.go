@@ -129,7 +129,8 @@ func dhcpConfig(cfg *config.Config, lan ifaceAddr) dhcpopt.Config {
 	}
 	if d.Mode == config.DHCPServer {
 		c.Mode = dhcpopt.ModeServer
-		c.RangeStart, c.RangeEnd, c.Lease, c.Router, c.DNSServers = d.RangeStart, d.RangeEnd, d.Lease, d.Router, d.DNS
+		c.RangeStart, c.RangeEnd, c.Lease = d.RangeStart, d.RangeEnd, d.Lease
+		c.Router, c.DNSServers = leaseRouter(cfg, lan), leaseDNS(cfg, lan) // dhcpauto.go
 	}
 	return c
 }
@@ -266,7 +267,7 @@ func openDHCP(dc dhcpopt.Config, leaseFile string, lan ifaceAddr, wg *sync.WaitG
 		dc.ProbeHW = dhcpopt.ProbeHWAddrFor(ifc.HardwareAddr)
 	}
 	var prober dhcpopt.Prober
-	if dc.Mode == dhcpopt.ModeServer {
+	if dc.Mode != dhcpopt.ModeInform {
 		p, err := dhcpopt.NewARPProber(lan.Name, lan.Prefix.Addr(), arpTimeout)
 		if err != nil {
 			log.Warn("no ARP check before offering an address", "interface", lan.Name, "err", err)
@@ -301,7 +302,7 @@ func openDHCP(dc dhcpopt.Config, leaseFile string, lan ifaceAddr, wg *sync.WaitG
 }
 
 func rangeString(c dhcpopt.Config) string {
-	if c.Mode != dhcpopt.ModeServer {
+	if c.Mode == dhcpopt.ModeInform {
 		return ""
 	}
 	return c.RangeStart.String() + "-" + c.RangeEnd.String()

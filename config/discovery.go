@@ -1,13 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/ntpbox/ntpbox/dhcpopt"
 )
 
 // This file has ntpbox's own directives for discovery, which chrony does
@@ -20,7 +19,7 @@ const (
 	DHCPOff    DHCPMode = iota // no DHCP service (the default)
 	DHCPInform                 // answer DHCPINFORM with option 42 only
 	DHCPServer                 // lease addresses from a range
-	DHCPAuto                   // decided by the appliance; treated as off by `ntpbox serve`
+	DHCPAuto                   // inform, or lease while no other DHCP server is seen (`ntpbox serve` decides)
 )
 
 func (m DHCPMode) String() string {
@@ -41,12 +40,13 @@ func (m DHCPMode) String() string {
 type DHCP struct {
 	Origin Origin
 	Mode   DHCPMode
-	// Server mode only: the IPv4 range, lease time (0: dhcpopt.DefaultLease)
-	// and router (option 3, when valid).
+	// Server mode only: the IPv4 range, lease time (0: the DHCP server's
+	// default, 1h) and router (option 3, when valid; invalid: the box's
+	// own gateway).
 	RangeStart, RangeEnd netip.Addr
 	Lease                time.Duration
 	Router               netip.Addr
-	DNS                  []netip.Addr // `dns ADDR[,ADDR...]`: option 6; none means the box's address
+	DNS                  []netip.Addr // `dns ADDR[,ADDR...]`: option 6; none means the box's own nameservers
 	// LeaseFile is `leasefile PATH` (server mode), "" when not given; see
 	// Config.DHCPLeaseFile for the effective path.
 	LeaseFile string
@@ -127,18 +127,13 @@ func (p *parser) dhcp(l *line) error {
 			args = append(args[:i:i], args[i+2:]...)
 			break
 		}
-		var c dhcpopt.Config
-		if err := c.ParseMode(args); err != nil {
-			msg := strings.TrimPrefix(err.Error(), "dhcp: ")
-			return fmt.Errorf("expected inform or server RANGE_START RANGE_END [lease DURATION] [router ADDR] [dns ADDR[,ADDR...]] [leasefile PATH]: %s", strings.TrimPrefix(msg, "dhcp "))
+		if err := parseDHCPMode(d, args); err != nil {
+			return fmt.Errorf("expected inform or server RANGE_START RANGE_END [lease DURATION] [router ADDR] [dns ADDR[,ADDR...]] [leasefile PATH]: %s", err)
 		}
-		if c.Mode == dhcpopt.ModeServer {
-			if err := checkRange(c); err != nil {
+		if d.Mode == DHCPServer {
+			if err := checkRange(d); err != nil {
 				return err
 			}
-			d.Mode, d.RangeStart, d.RangeEnd, d.Lease, d.Router, d.DNS = DHCPServer, c.RangeStart, c.RangeEnd, c.Lease, c.Router, c.DNSServers
-		} else {
-			d.Mode = DHCPInform
 		}
 	default:
 		return fmt.Errorf("expected off, inform, server or auto, got %q", l.args[0])
@@ -147,22 +142,78 @@ func (p *parser) dhcp(l *line) error {
 	return nil
 }
 
+// parseDHCPMode fills d's mode, range, lease, router and DNS servers from
+// the words after `dhcp` (leasefile taken out), mode first:
+//
+//	inform
+//	server RANGE_START RANGE_END [lease DURATION] [router ADDR] [dns ADDR[,ADDR...]]
+//
+// A repeated option replaces the earlier value.
+func parseDHCPMode(d *DHCP, args []string) error {
+	if args[0] == "inform" {
+		if len(args) != 1 {
+			return fmt.Errorf("inform: unexpected argument %q", args[1])
+		}
+		d.Mode = DHCPInform
+		return nil
+	}
+	if len(args) < 3 {
+		return errors.New("server: want RANGE_START RANGE_END")
+	}
+	start, err := netip.ParseAddr(args[1])
+	if err != nil {
+		return fmt.Errorf("server: range start: %w", err)
+	}
+	end, err := netip.ParseAddr(args[2])
+	if err != nil {
+		return fmt.Errorf("server: range end: %w", err)
+	}
+	d.Mode, d.RangeStart, d.RangeEnd = DHCPServer, start, end
+	for rest := args[3:]; len(rest) > 0; rest = rest[2:] {
+		if len(rest) < 2 {
+			return fmt.Errorf("server: %q needs a value", rest[0])
+		}
+		switch rest[0] {
+		case "lease":
+			if d.Lease, err = time.ParseDuration(rest[1]); err != nil {
+				return fmt.Errorf("server: lease: %w", err)
+			}
+		case "router":
+			if d.Router, err = netip.ParseAddr(rest[1]); err != nil {
+				return fmt.Errorf("server: router: %w", err)
+			}
+		case "dns":
+			d.DNS = d.DNS[:0]
+			for _, s := range strings.Split(rest[1], ",") {
+				a, err := netip.ParseAddr(s)
+				if err != nil {
+					return fmt.Errorf("server: dns: %w", err)
+				}
+				d.DNS = append(d.DNS, a)
+			}
+		default:
+			return fmt.Errorf("server: unknown option %q (want lease, router or dns)", rest[0])
+		}
+	}
+	return nil
+}
+
 // checkRange checks what can be checked without knowing the box's subnet,
 // which is known only when the daemon starts.
-func checkRange(c dhcpopt.Config) error {
-	if !c.RangeStart.Is4() || !c.RangeEnd.Is4() {
-		return fmt.Errorf("expected an IPv4 range, got %s-%s", c.RangeStart, c.RangeEnd)
+func checkRange(d *DHCP) error {
+	if !d.RangeStart.Is4() || !d.RangeEnd.Is4() {
+		return fmt.Errorf("expected an IPv4 range, got %s-%s", d.RangeStart, d.RangeEnd)
 	}
-	if c.RangeEnd.Less(c.RangeStart) {
-		return fmt.Errorf("expected the range end %s not before its start %s", c.RangeEnd, c.RangeStart)
+	if d.RangeEnd.Less(d.RangeStart) {
+		return fmt.Errorf("expected the range end %s not before its start %s", d.RangeEnd, d.RangeStart)
 	}
-	if c.Lease != 0 && c.Lease < time.Minute {
-		return fmt.Errorf("expected a lease of at least 1m, got %v", c.Lease)
+	if d.Lease != 0 && d.Lease < time.Minute {
+		return fmt.Errorf("expected a lease of at least 1m, got %v", d.Lease)
 	}
-	if c.Router.IsValid() && !c.Router.Is4() {
-		return fmt.Errorf("expected an IPv4 router, got %s", c.Router)
+	if d.Router.IsValid() && !d.Router.Is4() {
+		return fmt.Errorf("expected an IPv4 router, got %s", d.Router)
 	}
-	for _, a := range c.DNSServers {
+	for _, a := range d.DNS {
 		if !a.Is4() {
 			return fmt.Errorf("expected IPv4 dns addresses, got %s", a)
 		}

@@ -17,6 +17,13 @@ const (
 	ModeInform Mode = iota
 	// ModeServer is a full DHCPv4 server for one range.
 	ModeServer
+	// ModeAuto is `dhcp auto`: a server for one range that leases only
+	// while [Handler.SetAuto] says so ([DecideAuto]), with short leases
+	// ([AutoLeaseTime]), only to clients that retried ([RetryAfter]), never
+	// NAKing a client it has no record of, and that reports the other
+	// servers clients name ([Handler.TakeSightings]). It starts answering
+	// DHCPINFORM only.
+	ModeAuto
 )
 
 func (m Mode) String() string {
@@ -25,26 +32,48 @@ func (m Mode) String() string {
 		return "inform"
 	case ModeServer:
 		return "server"
+	case ModeAuto:
+		return "auto"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// DefaultLease is the lease time when the configuration names none
-// (dnsmasq's default).
+// DefaultLease is the lease time in server mode when the configuration
+// names none (dnsmasq's default).
 const DefaultLease = time.Hour
+
+// Timing of ModeAuto.
+const (
+	// AutoLeaseTime is the lease time in auto mode when the configuration
+	// names none: with renewal (T1) at half of it, a client asks the box
+	// again within a minute, and is NAKed then once another server was
+	// seen; no client holds a lease of the box's longer than 2 minutes
+	// after the box stopped answering.
+	AutoLeaseTime = 2 * time.Minute
+	// RetryAfter: in auto mode the box offers an address only to a client
+	// that has been asking for this long: a DISCOVER at least RetryAfter
+	// after the first one of its attempt, or one whose secs field says
+	// so. Another server, dnsmasq included (which pings an address for 3 s
+	// before its first offer), answers first, and the client's broadcast
+	// DHCPREQUEST then names it. That server may answer only clients it
+	// knows: the box never hears it otherwise.
+	RetryAfter = 4 * time.Second
+	// retryWindow: a DISCOVER more than this after the client's previous
+	// one starts a new attempt.
+	retryWindow = 30 * time.Second
+)
 
 // Config is the handler's configuration. Addresses are IPv4.
 type Config struct {
 	Mode Mode
 	// ServerID is the box's address on the LAN: the server identifier
-	// (option 54) and the DNS server handed out (option 6).
+	// (option 54).
 	ServerID netip.Addr
 	// Subnet is the LAN's prefix, e.g. 198.18.0.0/24 (option 1).
 	Subnet netip.Prefix
 	// NTPServers are advertised in option 42.
 	NTPServers []netip.Addr
-	// DNSServers are advertised in option 6; none means ServerID in server
-	// mode and nothing in inform mode.
+	// DNSServers are advertised in option 6 when not empty.
 	DNSServers []netip.Addr
 	// Domain is advertised in option 15 when not empty.
 	Domain string
@@ -54,77 +83,12 @@ type Config struct {
 	// nil means ProbeHWAddr.
 	ProbeHW net.HardwareAddr
 
-	// Server mode only.
-	RangeStart, RangeEnd netip.Addr
-	Lease                time.Duration // 0 means DefaultLease
-	Router               netip.Addr    // option 3 when valid
-}
+	// Router is advertised in option 3 when valid.
+	Router netip.Addr
 
-// ParseMode fills c.Mode, the range, lease and router from the words of a
-// configuration directive's arguments:
-//
-//	inform
-//	server RANGE_START RANGE_END [lease DURATION] [router ADDR] [dns ADDR[,ADDR...]]
-func (c *Config) ParseMode(args []string) error {
-	if len(args) == 0 {
-		return errors.New("dhcp: missing mode (inform or server)")
-	}
-	switch args[0] {
-	case "inform":
-		if len(args) != 1 {
-			return fmt.Errorf("dhcp inform: unexpected argument %q", args[1])
-		}
-		c.Mode = ModeInform
-		return nil
-	case "server":
-	default:
-		return fmt.Errorf("dhcp: unknown mode %q (want inform or server)", args[0])
-	}
-	if len(args) < 3 {
-		return errors.New("dhcp server: want RANGE_START RANGE_END")
-	}
-	start, err := netip.ParseAddr(args[1])
-	if err != nil {
-		return fmt.Errorf("dhcp server: range start: %w", err)
-	}
-	end, err := netip.ParseAddr(args[2])
-	if err != nil {
-		return fmt.Errorf("dhcp server: range end: %w", err)
-	}
-	c.Mode, c.RangeStart, c.RangeEnd = ModeServer, start, end
-	rest := args[3:]
-	for len(rest) > 0 {
-		if len(rest) < 2 {
-			return fmt.Errorf("dhcp server: %q needs a value", rest[0])
-		}
-		switch rest[0] {
-		case "lease":
-			d, err := time.ParseDuration(rest[1])
-			if err != nil {
-				return fmt.Errorf("dhcp server: lease: %w", err)
-			}
-			c.Lease = d
-		case "router":
-			a, err := netip.ParseAddr(rest[1])
-			if err != nil {
-				return fmt.Errorf("dhcp server: router: %w", err)
-			}
-			c.Router = a
-		case "dns":
-			c.DNSServers = c.DNSServers[:0]
-			for _, s := range strings.Split(rest[1], ",") {
-				a, err := netip.ParseAddr(s)
-				if err != nil {
-					return fmt.Errorf("dhcp server: dns: %w", err)
-				}
-				c.DNSServers = append(c.DNSServers, a)
-			}
-		default:
-			return fmt.Errorf("dhcp server: unknown option %q (want lease, router or dns)", rest[0])
-		}
-		rest = rest[2:]
-	}
-	return nil
+	// Server and auto mode only.
+	RangeStart, RangeEnd netip.Addr
+	Lease                time.Duration // 0 means DefaultLease, AutoLeaseTime in auto mode
 }
 
 // Validate checks the configuration and reports the first problem.
@@ -143,36 +107,39 @@ func (c *Config) Validate() error {
 	if strings.ContainsAny(c.Domain, " \x00") {
 		return fmt.Errorf("dhcp: bad domain %q", c.Domain)
 	}
+	if c.Router.IsValid() && !c.Router.Is4() {
+		return fmt.Errorf("dhcp: router %v is not IPv4", c.Router)
+	}
 	if c.Mode == ModeInform {
 		return nil
 	}
-	if c.Mode != ModeServer {
+	if c.Mode != ModeServer && c.Mode != ModeAuto {
 		return fmt.Errorf("dhcp: unknown mode %v", c.Mode)
 	}
 	if !c.Subnet.Addr().Is4() || c.Subnet.Bits() < 8 || c.Subnet.Bits() > 30 {
-		return fmt.Errorf("dhcp server: subnet %v must be an IPv4 prefix /8../30", c.Subnet)
+		return fmt.Errorf("dhcp %v: subnet %v must be an IPv4 prefix /8../30", c.Mode, c.Subnet)
 	}
 	if !c.Subnet.Contains(c.ServerID) {
-		return fmt.Errorf("dhcp server: server address %v outside subnet %v", c.ServerID, c.Subnet)
+		return fmt.Errorf("dhcp %v: server address %v outside subnet %v", c.Mode, c.ServerID, c.Subnet)
 	}
 	if !c.Subnet.Contains(c.RangeStart) || !c.Subnet.Contains(c.RangeEnd) {
-		return fmt.Errorf("dhcp server: range %v-%v outside subnet %v", c.RangeStart, c.RangeEnd, c.Subnet)
+		return fmt.Errorf("dhcp %v: range %v-%v outside subnet %v", c.Mode, c.RangeStart, c.RangeEnd, c.Subnet)
 	}
 	if c.RangeEnd.Less(c.RangeStart) {
-		return fmt.Errorf("dhcp server: range end %v before start %v", c.RangeEnd, c.RangeStart)
+		return fmt.Errorf("dhcp %v: range end %v before start %v", c.Mode, c.RangeEnd, c.RangeStart)
 	}
 	if c.Lease < 0 || (c.Lease != 0 && c.Lease < time.Minute) {
-		return fmt.Errorf("dhcp server: lease %v shorter than 1m", c.Lease)
+		return fmt.Errorf("dhcp %v: lease %v shorter than 1m", c.Mode, c.Lease)
 	}
 	if c.Router.IsValid() && !c.Subnet.Contains(c.Router) {
-		return fmt.Errorf("dhcp server: router %v outside subnet %v", c.Router, c.Subnet)
+		return fmt.Errorf("dhcp %v: router %v outside subnet %v", c.Mode, c.Router, c.Subnet)
 	}
 	return nil
 }
 
 // InRange reports whether a lies in the server range.
 func (c *Config) InRange(a netip.Addr) bool {
-	return c.Mode == ModeServer && a.Is4() && !a.Less(c.RangeStart) && !c.RangeEnd.Less(a)
+	return (c.Mode == ModeServer || c.Mode == ModeAuto) && a.Is4() && !a.Less(c.RangeStart) && !c.RangeEnd.Less(a)
 }
 
 func (c *Config) probeHW() net.HardwareAddr {
@@ -183,8 +150,11 @@ func (c *Config) probeHW() net.HardwareAddr {
 }
 
 func (c *Config) lease() time.Duration {
-	if c.Lease == 0 {
-		return DefaultLease
+	switch {
+	case c.Lease != 0:
+		return c.Lease
+	case c.Mode == ModeAuto:
+		return AutoLeaseTime
 	}
-	return c.Lease
+	return DefaultLease
 }

@@ -58,6 +58,14 @@ type Handler struct {
 	// found holds the addresses the prober found in use since the last
 	// TakeConflicts, at most maxFound, for the log.
 	found []netip.Addr
+
+	// Auto mode: what the handler does now, each client's DISCOVER
+	// attempt, and the other servers clients named since the last
+	// TakeSightings.
+	auto      AutoDecision
+	attempts  map[string]attempt
+	sightings []Sighting
+	sighted   chan struct{}
 }
 
 // maxFound bounds the conflicts kept for TakeConflicts.
@@ -80,7 +88,9 @@ func NewHandler(cfg Config, prober Prober, leases []Lease) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, prober: prober, leases: newLeaseTable(), probing: map[string]bool{}}
+	h := &Handler{cfg: cfg, prober: prober, leases: newLeaseTable(), probing: map[string]bool{},
+		attempts: map[string]attempt{}, sighted: make(chan struct{}, 1),
+		auto: AutoDecision{Mode: AutoInform, Reason: "starting"}}
 	for _, l := range leases {
 		if l.Client != "" && cfg.InRange(l.Addr) && !l.Offered {
 			h.leases.put(l)
@@ -138,14 +148,22 @@ func (h *Handler) Handle(req *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, err
 		return nil, fmt.Errorf("%w: this box's own server probe from %v", ErrIgnored, probe)
 	}
 	mt := req.MessageType()
+	h.observe(req, mt, key, now)
+	auto := h.cfg.Mode == ModeAuto
 	var resp *dhcpv4.DHCPv4
 	switch {
 	case h.offLink(req, mt) != nil:
 		err = h.offLink(req, mt)
+	case auto && h.auto.Mode == AutoOff:
+		err = fmt.Errorf("%w: %v while dhcp auto is off", ErrIgnored, mt)
 	case mt == dhcpv4.MessageTypeInform:
 		resp, err = h.inform(req)
-	case h.cfg.Mode != ModeServer:
+	case h.cfg.Mode == ModeInform:
 		err = fmt.Errorf("%w: %v in inform mode", ErrIgnored, mt)
+	case auto && h.auto.Mode != AutoLease:
+		resp, err = h.notLeasing(req, mt, key, now)
+	case auto && mt == dhcpv4.MessageTypeDiscover && !isBoxSearch(req) && !h.retried(req, key, now):
+		err = fmt.Errorf("%w: first DISCOVER of the client's attempt: another server answers first", ErrIgnored)
 	case mt == dhcpv4.MessageTypeDiscover:
 		resp, err = h.discover(req, key, now)
 	case mt == dhcpv4.MessageTypeRequest:

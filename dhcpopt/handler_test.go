@@ -17,6 +17,7 @@ var (
 	ntp2   = netip.MustParseAddr("198.18.0.2")
 	router = netip.MustParseAddr("198.18.0.254")
 	other  = netip.MustParseAddr("198.18.0.250")
+	dnsA   = netip.MustParseAddr("198.18.0.53")
 	hwA    = net.HardwareAddr{0x52, 0x54, 0, 0, 0, 0xa}
 	hwB    = net.HardwareAddr{0x52, 0x54, 0, 0, 0, 0xb}
 	hwC    = net.HardwareAddr{0x52, 0x54, 0, 0, 0, 0xc}
@@ -33,6 +34,7 @@ func serverConfig() Config {
 		RangeEnd:   netip.MustParseAddr("198.18.0.103"),
 		Lease:      2 * time.Hour,
 		Router:     router,
+		DNSServers: []netip.Addr{dnsA},
 	}
 }
 

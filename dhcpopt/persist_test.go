@@ -98,3 +98,52 @@ func TestLeasesSurviveRestart(t *testing.T) {
 		t.Errorf("B got A's address %v after restart", a)
 	}
 }
+
+func TestServersRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dhcp.servers")
+	if got, err := LoadServers(path); err != nil || got != nil {
+		t.Fatalf("missing file: %v, %v", got, err)
+	}
+	want := []SeenServer{
+		{Server: netip.MustParseAddr("198.18.0.1"), Subnet: netip.MustParsePrefix("198.18.0.0/24"), LastSeen: t0, How: SeenSearch},
+		{Server: netip.MustParseAddr("198.19.0.1"), Subnet: netip.MustParsePrefix("198.19.0.0/16"), LastSeen: t0.Add(time.Hour), How: SeenPassive},
+	}
+	if err := SaveServers(path, want); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if line := `{"server":"198.18.0.1","subnet":"198.18.0.0/24","last_seen":"2026-11-26T03:00:00Z","how":"search"}`; !strings.HasPrefix(string(b), line+"\n") {
+		t.Errorf("file:\n%s\nwant first line %s", b, line)
+	}
+	got, err := LoadServers(path)
+	if err != nil || !slices.EqualFunc(got, want, func(a, b SeenServer) bool {
+		return a.Server == b.Server && a.Subnet == b.Subnet && a.LastSeen.Equal(b.LastSeen) && a.How == b.How
+	}) {
+		t.Errorf("got %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func TestServersCorrupt(t *testing.T) {
+	for name, text := range map[string]string{
+		"truncated":       `{"server":"198.18.0.1","subnet":"198.18.0.0/24","last_seen":"2026-11-26T03:00:00Z","how":"search"}`,
+		"unknown how":     `{"server":"198.18.0.1","subnet":"198.18.0.0/24","last_seen":"2026-11-26T03:00:00Z","how":"rumour"}` + "\n",
+		"ipv6":            `{"server":"2001:db8::1","subnet":"2001:db8::/64","last_seen":"2026-11-26T03:00:00Z","how":"search"}` + "\n",
+		"unmasked subnet": `{"server":"198.18.0.1","subnet":"198.18.0.1/24","last_seen":"2026-11-26T03:00:00Z","how":"search"}` + "\n",
+		"two objects":     `{"server":"198.18.0.1","subnet":"198.18.0.0/24","how":"search"} {}` + "\n",
+		"unknown field":   `{"server":"198.18.0.1","subnet":"198.18.0.0/24","how":"search","x":1}` + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dhcp.servers")
+			os.WriteFile(path, []byte(text), 0o644)
+			got, err := LoadServers(path)
+			var ce *CorruptError
+			if got != nil || !errors.As(err, &ce) || ce.SavedAs != path+".corrupt" || ce.Line != 1 ||
+				!strings.HasPrefix(err.Error(), "DHCP server record "+path+":1: ") {
+				t.Fatalf("got %v, %v", got, err)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("corrupt record left in place: %v", err)
+			}
+		})
+	}
+}

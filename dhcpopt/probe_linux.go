@@ -30,6 +30,17 @@ const probeResend = 2 * time.Second
 // address and while a DHCP server, ntpbox's own included, listens on UDP 67
 // of the same interface. It needs CAP_NET_RAW.
 func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
+	return ProbeServersAs(ctx, iface, nil)
+}
+
+// ProbeServersAs is ProbeServers that also asks as each of clients, the
+// box's own clients: a DISCOVER with the client's chaddr and client
+// identifier, tagged so that the box's own handler ignores it. A server
+// that answers only the clients it knows (dnsmasq's
+// dhcp-ignore=tag:!known) never answers the probe address, but answers
+// the clients it knows, such as those the box leased to while it was
+// down.
+func ProbeServersAs(ctx context.Context, iface string, clients []SearchAs) ([]netip.Addr, error) {
 	ifc, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, fmt.Errorf("dhcp probe on %s: %w", iface, err)
@@ -44,11 +55,26 @@ func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dhcp probe: %w", err)
 	}
-	m, err := newProbe(xid, hw)
-	if err != nil {
-		return nil, fmt.Errorf("dhcp probe: %w", err)
+	type asked struct {
+		xid dhcpv4.TransactionID
+		hw  net.HardwareAddr
+		pkt []byte
 	}
-	pkt := m.ToBytes()
+	var all []asked
+	for i, c := range append([]SearchAs{{HW: hw}}, clients...) {
+		x := xid
+		x[3] += byte(i) // distinct transaction IDs from one random one
+		var m *dhcpv4.DHCPv4
+		if i == 0 {
+			m, err = newProbe(x, hw)
+		} else {
+			m, err = newProbeAs(x, c, hw)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dhcp probe: %w", err)
+		}
+		all = append(all, asked{x, c.HW, m.ToBytes()})
+	}
 	dst := &net.UDPAddr{IP: net.IPv4bcast, Port: ServerPort}
 
 	// A read blocked when ctx ends returns at once.
@@ -60,8 +86,10 @@ func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
 	next := time.Now()
 	for ctx.Err() == nil {
 		if now := time.Now(); !now.Before(next) {
-			if _, err := conn.WriteTo(pkt, dst); err != nil {
-				return servers, fmt.Errorf("dhcp probe on %s: send: %w", iface, err)
+			for _, a := range all {
+				if _, err := conn.WriteTo(a.pkt, dst); err != nil {
+					return servers, fmt.Errorf("dhcp probe on %s: send: %w", iface, err)
+				}
 			}
 			next = now.Add(probeResend)
 		}
@@ -94,8 +122,10 @@ func ProbeServers(ctx context.Context, iface string) ([]netip.Addr, error) {
 		if u, ok := from.(*net.UDPAddr); ok {
 			src = u.IP
 		}
-		if a, ok := offerServer(reply, xid, hw, src); ok {
-			servers = addServer(servers, a)
+		for _, a := range all {
+			if s, ok := offerServer(reply, a.xid, a.hw, src); ok {
+				servers = addServer(servers, s)
+			}
 		}
 	}
 	return servers, nil

@@ -1,6 +1,7 @@
 package dhcpopt
 
 import (
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/netip"
@@ -192,4 +193,79 @@ func TestHandlerAnswersAnotherBoxsProbe(t *testing.T) {
 	if len(h.Leases()) != 0 {
 		t.Errorf("an offer to a probe bound %v", h.Leases())
 	}
+}
+
+func TestLeaseIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		client, hw, id string
+		ok             bool
+	}{
+		{"hw:52:54:00:00:00:0a", "52:54:00:00:00:0a", "", true},
+		{"id:015254000000b0", "52:54:00:00:00:b0", "015254000000b0", true},
+		{"id:ff00000001000100", "", "", false}, // RFC 4361: no hardware address
+		{"id:0152540000", "", "", false},
+		{"hw:52:54:00", "", "", false},
+		{"hw:xx", "", "", false},
+		{"x", "", "", false},
+	} {
+		c, ok := Lease{Client: tc.client}.Identity()
+		id := ""
+		if c.ClientID != nil {
+			id = hex.EncodeToString(c.ClientID)
+		}
+		if ok != tc.ok || ok && (c.HW.String() != tc.hw || id != tc.id) {
+			t.Errorf("%s: %v %v (id %s), want %v %s %s", tc.client, c.HW, ok, id, tc.ok, tc.hw, tc.id)
+		}
+	}
+}
+
+// The search as one of the box's clients: the client's identity, the
+// broadcast flag, and the box's tag, so that the box's own handler
+// ignores it and another box's handler answers it like the client.
+func TestProbeAs(t *testing.T) {
+	self := ProbeHWAddrFor(net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x56})
+	c, _ := Lease{Client: "id:01" + hex.EncodeToString(hwA)}.Identity()
+	xid := dhcpv4.TransactionID{1, 2, 3, 4}
+	m, err := newProbeAs(xid, c, self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = dhcpv4.FromBytes(m.ToBytes()); err != nil {
+		t.Fatal(err)
+	}
+	if m.MessageType() != dhcpv4.MessageTypeDiscover || !slices.Equal(m.ClientHWAddr, hwA) || !m.IsBroadcast() ||
+		!slices.Equal(m.Options.Get(dhcpv4.OptionClientIdentifier), c.ClientID) ||
+		m.ClassIdentifier() != "ntpbox-search 02:6e:74:12:34:56" {
+		t.Errorf("search as %v: %s", hwA, m.Summary())
+	}
+	for _, cfg := range []Config{serverConfig(), autoConfig()} {
+		cfg.ProbeHW = self
+		h := newHandler(t, cfg, nil)
+		h.SetAuto(leasing)
+		for i := range 3 {
+			if resp, err := handle(t, h, m, t0.Add(time.Duration(i)*probeResend)); resp != nil || !errors.Is(err, ErrIgnored) {
+				t.Errorf("%v mode: own search as a client: %v, %v; want it ignored", cfg.Mode, resp, err)
+			}
+		}
+		cfg.ProbeHW = ProbeHWAddrFor(net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x57})
+		other := newHandler(t, cfg, nil)
+		other.SetAuto(leasing)
+		var resp *dhcpv4.DHCPv4
+		for i := range 3 {
+			resp, err = handle(t, other, m, t0.Add(time.Duration(i)*probeResend))
+		}
+		wantType(t, resp, err, dhcpv4.MessageTypeOffer)
+	}
+}
+
+// A leasing auto handler answers another box's search at once: a box,
+// not a client, asks, and that box must see this one within its window.
+func TestAutoAnswersBoxSearchAtOnce(t *testing.T) {
+	cfg := autoConfig()
+	cfg.ProbeHW = ProbeHWAddrFor(net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x56})
+	h := newHandler(t, cfg, nil)
+	h.SetAuto(leasing)
+	theirs, _ := newProbe(dhcpv4.TransactionID{5, 6, 7, 8}, ProbeHWAddrFor(net.HardwareAddr{0x52, 0x54, 0, 0x12, 0x34, 0x57}))
+	resp, err := handle(t, h, theirs, t0)
+	wantType(t, resp, err, dhcpv4.MessageTypeOffer)
 }

@@ -54,12 +54,8 @@ func (h *Handler) addParams(r, req *dhcpv4.DHCPv4) {
 	if c.Router.IsValid() && wants(req, dhcpv4.OptionRouter) {
 		r.UpdateOption(dhcpv4.OptRouter(ip(c.Router)))
 	}
-	dns := c.DNSServers
-	if len(dns) == 0 && c.Mode == ModeServer {
-		dns = []netip.Addr{c.ServerID}
-	}
-	if len(dns) > 0 && wants(req, dhcpv4.OptionDomainNameServer) {
-		r.UpdateOption(dhcpv4.OptDNS(ips(dns)...))
+	if len(c.DNSServers) > 0 && wants(req, dhcpv4.OptionDomainNameServer) {
+		r.UpdateOption(dhcpv4.OptDNS(ips(c.DNSServers)...))
 	}
 	if c.Domain != "" && wants(req, dhcpv4.OptionDomainName) {
 		r.UpdateOption(dhcpv4.OptDomainName(c.Domain))

@@ -137,9 +137,13 @@ func (h *Handler) request(req *dhcpv4.DHCPv4, key string, now time.Time) (*dhcpv
 
 // confirm ACKs a client that still holds a, NAKs one whose address is wrong
 // for this network or held by someone else, and stays silent about a
-// client it has no record of (RFC 2131 §4.3.2).
+// client it has no record of (RFC 2131 §4.3.2); in auto mode, about any
+// client it has no record of.
 func (h *Handler) confirm(req *dhcpv4.DHCPv4, key string, l *Lease, a netip.Addr, now time.Time) (*dhcpv4.DHCPv4, error) {
 	switch {
+	case l == nil && h.cfg.Mode == ModeAuto:
+		// Not authoritative: the client's lease is another server's.
+		return nil, fmt.Errorf("%w: no record of client for %v", ErrIgnored, a)
 	case !h.cfg.Subnet.Contains(a):
 		return h.nak(req, "wrong network"), nil
 	case l == nil && h.leases.usableBy(a, key, now):

@@ -42,7 +42,7 @@ func TestDORA(t *testing.T) {
 		if got := addrsOf(r.Router()); !slices.Equal(got, []netip.Addr{router}) {
 			t.Errorf("router %v", got)
 		}
-		if got := addrsOf(r.DNS()); !slices.Equal(got, []netip.Addr{box}) {
+		if got := addrsOf(r.DNS()); !slices.Equal(got, cfg.DNSServers) {
 			t.Errorf("dns %v", got)
 		}
 		if got := r.DomainName(); got != cfg.Domain {
@@ -67,6 +67,22 @@ func TestDORA(t *testing.T) {
 	want := []Lease{{Client: "hw:" + hwA.String(), Addr: cfg.RangeStart, Expires: t0.Add(cfg.Lease), Hostname: "alpha"}}
 	if got := h.Leases(); !slices.Equal(got, want) {
 		t.Errorf("leases %+v, want %+v", got, want)
+	}
+}
+
+// Options 3 and 6 carry what the configuration says, nothing else: no
+// router and no DNS server is no option 3 and no option 6 (the box is no
+// DNS resolver).
+func TestNoRouterNoDNS(t *testing.T) {
+	cfg := serverConfig()
+	cfg.Router, cfg.DNSServers = netip.Addr{}, nil
+	h := newHandler(t, cfg, nil)
+	offer, err := handle(t, h, msg(t, dhcpv4.MessageTypeDiscover, hwA), t0)
+	wantType(t, offer, err, dhcpv4.MessageTypeOffer)
+	for _, c := range []dhcpv4.OptionCode{dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer} {
+		if offer.Options.Has(c) {
+			t.Errorf("%v sent: %v", c, offer.Options.Get(c))
+		}
 	}
 }
 
