@@ -74,7 +74,7 @@ func leaseRouter(cfg *config.Config, lan ifaceAddr) netip.Addr {
 	if d := cfg.DHCP; d != nil && d.Mode == config.DHCPServer && d.Router.IsValid() {
 		return d.Router
 	}
-	if gw := cfg.Network.Gateway; gw.Is4() && lan.Prefix.Masked().Contains(gw) && gw != lan.Prefix.Addr() {
+	if gw := cfg.Router(); gw.Is4() && lan.Prefix.Masked().Contains(gw) && gw != lan.Prefix.Addr() {
 		return gw
 	}
 	return netip.Addr{}
@@ -88,7 +88,7 @@ func leaseDNS(cfg *config.Config, lan ifaceAddr) []netip.Addr {
 		return d.DNS
 	}
 	var out []netip.Addr
-	for _, a := range cfg.Network.Nameservers {
+	for _, a := range cfg.Resolvers() {
 		if a.Is4() && !a.IsLoopback() && !a.IsUnspecified() {
 			out = append(out, a)
 		}
@@ -99,15 +99,15 @@ func leaseDNS(cfg *config.Config, lan ifaceAddr) []netip.Addr {
 	return out
 }
 
-// autoAddrSource is how the box got its LAN address. Today that is
-// static whenever `dhcp auto` reaches `ntpbox serve`: on the appliance,
-// init turns `dhcp auto` into `dhcp inform` when the box's address came
-// from a DHCP server and into `dhcp off` when it has none yet, and the
-// config's network lines may not be the effective ones (a static
-// ntpbox.address= on the command line over a baked `address dhcp`); on
-// an ordinary host the operating system's setup is taken as static.
-// This is the place to feed the live network's answer.
-func autoAddrSource(*config.Config) dhcpopt.AddrSource {
+// autoAddrSource is how the box got its LAN address: `address dhcp`
+// with a lease of the moment, without one yet, or a static address.
+func autoAddrSource(cfg *config.Config) dhcpopt.AddrSource {
+	switch {
+	case cfg.Network.DHCP && cfg.Lease != nil:
+		return dhcpopt.AddrLeased
+	case cfg.Network.DHCP:
+		return dhcpopt.AddrNone
+	}
 	return dhcpopt.AddrStatic
 }
 
@@ -144,6 +144,9 @@ type autoDHCP struct {
 // startAutoDHCP answers INFORM at once and starts the search; the service
 // runs in wg until close.
 func (d *discovery) startAutoDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
+	if autoAddrSource(cfg) == dhcpopt.AddrLeased {
+		logLeasedSnippet(cfg, lan, log)
+	}
 	a, err := newAutoDHCP(cfg, lan, log)
 	if err != nil {
 		// Nothing to lease from: `dhcp inform`.

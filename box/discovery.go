@@ -182,23 +182,6 @@ func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, l
 }
 
 func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
-	if cfg.DHCP.Mode == config.DHCPAuto && cfg.Network.DHCP {
-		// The box's own address comes from a DHCP server, which owns
-		// the LAN's leases: answer DHCPINFORM only.
-		if cfg.Lease == nil {
-			log.Info("dhcp auto: no DHCP lease yet; no DHCP service until one comes")
-			return nil
-		}
-		logLeasedSnippet(cfg, lan, log)
-		c := dhcpConfig(cfg, lan)
-		s, err := openDHCP(c, "", lan, wg, log)
-		if err != nil {
-			return fmt.Errorf("%s: %w", cfg.DHCP.Origin, err)
-		}
-		d.dhcp = s.h
-		d.closers = append(d.closers, s.close)
-		return nil
-	}
 	if cfg.DHCP.Mode == config.DHCPAuto {
 		return d.startAutoDHCP(cfg, lan, wg, log)
 	}
