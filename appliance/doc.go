@@ -2,12 +2,12 @@
 // (/init in the initramfs): it turns the machine into a time server, the
 // way gokrazy's init does for its services.
 //
-// [Init.Run] takes these steps, logging each to the console and going on
-// when one fails (PID 1 must never exit):
+// [Init.Run] takes these steps, logging each and going on when one fails
+// (PID 1 must never exit):
 //
-//  1. mounts /proc, /sys, /dev (devtmpfs), /run and /tmp;
-//  2. steps the clock up to the build time if the RTC set it earlier,
-//     sets the host name (ntpbox) and brings up lo;
+//  1. mounts /proc, /sys, /dev (devtmpfs), /run and /tmp, then writes to
+//     every console of /proc/consoles: the screen and the serial port;
+//  2. steps the clock up to the build time if the RTC set it earlier;
 //  3. loads the drivers the hardware needs: every module of the initramfs
 //     whose modules.alias pattern matches a /sys/bus/*/devices/*/modalias,
 //     plus evdev and the ACPI button, for the power button, and vfat
@@ -17,26 +17,26 @@
 //     probed; without one, nothing persists; removes the temporary
 //     files a power cut left there, and credits the random seeds (from
 //     /perm and from systemd-boot: [Seeds]), keeping a fresh one;
-//  5. reads the kernel command line, then /perm/cmdline.txt (same
-//     syntax): ntpbox.address= (ADDR/LEN, or dhcp: a lease, kept
-//     renewed, whose NTP servers of option 42 become server lines),
-//     ntpbox.gateway=, ntpbox.nameserver= and ntpbox.interface=
-//     configure the network; every other
-//     ntpbox.DIRECTIVE=ARGS becomes a config line (a comma stands for a
-//     space, repeated keys add lines);
-//  6. writes /run/ntpbox.conf: /perm/ntpbox.conf when valid, else the
-//     baked-in /etc/ntpbox.conf, with `driftfile /perm/ntpbox.drift` when
-//     /perm is mounted and the file names no drift file; an `allow` line
-//     per connected subnet, then the command line's lines; and
-//     /run/ntpbox-net.conf, a record of the network settings (they are
-//     never given to `ntpbox serve`, whose parser does not know them);
-//  7. runs `ntpbox serve -f /run/ntpbox.conf` as a child process, restarts
-//     it with a growing backoff when it dies (exit code 125 means "do not
-//     restart"), prints "ntpbox: serving" once it listens, and reaps
-//     orphans;
+//  5. reads the config's layers once (see package config): the
+//     appliance's defaults, /perm/ntpbox.conf (or, when it is bad, the
+//     last config that booted and served, /perm/ntpbox.conf.good), else
+//     the baked /etc/ntpbox.conf, the kernel command line and
+//     /perm/cmdline.txt. A bad line is set aside and shown on every
+//     console; it never costs the box its address or its servers;
+//  6. writes the merged config, typed, to /run/ntpbox/config.json
+//     ([RunConfig]), and runs `ntpbox serve -c` on it as a child process,
+//     restarted with a growing backoff when it dies (exit code 125 means
+//     "do not restart"); prints "ntpbox: serving" once it listens, and
+//     reaps orphans;
+//  7. brings up the network: a static address, or a DHCP client that
+//     never gives up ([LeaseEvent]); each lease, renewal, NAK, expiry and
+//     link change is applied to the interface and merged into the config
+//     again, which the service follows; a banner on every console says
+//     where the box is and how to reach it;
 //  8. on SIGTERM, SIGINT (Ctrl-Alt-Del), SIGPWR or the ACPI power button,
 //     stops the child with SIGTERM (it saves the drift file), saves a
-//     random seed, syncs, unmounts /perm and powers off.
+//     random seed, syncs, unmounts /perm and powers off. A panic is
+//     written to every console, and the machine reboots 10 s later.
 //
 // The system clock starts from the RTC: the kernel's hctosys
 // (CONFIG_RTC_HCTOSYS, built into Debian's kernel with the CMOS RTC)
@@ -47,16 +47,17 @@
 // a plausible one is left alone.
 //
 // Init's log, the "ntpbox: ..." sentinels and the service's stdout and
-// stderr go to the console and to a [Ring] of the last 1000 lines
+// stderr go to every console and to a [Ring] of the last 1000 lines
 // (256 KiB at most), which `ntpbox log [-f]` reads from the unix socket
 // /run/ntpbox/init.sock ([LogSocket]).
 //
-// The operating system is reached through the small [System] and
-// [Starter] interfaces, so the sequence is tested without being PID 1;
-// the Linux implementations are [Linux] and [NewReaper].
+// The operating system is reached through the small [System], [NetOps]
+// and [Starter] interfaces, so the sequence is tested without being
+// PID 1; the Linux implementations are [Linux], [LinuxNet] and
+// [NewReaper].
 //
 // A kernel command line for a box at 198.18.0.2 that serves everyone as
 // stratum 3 from its own clock:
 //
-//	console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.gateway=198.18.0.1 ntpbox.allow=all ntpbox.local=stratum,3
+//	console=tty0 console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.gateway=198.18.0.1 ntpbox.allow=all ntpbox.local=stratum,3
 package appliance

@@ -336,7 +336,8 @@ type network struct {
 	found    chan netstate.Link // the link, when it was not there at boot
 	// lastBanner is what the last banner said, less the lease's time.
 	lastBanner string
-	up       bool
+	up         bool // the link has a carrier
+	everUp     bool // it had one since boot: a carrier now is the cable coming back
 }
 
 // start finds the link and configures it: the static addresses, or a
@@ -435,7 +436,7 @@ func (nw *network) followLinks(prev, st netstate.State) bool {
 	}
 	was, _ := prev.Link(nw.link.Name)
 	changed := l.Carrier != was.Carrier || !slices.Equal(l.Addrs, was.Addrs)
-	if l.Carrier && !nw.up && prev.Version != 0 {
+	if l.Carrier && !nw.up && nw.everUp {
 		nw.in.Log.Info("link up", "interface", l.Name)
 		if nw.cfg.Network.DHCP {
 			select {
@@ -449,6 +450,7 @@ func (nw *network) followLinks(prev, st netstate.State) bool {
 		nw.in.Log.Warn("link down", "interface", l.Name)
 	}
 	nw.up = l.Carrier
+	nw.everUp = nw.everUp || l.Carrier
 	return changed
 }
 

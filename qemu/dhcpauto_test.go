@@ -189,7 +189,7 @@ func TestDHCPAutoLeasedBoxInforms(t *testing.T) {
 	if m == nil || m[1] != "dhcp-option=option:ntp-server,"+boxAddr {
 		t.Fatalf("snippet line %q; want dhcp-option=option:ntp-server,%s", snip.Text, boxAddr)
 	}
-	if _, err := vm.Expect(`component=dhcp mode=inform`, time.Minute); err != nil {
+	if _, err := vm.Expect(`reason="the box's own address was leased by a DHCP server, which owns the LAN's leases" mode=inform`, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 

@@ -10,10 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ntpbox/ntpbox/internal/nstest"
 )
 
 const autoRouterAddr = "198.18.0.1" // the LAN's router and DHCP server (dnsmasq)
@@ -48,95 +49,8 @@ func autoDnsmasq(t *testing.T, ns *netns, extra ...string) {
 	})
 }
 
-// clientEvent is one call of udhcpc's script.
-type clientEvent struct {
-	At                        time.Time
-	Event                     string // deconfig, bound, renew, nak, leasefail
-	IP, ServerID, Router, DNS string
-	LeaseSeconds              int
-}
-
-// udhcpcClient is busybox udhcpc running as a daemon in a namespace; its
-// script configures the address (so that renewals, unicast, work) and
-// logs every event.
-type udhcpcClient struct {
-	name string
-	log  string
-}
-
-func startUdhcpc(t *testing.T, ns *netns, name string) *udhcpcClient {
-	t.Helper()
-	dir := t.TempDir()
-	c := &udhcpcClient{name: name, log: filepath.Join(dir, "events")}
-	script := writeFile(t, dir, "script", fmt.Sprintf(`#!/bin/sh
-echo "$(date +%%s.%%N) $1 ip=$ip serverid=$serverid router=$router dns=$dns lease=$lease" >> %s
-case "$1" in
-deconfig) ip addr flush dev "$interface" ;;
-bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "$interface" ;;
-esac
-exit 0
-`, c.log))
-	os.Chmod(script, 0o755)
-	// 5 DISCOVERs 2 s apart, 3 s pause after a failure, forever.
-	ns.start("busybox", "udhcpc", "-i", "eth0", "-f", "-t", "5", "-T", "2", "-A", "3", "-s", script)
-	return c
-}
-
-func (c *udhcpcClient) events(t *testing.T) []clientEvent {
-	t.Helper()
-	b, err := os.ReadFile(c.log)
-	if err != nil {
-		return nil
-	}
-	var out []clientEvent
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		sec, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			t.Fatalf("%s: event line %q", c.name, line)
-		}
-		e := clientEvent{At: time.Unix(0, int64(sec*1e9)), Event: f[1]}
-		for _, kv := range f[2:] {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "ip":
-				e.IP = v
-			case "serverid":
-				e.ServerID = v
-			case "router":
-				e.Router = v
-			case "dns":
-				e.DNS = v
-			case "lease":
-				e.LeaseSeconds, _ = strconv.Atoi(v)
-			}
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// holder is the server of the lease the client holds now, and since
-// when; "" when it holds none.
-func (c *udhcpcClient) holder(t *testing.T) (string, time.Time, clientEvent) {
-	var server string
-	var since time.Time
-	var last clientEvent
-	for _, e := range c.events(t) {
-		switch e.Event {
-		case "bound", "renew":
-			if e.ServerID != server {
-				since = e.At
-			}
-			server, last = e.ServerID, e
-		case "deconfig", "nak", "leasefail":
-			server = ""
-		}
-	}
-	return server, since, last
+func startUdhcpc(t *testing.T, ns *netns, name string) *nstest.Udhcpc {
+	return nstest.StartUdhcpc(t, ns.name, name)
 }
 
 // udhcpcOnce runs busybox udhcpc once in ns (5 DISCOVERs 2 s apart) and
@@ -174,7 +88,7 @@ func TestDHCPAutoPowerCut(t *testing.T) {
 	b := startLoggedBox(t, box, autoBoxConf(t, dir))
 	start := time.Now()
 
-	var cs []*udhcpcClient
+	var cs []*nstest.Udhcpc
 	for i, ns := range clients {
 		cs = append(cs, startUdhcpc(t, ns, fmt.Sprintf("client%d", i+1)))
 	}
@@ -182,7 +96,7 @@ func TestDHCPAutoPowerCut(t *testing.T) {
 	// router and DNS server it uses itself.
 	waitFor(t, "every client to hold a lease from the box", 3*time.Minute, func() bool {
 		for _, c := range cs {
-			if s, _, _ := c.holder(t); s != boxAddr {
+			if s, _, _ := c.Holder(t); s != boxAddr {
 				return false
 			}
 		}
@@ -190,12 +104,12 @@ func TestDHCPAutoPowerCut(t *testing.T) {
 	})
 	t.Logf("all clients leased from the box %.1f s after it started", time.Since(start).Seconds())
 	for _, c := range cs {
-		_, _, e := c.holder(t)
+		_, _, e := c.Holder(t)
 		if e.Router != autoRouterAddr || e.DNS != autoRouterAddr || e.LeaseSeconds != 120 {
-			t.Errorf("%s: lease from the box %+v; want router and dns %s, 120 s", c.name, e, autoRouterAddr)
+			t.Errorf("%s: lease from the box %+v; want router and dns %s, 120 s", c.Name, e, autoRouterAddr)
 		}
 		if !regexp.MustCompile(`^198\.18\.0\.(1[3-9][0-9]|12[89]|2[0-5][0-9])$`).MatchString(e.IP) {
-			t.Errorf("%s: address %s, want one of the upper half", c.name, e.IP)
+			t.Errorf("%s: address %s, want one of the upper half", c.Name, e.IP)
 		}
 	}
 	// The box has been serving for 2 minutes when the router is back.
@@ -206,7 +120,7 @@ func TestDHCPAutoPowerCut(t *testing.T) {
 	back := time.Now()
 	waitFor(t, "every client to hold a lease from dnsmasq", 5*time.Minute, func() bool {
 		for _, c := range cs {
-			if s, _, _ := c.holder(t); s != autoRouterAddr {
+			if s, _, _ := c.Holder(t); s != autoRouterAddr {
 				return false
 			}
 		}
@@ -218,7 +132,7 @@ func TestDHCPAutoPowerCut(t *testing.T) {
 	var worst time.Duration
 	for _, c := range cs {
 		var end time.Time
-		for _, e := range c.events(t) {
+		for _, e := range c.Events(t) {
 			if e.At.Before(back) {
 				continue
 			}
@@ -233,12 +147,12 @@ func TestDHCPAutoPowerCut(t *testing.T) {
 				break
 			}
 		}
-		_, since, e := c.holder(t)
+		_, since, e := c.Holder(t)
 		held := end.Sub(back)
 		worst = max(worst, held)
-		t.Logf("%s: box lease ended %.1f s after dnsmasq started; dnsmasq lease %s from %.1f s", c.name, held.Seconds(), e.IP, since.Sub(back).Seconds())
+		t.Logf("%s: box lease ended %.1f s after dnsmasq started; dnsmasq lease %s from %.1f s", c.Name, held.Seconds(), e.IP, since.Sub(back).Seconds())
 		if e.Router != autoRouterAddr {
-			t.Errorf("%s: dnsmasq lease %+v", c.name, e)
+			t.Errorf("%s: dnsmasq lease %+v", c.Name, e)
 		}
 	}
 	log := b.stop()
@@ -338,17 +252,17 @@ func TestDHCPAutoPowerCutKnownMACsOnly(t *testing.T) {
 	b := startLoggedBox(t, box, autoBoxConf(t, t.TempDir()))
 	c := startUdhcpc(t, known, "known")
 	waitFor(t, "the known client to lease from the box", 2*time.Minute, func() bool {
-		s, _, _ := c.holder(t)
+		s, _, _ := c.Holder(t)
 		return s == boxAddr
 	})
 	autoDnsmasq(t, router, "--dhcp-range=198.18.0.100,198.18.0.200,10m",
 		"--dhcp-host="+knownMAC+",198.18.0.51", "--dhcp-ignore=tag:!known")
 	back := time.Now()
 	waitFor(t, "the known client to lease from the router", 5*time.Minute, func() bool {
-		s, _, _ := c.holder(t)
+		s, _, _ := c.Holder(t)
 		return s == autoRouterAddr
 	})
-	_, since, e := c.holder(t)
+	_, since, e := c.Holder(t)
 	t.Logf("the known client holds %s from the router %.1f s after the router came back", e.IP, since.Sub(back).Seconds())
 	log := b.stop()
 	if !regexp.MustCompile(`stopped leasing[^\n]*server=198\.18\.0\.1 seen=search`).MatchString(log) {
