@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ntpbox/ntpbox/config"
@@ -150,19 +151,10 @@ func (bc *boxConfig) checkParts(in *Init, parts []config.Part) []config.Part {
 
 // onlyLayers keeps the errors of err that blame one of layers.
 func onlyLayers(err error, layers ...config.Layer) error {
-	var joined interface{ Unwrap() []error }
-	if !errors.As(err, &joined) {
-		return err
-	}
 	var out []error
-	for _, e := range joined.Unwrap() {
-		var ce *config.Error
-		if errors.As(e, &ce) {
-			for _, l := range layers {
-				if ce.Origin.Layer == l {
-					out = append(out, e)
-				}
-			}
+	for _, e := range config.Errors(err) {
+		if slices.Contains(layers, e.Origin.Layer) {
+			out = append(out, e)
 		}
 	}
 	return errors.Join(out...)

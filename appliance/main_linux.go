@@ -20,12 +20,6 @@ import (
 // never returns: if powering off fails it logs and waits forever, as
 // PID 1 exiting panics the kernel.
 func Main() {
-	// The DHCP library takes its transaction ids from u-root's rand,
-	// which spins on getrandom(GRND_NONBLOCK) for up to two minutes
-	// until the kernel's pool is ready: with no RDRAND and no RNG device
-	// that is no DISCOVER for two minutes. This makes it read
-	// /dev/urandom, which never blocks; an xid needs no secrecy.
-	os.Setenv("UROOT_NOHWRNG", "1")
 	// A signal that Go's runtime handles by default would end PID 1:
 	// take the shutdown ones first thing, and log the rest. (Catching
 	// rather than ignoring them leaves the service's signals at their

@@ -56,19 +56,29 @@ func Merge(fsys FS, lease *Lease, parts ...Part) (*Config, []Warning, error) {
 	return cfg, warns, nil
 }
 
-// BadLayers returns the layers that an error of Merge blames.
-func BadLayers(err error) map[Layer]bool {
-	bad := map[Layer]bool{}
-	var joined interface{ Unwrap() []error }
+// Errors returns the *Error values of an error of Parse or Merge (one
+// per bad line), and nothing for another error.
+func Errors(err error) []*Error {
 	errs := []error{err}
+	var joined interface{ Unwrap() []error }
 	if errors.As(err, &joined) {
 		errs = joined.Unwrap()
 	}
+	var out []*Error
 	for _, e := range errs {
 		var ce *Error
 		if errors.As(e, &ce) {
-			bad[ce.Origin.Layer] = true
+			out = append(out, ce)
 		}
+	}
+	return out
+}
+
+// BadLayers returns the layers that an error of Merge blames.
+func BadLayers(err error) map[Layer]bool {
+	bad := map[Layer]bool{}
+	for _, e := range Errors(err) {
+		bad[e.Origin.Layer] = true
 	}
 	return bad
 }
@@ -76,16 +86,8 @@ func BadLayers(err error) map[Layer]bool {
 // Without returns part without the lines that err blames.
 func (part Part) Without(err error) Part {
 	blamed := map[Origin]bool{}
-	var joined interface{ Unwrap() []error }
-	errs := []error{err}
-	if errors.As(err, &joined) {
-		errs = joined.Unwrap()
-	}
-	for _, e := range errs {
-		var ce *Error
-		if errors.As(e, &ce) {
-			blamed[ce.Origin] = true
-		}
+	for _, e := range Errors(err) {
+		blamed[e.Origin] = true
 	}
 	out := part
 	out.Lines = nil

@@ -1,53 +1,17 @@
 package dhcpopt
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/ntpbox/ntpbox/internal/nstest"
 	"golang.org/x/sys/unix"
 )
-
-// needRoot skips without root and ip(8), or fails under
-// NTPBOX_REQUIRE_TOOLS=1 as cmd/ntpbox's tests do.
-func needRoot(t *testing.T) {
-	t.Helper()
-	_, err := exec.LookPath("ip")
-	if os.Geteuid() == 0 && err == nil {
-		return
-	}
-	if os.Getenv("NTPBOX_REQUIRE_TOOLS") == "1" {
-		t.Fatal("needs root and ip(8)")
-	}
-	t.Skip("needs root and ip(8)")
-}
-
-func ipCmd(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-// newNS creates a network namespace removed at cleanup.
-func newNS(t *testing.T) string {
-	t.Helper()
-	var b [4]byte
-	rand.Read(b[:])
-	name := "ntpbox-t-" + hex.EncodeToString(b[:])
-	ipCmd(t, "netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	ipCmd(t, "-n", name, "link", "set", "lo", "up")
-	return name
-}
 
 // inNS runs f on a thread moved into the namespace ns; sockets f opens
 // stay there.
@@ -87,13 +51,13 @@ func inNS(t *testing.T, ns string, f func()) {
 // use, a free one is not, probes run in parallel, and a closed prober
 // says false at once.
 func TestARPProberOnVeth(t *testing.T) {
-	needRoot(t)
-	box, peer := newNS(t), newNS(t)
-	ipCmd(t, "-n", box, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peer)
-	ipCmd(t, "-n", box, "addr", "add", "198.18.0.2/24", "dev", "eth0")
-	ipCmd(t, "-n", peer, "addr", "add", "198.18.0.100/24", "dev", "eth0")
-	ipCmd(t, "-n", box, "link", "set", "eth0", "up")
-	ipCmd(t, "-n", peer, "link", "set", "eth0", "up")
+	nstest.NeedRoot(t)
+	box, peer := nstest.New(t), nstest.New(t)
+	nstest.IP(t, "-n", box, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peer)
+	nstest.IP(t, "-n", box, "addr", "add", "198.18.0.2/24", "dev", "eth0")
+	nstest.IP(t, "-n", peer, "addr", "add", "198.18.0.100/24", "dev", "eth0")
+	nstest.IP(t, "-n", box, "link", "set", "eth0", "up")
+	nstest.IP(t, "-n", peer, "link", "set", "eth0", "up")
 
 	const timeout = 300 * time.Millisecond
 	var p *ARPProber

@@ -41,6 +41,14 @@ Run "ntpbox COMMAND -h" for the flags of a command.
 `
 
 func main() {
+	// The DHCP library makes transaction ids (in its replies and its
+	// search for other servers too) from u-root's rand, which spins on
+	// getrandom(GRND_NONBLOCK) for up to two minutes until the kernel's
+	// pool is ready: with no RDRAND and no RNG device, a box would not
+	// answer DHCP for that long. This makes it read /dev/urandom, which
+	// never blocks; an xid needs no secrecy. (The box's own DHCP client
+	// makes its xids without the library.)
+	os.Setenv("UROOT_NOHWRNG", "1")
 	if os.Getpid() == 1 {
 		// The kernel started us as /init: be the appliance's PID 1.
 		appliance.Main()
