@@ -169,11 +169,12 @@ func (in *Init) Run(ctx context.Context) error {
 	var reason string
 	var lastLinks netstate.State
 	keptGood := false
+	button := in.Sys.PowerButton(ctx)
 	for reason == "" {
 		select {
 		case sig := <-in.Shutdown:
 			reason = "signal " + sig.String()
-		case <-in.Sys.PowerButton(ctx):
+		case <-button:
 			reason = "power button"
 		case <-ctx.Done():
 			reason = "init stopped"
@@ -253,8 +254,10 @@ func (in *Init) boot() (bool, *boxConfig) {
 	for _, p := range bc.problems {
 		in.Log.Error("config: " + p)
 	}
-	if bc.base.Layer != config.LayerBaked || perm {
-		in.Log.Info("config", "file", bc.base.Name, "layer", bc.base.Layer.String())
+	if bc.base.Layer == config.LayerPerm {
+		in.Log.Info("using the persistent config", "file", bc.base.Name)
+	} else {
+		in.Log.Info("using the config", "file", bc.base.Name, "layer", bc.base.Layer.String())
 	}
 	return perm, bc
 }

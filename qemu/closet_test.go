@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -221,7 +222,7 @@ func TestClosetBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	powerOff(t, vm)
-	if b, err := (qemu.DiskFile{Disk: disk, Name: "ntpbox.conf.good"}).Read(); err != nil || !strings.Contains(string(b), "address 198.18.0.2/24") {
+	if b, err := (qemu.DiskFile{Disk: disk, Name: "ntpbox.conf.good"}).ReadPersisted(); err != nil || !strings.Contains(string(b), "address 198.18.0.2/24") {
 		t.Fatalf("last good config on the partition: %q, %v", b, err)
 	}
 
@@ -259,9 +260,15 @@ func TestClosetScreen(t *testing.T) {
 	lab, _, _ := closetLab(t)
 	disk := closetDisk(t, map[string]string{"cmdline.txt": "ntpbox.address=" + qemu.LabVMAddr + "/24\n"})
 	vm := closetBox(t, lab, disk)
-	if _, err := vm.Expect("check it from the LAN: ntpdate -q "+qemu.LabVMAddr, bootTimeout); err != nil {
-		t.Fatal(err)
+	wants := []string{appliance.SentinelServing, "ntpbox-123456 at " + qemu.LabVMAddr + "/24 on eth0 (static)",
+		"check it from the LAN: ntpdate -q " + qemu.LabVMAddr}
+	for _, want := range wants {
+		if _, err := vm.Expect(want, bootTimeout); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// The serial port has them all: the screen must too (the console
+	// writes reach it at once; allow for a slow guest).
 	var screen string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -269,16 +276,14 @@ func TestClosetScreen(t *testing.T) {
 		if screen, err = vm.Screen(); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(screen, "check it from the LAN: ntpdate -q "+qemu.LabVMAddr) || time.Now().After(deadline) {
+		missing := slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(screen, w) })
+		if len(missing) == 0 {
 			break
 		}
-		time.Sleep(time.Second)
-	}
-	for _, want := range []string{appliance.SentinelServing, "ntpbox-123456 at " + qemu.LabVMAddr + "/24 on eth0 (static)",
-		"check it from the LAN: ntpdate -q " + qemu.LabVMAddr} {
-		if !strings.Contains(screen, want) {
-			t.Errorf("the screen lacks %q:\n%s", want, lastLines(screen, 30))
+		if time.Now().After(deadline) {
+			t.Fatalf("the screen lacks %q:\n%s", missing, lastLines(screen, 30))
 		}
+		time.Sleep(time.Second)
 	}
 	powerOff(t, vm)
 }
