@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 
@@ -91,16 +92,21 @@ func (in *Init) loadConfig(perm bool) *boxConfig {
 // otherwise its last good copy or its good lines.
 func (bc *boxConfig) choosePerm(in *Init, defaults config.Part) {
 	data, err := in.Sys.ReadFile(PermConfig)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return // no file on the partition: the baked config
 	}
 	part := config.FilePart(config.LayerPerm, PermConfig, data)
-	_, _, err = config.Merge(nil, nil, defaults, part)
-	if err == nil {
+	if err != nil {
+		// A file that is there but cannot be read must not silently
+		// turn into the baked config (and its address dhcp).
+		bc.problem("%s cannot be read: %v", PermConfig, err)
+		part = config.Part{Layer: config.LayerPerm, Name: PermConfig}
+	} else if _, _, err = config.Merge(nil, nil, defaults, part); err == nil {
 		bc.base, bc.permData = part, data
 		return
+	} else {
+		bc.problem("%s is invalid:\n%v", PermConfig, err)
 	}
-	bc.problem("%s is invalid:\n%v", PermConfig, err)
 	if good, ok := in.lastGood(); ok {
 		lg := config.FilePart(config.LayerLastGood, PermLastGood, good)
 		if _, _, err := config.Merge(nil, nil, defaults, lg); err == nil {
@@ -118,7 +124,7 @@ func (bc *boxConfig) choosePerm(in *Init, defaults config.Part) {
 // base file still fails with them (a rule across its lines), it falls
 // back to the baked config.
 func (bc *boxConfig) checkParts(in *Init, parts []config.Part) []config.Part {
-	for try := 0; try < 3; try++ {
+	for try := 0; try < 4; try++ { // strip the command line, fall back to baked, strip again, check
 		_, _, err := config.Merge(nil, nil, parts...)
 		if err == nil {
 			return parts
@@ -139,7 +145,10 @@ func (bc *boxConfig) checkParts(in *Init, parts []config.Part) []config.Part {
 		if bc.base.Layer == config.LayerBaked {
 			parts[1] = config.Part{Layer: config.LayerBaked, Name: BakedConfig}
 		} else {
-			baked, _ := in.Sys.ReadFile(BakedConfig)
+			baked, err := in.Sys.ReadFile(BakedConfig)
+			if err != nil {
+				bc.problem("read the baked-in config: %v", err)
+			}
 			bc.base = config.FilePart(config.LayerBaked, BakedConfig, baked)
 			bc.permData = nil
 			parts[1] = bc.base
@@ -163,7 +172,8 @@ func onlyLayers(err error, layers ...config.Layer) error {
 // takeHooks keeps the ntpbox.test* parameters.
 func (bc *boxConfig) takeHooks(params []config.Param) {
 	for _, p := range params {
-		if k, ok := strings.CutPrefix(p.Key, config.CmdlinePrefix+"test"); ok {
+		key := strings.ToLower(p.Key)
+		if k, ok := strings.CutPrefix(key, config.CmdlinePrefix+"test"); ok {
 			bc.hooks["test"+k] = p.Value
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -58,10 +59,12 @@ type dhcpTransport interface {
 }
 
 // LeaseEvent is a change of the box's DHCP lease: a lease taken or
-// renewed (Lease set), or lost (Lease nil) with the reason.
+// renewed (Lease set), or lost (Lease nil) with the reason. TimesOnly is
+// a renewal that changed nothing but the lease's times.
 type LeaseEvent struct {
-	Lease  *config.Lease
-	Reason string
+	Lease     *config.Lease
+	Reason    string
+	TimesOnly bool
 }
 
 // dhcpClient keeps one interface leased.
@@ -182,11 +185,9 @@ func (c *dhcpClient) bound(ack *dhcpv4.DHCPv4, why string) error {
 	if err != nil {
 		return err
 	}
-	if c.lease != nil && sameLease(c.lease, l) {
-		why = "renewed" // only the times changed
-	}
+	same := c.lease != nil && sameLease(c.lease, l)
 	c.lease, c.ack = l, ack
-	c.events <- LeaseEvent{Lease: l, Reason: why}
+	c.events <- LeaseEvent{Lease: l, Reason: why, TimesOnly: same}
 	return nil
 }
 
@@ -340,22 +341,8 @@ func leaseFromACK(ifname string, ack *dhcpv4.DHCPv4, now time.Time) (*config.Lea
 
 // sameLease reports whether a renewal changed nothing but the times.
 func sameLease(a, b *config.Lease) bool {
-	x, y := *a, *b
-	x.Obtained, y.Obtained, x.Duration, y.Duration = time.Time{}, time.Time{}, 0, 0
-	return x.Interface == y.Interface && x.Address == y.Address && x.Router == y.Router && x.Server == y.Server &&
-		x.Domain == y.Domain && slicesEqual(x.DNS, y.DNS) && slicesEqual(x.NTP, y.NTP)
-}
-
-func slicesEqual(a, b []netip.Addr) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return a.Interface == b.Interface && a.Address == b.Address && a.Router == b.Router && a.Server == b.Server &&
+		a.Domain == b.Domain && slices.Equal(a.DNS, b.DNS) && slices.Equal(a.NTP, b.NTP)
 }
 
 func addr4(ip net.IP) netip.Addr {

@@ -27,9 +27,12 @@ const (
 type System interface {
 	Mount(source, target, fstype string, flags uintptr, data string) error
 	Sethostname(name string) error
+	// ReadFile reads a file as it is (a file a person wrote).
 	ReadFile(name string) ([]byte, error)
-	// WriteFile replaces a file atomically.
+	// WriteFile replaces a file so that a power cut leaves the old
+	// contents or the new; ReadBack reads what it wrote.
 	WriteFile(name string, data []byte) error
+	ReadBack(name string) ([]byte, error)
 	// DisableCtrlAltDel makes Ctrl-Alt-Del send SIGINT to init instead
 	// of rebooting at once.
 	DisableCtrlAltDel() error
@@ -137,6 +140,9 @@ func (in *Init) Run(ctx context.Context) error {
 	nw.start(netCtx)
 	links := in.Net.Links(netCtx)
 
+	// The NTP port: a lease never changes it (the supervisor's goroutine
+	// reads it while init's loop replaces cfg).
+	port := cfg.Port
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	defer stopSvc()
 	ready := make(chan struct{}, 1)
@@ -145,9 +151,9 @@ func (in *Init) Run(ctx context.Context) error {
 		Start:       in.Start,
 		Log:         in.Log.With("service", "ntpbox serve"),
 		StopTimeout: in.StopTimeout,
-		Ready:       func() bool { return cfg.Port == 0 || in.Sys.ListensUDP(cfg.Port) },
+		Ready:       func() bool { return port == 0 || in.Sys.ListensUDP(port) },
 		OnReady: func(p Process, run int) {
-			fmt.Fprintf(in.Console, "%s (run %d, pid %d, udp port %d)\n", SentinelServing, run, p.Pid(), cfg.Port)
+			fmt.Fprintf(in.Console, "%s (run %d, pid %d, udp port %d)\n", SentinelServing, run, p.Pid(), port)
 			if _, ok := bc.hooks["testkill"]; ok && run == 1 {
 				in.Log.Warn("ntpbox.testkill: killing the service once", "pid", p.Pid())
 				p.Signal(syscall.SIGKILL)
@@ -196,7 +202,7 @@ func (in *Init) Run(ctx context.Context) error {
 				nw.cfg = cfg
 				in.publish(cfg)
 			}
-			if ev.Reason != "renewed" {
+			if !ev.TimesOnly {
 				in.printBanner(cfg, nw, bc)
 			}
 		case st, ok := <-links:
@@ -410,7 +416,7 @@ func (nw *network) applyLease(ev LeaseEvent) {
 	case ev.Lease == nil:
 		in.Log.Warn("DHCP lease gone: the address is removed until a new lease comes", "interface", nw.link.Name, "why", ev.Reason)
 		nw.apply(nil, netip.Addr{})
-	case ev.Reason == "renewed":
+	case ev.TimesOnly:
 		in.Log.Debug("DHCP lease renewed", "address", ev.Lease.Address, "until", ev.Lease.Expires())
 	default:
 		l := ev.Lease

@@ -28,7 +28,8 @@ type fakeSystem struct {
 	listening bool
 	button    chan struct{}
 	powerOff  chan struct{}
-	permDev   string // what FindFAT returns
+	permDev   string           // what FindFAT returns
+	readErr   map[string]error // ReadFile fails so for these files
 	now       time.Time
 }
 
@@ -70,11 +71,15 @@ func (s *fakeSystem) Sethostname(name string) error { s.call("hostname %s", name
 func (s *fakeSystem) ReadFile(name string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.readErr[name]; err != nil {
+		return nil, err
+	}
 	if b, ok := s.files[name]; ok {
 		return b, nil
 	}
 	return nil, os.ErrNotExist
 }
+func (s *fakeSystem) ReadBack(name string) ([]byte, error) { return s.ReadFile(name) }
 func (s *fakeSystem) WriteFile(name string, data []byte) error {
 	s.call("write %s", name)
 	s.mu.Lock()
@@ -351,6 +356,23 @@ func TestInitBadPersistentConfig(t *testing.T) {
 	}
 }
 
+// A /perm/ntpbox.conf that is there but cannot be read (a FAT error) is
+// a problem shown on the console, and the last good config runs: never
+// the baked one with its `address dhcp`.
+func TestInitUnreadablePersistentConfig(t *testing.T) {
+	sys := newFakeSystem("console=ttyS0")
+	sys.permDev = "/dev/vda1"
+	sys.files[PermConfig] = []byte("address 198.18.0.8/24\n")
+	sys.files[PermLastGood] = []byte("address 198.18.0.7/24\n")
+	sys.readErr = map[string]error{PermConfig: errors.New("read /perm/ntpbox.conf: input/output error")}
+	r := startInitOn(t, sys)
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	hasLines(t, r.rendered(t), "address 198.18.0.7/24")
+	r.waitConsole(t, "CONFIG PROBLEM: /perm/ntpbox.conf cannot be read: read /perm/ntpbox.conf: input/output error")
+	r.pressPowerButton()
+}
+
 // A box with no address in its config asks DHCP (`address dhcp` is the
 // default) with its host name, serves before any lease comes, and
 // follows the lease: its address, option 42's servers, a new address, a
@@ -373,6 +395,14 @@ func TestInitFollowsTheDHCPLease(t *testing.T) {
 	if cfg := r.config(t); cfg.Lease == nil || cfg.Lease.Address != lease.Address {
 		t.Errorf("the lease is not in the config: %+v", cfg.Lease)
 	}
+	// A renewal that changes the router is applied, not taken for one
+	// that only extends the times.
+	rerouted := *lease
+	rerouted.Router = netip.MustParseAddr("198.18.0.254")
+	events <- LeaseEvent{Lease: &rerouted, Reason: "renewed"}
+	waitFor(t, "the new router applied", func() bool {
+		return strings.Contains(strings.Join(r.sys.Calls(), "\n"), "gateway eth0 198.18.0.254")
+	})
 	moved := *lease
 	moved.Address = netip.MustParsePrefix("198.18.1.60/24")
 	events <- LeaseEvent{Lease: &moved, Reason: "lease"}
@@ -403,9 +433,9 @@ func TestInitNetworkFromConfig(t *testing.T) {
 	}
 	r.pressPowerButton()
 
-	sys = newFakeSystem("ntpbox.address=198.18.1.9/24")
+	sys = newFakeSystem("ntpbox.address=198.18.1.9/24 ntpbox.gateway=198.18.1.1")
 	sys.permDev = "/dev/vda1"
-	sys.files[PermConfig] = []byte("address dhcp\ngateway 198.18.1.1\nlocal stratum 3\n")
+	sys.files[PermConfig] = []byte("address dhcp\ngateway 198.18.0.1\nlocal stratum 3\n")
 	r = startInitOn(t, sys)
 	<-r.st.started
 	r.waitConsole(t, SentinelServing)

@@ -43,9 +43,10 @@ func (l *Linux) Sethostname(name string) error {
 	return nil
 }
 
-// ReadFile reads a file; on /perm, the newest intact copy of what
-// WriteFile keeps there (a file a person wrote is read as it is).
-func (l *Linux) ReadFile(name string) ([]byte, error) { return persist.Read(name) }
+func (l *Linux) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+// ReadBack reads what WriteFile wrote: on /perm, the newest intact copy.
+func (l *Linux) ReadBack(name string) ([]byte, error) { return persist.Read(name) }
 
 // WriteFile replaces a file so that a power cut leaves the old contents
 // or the new: on /perm (FAT) as two checksummed copies, elsewhere by a

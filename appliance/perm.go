@@ -63,7 +63,7 @@ func (in *Init) mountPerm() bool {
 
 // lastGood reads the last config that booted and served.
 func (in *Init) lastGood() ([]byte, bool) {
-	b, err := in.Sys.ReadFile(PermLastGood)
+	b, err := in.Sys.ReadBack(PermLastGood)
 	return b, err == nil && len(b) > 0
 }
 

@@ -25,8 +25,10 @@ func FilePart(layer Layer, name string, data []byte) Part {
 //     part replaces an earlier one's;
 //   - a repeatable chrony directive (server, pool, allow, deny...) adds to
 //     the earlier parts' lines;
-//   - the network directives (address, gateway, nameserver, interface,
-//     hostname) of a later part replace the earlier parts' as a group.
+//   - the network directives of a later part replace the earlier parts':
+//     an `address` replaces their address, gateway and nameserver lines;
+//     `gateway`, `nameserver`, `interface` and `hostname` replace their
+//     own kind.
 //
 // The lease comes below every part (see Lease). Every setting records
 // its Origin. fsys reads the files that `include` and `confdir` name

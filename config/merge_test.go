@@ -64,9 +64,22 @@ makestep 1 3
 }
 
 func TestMergeNetworkGroupReplaced(t *testing.T) {
-	parts := applianceParts(t, "address 198.18.0.2/24\nnameserver 198.18.0.53\nnameserver 198.18.0.54\n",
-		"ntpbox.address=dhcp ntpbox.nameserver=198.18.0.55")
+	// An address alone replaces the old address's gateway and resolvers:
+	// the lease's then apply.
+	parts := applianceParts(t, "address 198.18.0.2/24\ngateway 198.18.0.1\nnameserver 198.18.0.53\nhostname clock1\n", "ntpbox.address=dhcp")
 	cfg, _, err := Merge(nil, nil, parts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cfg.Network; !n.DHCP || n.Gateway.IsValid() || len(n.Nameservers) != 0 || n.Hostname != "clock1" {
+		t.Errorf("network %+v: want dhcp, no gateway or nameserver, the file's hostname", n)
+	}
+	if _, ok := cfg.Origins["gateway"]; ok {
+		t.Errorf("a replaced gateway keeps its origin: %v", cfg.Origins)
+	}
+	parts = applianceParts(t, "address 198.18.0.2/24\nnameserver 198.18.0.53\nnameserver 198.18.0.54\n",
+		"ntpbox.address=dhcp ntpbox.nameserver=198.18.0.55")
+	cfg, _, err = Merge(nil, nil, parts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,13 @@ import (
 // ordinary host `ntpbox serve` ignores them: there the operating system
 // configures the network.
 //
-// Unlike the chrony directives, these are replaced as a group by a later
-// layer (see Merge): an `address` on the kernel command line replaces the
-// file's addresses instead of adding to them, or a box could never be
-// moved from DHCP to a static address (or back) from the command line.
+// Unlike the chrony directives, a later layer replaces these instead of
+// adding to them (see Merge): an `address` on the kernel command line
+// replaces the file's address, gateway and nameserver lines, which belong
+// to the old address (or a box moved from a static address to DHCP would
+// keep a gateway and resolvers of the old LAN); a `gateway` or
+// `nameserver` alone replaces its own kind; `interface` and `hostname`
+// are single values.
 
 // Network is the appliance's network setup.
 type Network struct {
@@ -33,9 +36,8 @@ type Network struct {
 	Hostname string
 }
 
-// networkDirectives are the directives replaced as a group by a later
-// layer: address (dhcp or static), nameserver, gateway, interface, hostname.
-var networkDirectives = []string{"address", "gateway", "nameserver", "interface", "hostname"}
+// addressing is what a later layer's `address` replaces.
+var addressing = []string{"address", "gateway", "nameserver"}
 
 // network handles
 //
@@ -59,16 +61,25 @@ func (p *parser) network(l *line) error {
 	}
 	n := &p.cfg.Network
 	// The first line of a directive in a new layer replaces what the
-	// earlier layers set.
-	if seq, ok := p.netLayer[l.name]; ok && seq != p.layerSeq {
-		switch l.name {
+	// earlier layers set; a new address, their whole addressing.
+	replace := []string{l.name}
+	if l.name == "address" {
+		replace = addressing
+	}
+	for _, d := range replace {
+		if seq, ok := p.netLayer[d]; !ok || seq == p.layerSeq {
+			continue
+		}
+		switch d {
 		case "address":
 			n.DHCP, n.Addresses = false, nil
-			p.cfg.dropOrigins("address ")
+		case "gateway":
+			n.Gateway = netip.Addr{}
 		case "nameserver":
 			n.Nameservers = nil
-			p.cfg.dropOrigins("nameserver ")
 		}
+		p.cfg.dropOrigins(d)
+		delete(p.netLayer, d)
 	}
 	p.netLayer[l.name] = p.layerSeq
 	switch l.name {
@@ -157,11 +168,10 @@ func DefaultHostname(mac []byte) string {
 	return fmt.Sprintf("ntpbox-%02x%02x%02x", m[0], m[1], m[2])
 }
 
-// dropOrigins forgets the origins of the values of a repeatable
-// directive (keys starting with prefix).
-func (c *Config) dropOrigins(prefix string) {
+// dropOrigins forgets the origins of a directive and of its values.
+func (c *Config) dropOrigins(directive string) {
 	for k := range c.Origins {
-		if strings.HasPrefix(k, prefix) {
+		if k == directive || strings.HasPrefix(k, directive+" ") {
 			delete(c.Origins, k)
 		}
 	}

@@ -201,10 +201,11 @@ func Start(ctx context.Context, cfg *config.Config, ns netstate.State, o Options
 // restarts the service otherwise.
 func (s *Service) Update(cfg *config.Config, ns netstate.State) {
 	s.srv.SetAccess(ntpserver.NewAccess(cfg.Access, ns.Connected()))
+	changed := false
 	if s.cfgRes != nil {
-		s.cfgRes.set(cfg.Resolvers())
+		changed = s.cfgRes.set(cfg.Resolvers())
 	}
-	s.sy.update(s.ctx, syncUpdate{sources: append([]config.Source{}, cfg.Sources...), local: &ns})
+	s.sy.update(s.ctx, syncUpdate{sources: append([]config.Source{}, cfg.Sources...), local: &ns, resolvers: changed})
 }
 
 // watch stops the service when ctx ends or a part of it fails.

@@ -46,7 +46,9 @@ func (s *syncer) setLines(srcs []config.Source) (added []string) {
 		}
 	}
 	s.order = order
+	s.mu.Lock()
 	s.eng.SetHasSources(len(order) > 0)
+	s.mu.Unlock()
 	return added
 }
 
@@ -93,6 +95,18 @@ func (s *syncer) apply(ctx context.Context, wg *sync.WaitGroup, u syncUpdate) {
 		}
 		for _, key := range again {
 			s.startResolve(ctx, wg, key, 0)
+		}
+	}
+	if u.resolvers {
+		// New DNS servers (a lease came): the names that failed with the
+		// old ones are looked up now, not after their back-off, which
+		// grows to minutes while a box waits for its lease.
+		for _, key := range s.order {
+			if l := s.lines[key]; l.failures > 0 || l.resolving {
+				l.gen++ // a lookup under way or waiting out its back-off is dropped
+				l.resolving, l.failures = false, 0
+				s.startResolve(ctx, wg, key, 0)
+			}
 		}
 	}
 	if u.sources != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 )
 
@@ -21,9 +22,11 @@ type configResolver struct {
 	next    atomic.Uint32 // spreads lookups over the servers
 }
 
-func (r *configResolver) set(servers []netip.Addr) {
+// set makes servers the DNS servers, and reports whether they changed.
+func (r *configResolver) set(servers []netip.Addr) bool {
 	s := append([]netip.Addr(nil), servers...)
-	r.servers.Store(&s)
+	old := r.servers.Swap(&s)
+	return old == nil || !slices.Equal(*old, s)
 }
 
 func (r *configResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {

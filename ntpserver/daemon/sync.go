@@ -48,6 +48,8 @@ type syncer struct {
 	retry     []time.Duration // delays after successive resolution failures
 
 	conn4, conn6 *net.UDPConn
+	closed       chan struct{} // closed by close
+	closeOnce    sync.Once
 	rx           chan reply
 	resolved     chan resolution
 	updates      chan syncUpdate
@@ -64,8 +66,9 @@ type sourceLine struct {
 
 // syncUpdate is a change from outside the loop: new sources, new links.
 type syncUpdate struct {
-	sources []config.Source // nil: unchanged
-	local   *netstate.State // nil: unchanged
+	sources   []config.Source // nil: unchanged
+	local     *netstate.State // nil: unchanged
+	resolvers bool            // the DNS servers changed: look up again the names that did not resolve
 }
 
 type reply struct {
@@ -96,6 +99,7 @@ func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lin
 		rx:       make(chan reply, 64),
 		resolved: make(chan resolution, 16),
 		updates:  make(chan syncUpdate, 4),
+		closed:   make(chan struct{}),
 	}
 	s.setLines(lines)
 	var err4, err6 error
@@ -114,12 +118,16 @@ func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lin
 	return s, nil
 }
 
+// close closes the sockets and lets the receivers go, once.
 func (s *syncer) close() {
-	for _, c := range []*net.UDPConn{s.conn4, s.conn6} {
-		if c != nil {
-			c.Close()
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		for _, c := range []*net.UDPConn{s.conn4, s.conn6} {
+			if c != nil {
+				c.Close()
+			}
 		}
-	}
+	})
 }
 
 // syncTick is how often the sync loop re-plans the slew and republishes
@@ -255,7 +263,11 @@ func (s *syncer) receive(conn *net.UDPConn) {
 			continue
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		s.rx <- reply{from: from, local: local, pkt: append([]byte(nil), buf[:n]...), t4: t4}
+		select {
+		case s.rx <- reply{from: from, local: local, pkt: append([]byte(nil), buf[:n]...), t4: t4}:
+		case <-s.closed: // the loop has ended: nobody takes it
+			return
+		}
 	}
 }
 

@@ -216,3 +216,46 @@ func TestSyncerNeverPollsItself(t *testing.T) {
 	s.update(ctx, syncUpdate{local: &self})
 	waitSources(t, s, fmt.Sprintf("[127.0.0.1:%d]", port+1))
 }
+
+// switchResolver fails until working is set.
+type switchResolver struct {
+	working atomic.Bool
+	calls   atomic.Int32
+	addr    netip.Addr
+}
+
+func (r *switchResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	r.calls.Add(1)
+	if !r.working.Load() {
+		return nil, &net.DNSError{Err: "no DNS server yet", Name: host, IsTemporary: true}
+	}
+	return []netip.Addr{r.addr}, nil
+}
+
+// TestSyncerLooksUpAgainWhenResolversChange: a name that failed while the
+// box had no DNS servers is looked up as soon as a lease brings some, not
+// after its back-off (minutes by then).
+func TestSyncerLooksUpAgainWhenResolversChange(t *testing.T) {
+	port := upstreamServer(t)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	clk := clock.NewNoControl(clock.System())
+	eng := upstream.NewEngine(upstream.Config{MinSources: 1, Precision: -20, HasSources: true}, clk, log)
+	cfg, _, _ := config.ParseBytes("box.conf", []byte("allow 127.0.0.1\n"))
+	res := &switchResolver{addr: netip.MustParseAddr("127.0.0.1")}
+	line := config.Source{Host: "upstream.test", Port: port, IBurst: true, MinPoll: -1, MaxPoll: -1}
+	s, err := newSyncer(eng, clk, ntpserver.NewFromConfig(cfg, nil, nil), []config.Source{line}, netstate.State{}, 0, nil, res, "", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.retry = []time.Duration{time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for res.calls.Load() == 0 { // the first lookup fails; the next is an hour away
+		time.Sleep(10 * time.Millisecond)
+	}
+	res.working.Store(true)
+	s.update(ctx, syncUpdate{resolvers: true})
+	waitSources(t, s, fmt.Sprintf("[127.0.0.1:%d]", port))
+}
