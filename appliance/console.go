@@ -92,7 +92,6 @@ func banner(b bannerInfo, now time.Time) string {
 		a := b.Addrs[0].Addr()
 		add("check it from the LAN: ntpdate -q %s   or   ntpdig %s", a, a)
 	}
-	add("on this console: ntpbox config, ntpbox sources -v, ntpbox log")
 	for _, p := range b.Problems {
 		for i, l := range strings.Split(p, "\n") {
 			if i == 0 {

@@ -309,6 +309,9 @@ func TestInitUsesPersistentPartition(t *testing.T) {
 		t.Errorf("the baked config is used although /perm has one:\n%s", out)
 	}
 	waitFor(t, "the last good config is kept", func() bool { return sys.File(PermLastGood) == sys.File(PermConfig) })
+	// The merged config is on the console at boot, with its origins.
+	r.waitConsole(t, "ntpbox: config: server 198.18.0.1 iburst                # /perm/ntpbox.conf:1")
+	r.waitConsole(t, "ntpbox: config: local stratum 12                        # kernel command line (ntpbox.local=stratum,12)")
 	r.pressPowerButton()
 	calls := strings.Join(r.sys.Calls(), "\n")
 	for _, c := range []string{"find fat NTPBOX\nmount vfat /perm", "addrs eth0 [198.18.0.2/24]", "sync\nunmount /perm\npower off"} {
@@ -323,7 +326,7 @@ func TestInitUsesPersistentPartition(t *testing.T) {
 // what is wrong on the console; without one, the file's good lines.
 func TestInitBadPersistentConfig(t *testing.T) {
 	good := "address 198.18.0.7/24\ngateway 198.18.0.1\nserver 198.18.0.1 iburst\n"
-	bad := "address 198.18.0.8/24\ngateway 198.18.0.1\nserver 198.18.0.9 iburst\nallow 10.0.0.0/33\n"
+	bad := "address 198.18.0.8/24\ngateway 198.18.0.1\nserver 198.18.0.9 iburst\nallow 198.18.0.0/33\n"
 	for _, tc := range []struct {
 		name     string
 		lastGood string

@@ -170,9 +170,30 @@ func (LinuxNet) DHCP(ctx context.Context, link netstate.Link, hostname string, l
 	}
 	go func() {
 		defer nc.Close()
-		c.run(ctx)
+		// A bug in the client must not leave the box without an
+		// address for good: log it and start the client over.
+		for !runLogged(ctx, c, log) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Second):
+			}
+		}
 	}()
 	return nil
+}
+
+// runLogged runs the client until ctx ends (true), or until it panics
+// (false, logged).
+func runLogged(ctx context.Context, c *dhcpClient, log *slog.Logger) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic in the DHCP client; starting it over in 10 s", "panic", r)
+			c.lease, c.ack = nil, nil
+		}
+	}()
+	c.run(ctx)
+	return true
 }
 
 // rawTransport is the [dhcpTransport] over nclient4's raw socket.

@@ -13,7 +13,7 @@ package box
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"log/slog"
 	"net"
 	"reflect"

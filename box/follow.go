@@ -20,6 +20,9 @@ var followEvery = time.Second
 // version that does not decode is logged and skipped: the service goes on
 // with the last good one.
 func FollowFile(ctx context.Context, path string, log *slog.Logger) (*config.Config, <-chan *config.Config, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read merged config: %w", err)

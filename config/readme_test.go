@@ -40,4 +40,3 @@ func TestREADMEConfigBlocks(t *testing.T) {
 		t.Errorf("only %d ```conf blocks in the READMEs: the config examples must be marked ```conf to be checked", n)
 	}
 }
-

@@ -20,8 +20,8 @@ import (
 // DefaultModules are the drivers every image carries: the NICs QEMU and
 // common PCs have, virtio's PCI transport, what init needs to see the
 // ACPI power button (button, evdev), hardware random number generators
-// (the kernel's pool must be ready before crypto/rand answers, and the
-// DHCP client asks it for transaction ids), and what it needs to mount the
+// (where a PC has one, the kernel's pool is ready at once; nothing in
+// the box waits for it, but its seeds are better for it), and what it needs to mount the
 // persistent FAT partition from a virtio, IDE, SATA, NVMe or USB disk,
 // and efivarfs (init credits systemd-boot's random seed from an EFI
 // variable). Their dependencies come along.

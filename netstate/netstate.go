@@ -54,9 +54,6 @@ func (s State) Connected() []netip.Prefix {
 			continue
 		}
 		for _, p := range l.Addrs {
-			if p.Addr().IsLoopback() {
-				continue
-			}
 			m := p.Masked()
 			if !slices.Contains(out, m) {
 				out = append(out, m)

@@ -155,3 +155,15 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/request")
 }
+
+// TestListenBeforeTheAddressExists: a socket bound to an address the
+// machine does not have yet (a bindaddress a lease brings later) opens.
+func TestListenBeforeTheAddressExists(t *testing.T) {
+	conns, _, err := Listen(context.Background(), []netip.AddrPort{netip.MustParseAddrPort("198.18.0.250:0")}, 1)
+	if err != nil {
+		t.Fatalf("listen on an address not on this machine: %v", err)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+}

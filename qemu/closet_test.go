@@ -226,7 +226,7 @@ func TestClosetBadConfig(t *testing.T) {
 		t.Fatalf("last good config on the partition: %q, %v", b, err)
 	}
 
-	bad := strings.Replace(good, "198.18.0.2/24", "198.18.0.3/24", 1) + "allow 10.0.0.0/33\n"
+	bad := strings.Replace(good, "198.18.0.2/24", "198.18.0.3/24", 1) + "allow 198.18.0.0/33\n"
 	if err := (qemu.DiskFile{Disk: disk, Name: "ntpbox.conf"}).Write([]byte(bad)); err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,9 @@ local stratum 10 orphan
 	}
 	t.Logf("every client held a dnsmasq lease %.1f s after dnsmasq came back; the longest a box lease lasted after that: %.1f s",
 		all.Sub(back).Seconds(), worst.Seconds())
+	if worst > 5*time.Minute {
+		t.Errorf("a client held the box's lease %v after dnsmasq came back, want at most 5 minutes", worst)
+	}
 	if _, err := vm.Expect("stopped leasing", time.Second); err != nil {
 		t.Errorf("the box did not log that it stopped leasing: %v", err)
 	}

@@ -19,10 +19,9 @@ type Config struct {
 	Kernel    string // vmlinux (PVH, fast) or bzImage; "" boots Disk through the firmware
 	Initramfs string //
 	// Append has kernel parameters, after console=tty0 console=ttyS0
-	// panic=-1 (a
-	// panic ends QEMU, as -no-reboot is set) no_timer_check (under TCG
-	// on a busy machine the IO-APIC timer check can fail and panic);
-	// only with Kernel.
+	// panic=-1 (a panic ends QEMU, as -no-reboot is set) no_timer_check
+	// (under TCG on a busy machine the IO-APIC timer check can fail and
+	// panic); only with Kernel.
 	Append []string
 	// Disk is a raw disk image attached as the first disk (QEMU writes
 	// to it); DiskIf its interface: virtio (default), ide.

@@ -1,7 +1,7 @@
 // Command ntpbox is a LAN time server that speaks chrony's language: its
 // config file takes chrony.conf directives.
 //
-//	ntpbox serve [-f FILE] [-x] [-d]     run the NTP server
+//	ntpbox serve [-f FILE | -c JSON] [-x] [-d]  run the NTP server
 //	ntpbox check [-f] FILE               validate a config file
 //	ntpbox config [-f FILE]              the merged config, with where each setting came from
 //	ntpbox query [-p PORT] HOST...       ask NTP servers for the time
@@ -23,7 +23,7 @@ import (
 const usage = `usage: ntpbox COMMAND [flags]
 
 commands:
-  serve   run the NTP server (chronyd)            ntpbox serve [-f FILE] [-x] [-d]
+  serve   run the NTP server (chronyd)            ntpbox serve [-f FILE | -c JSON] [-x] [-d]
   check   validate a config file, do not run it   ntpbox check [-f] FILE
   config  the merged config and each setting's origin   ntpbox config [-f FILE]
   query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...

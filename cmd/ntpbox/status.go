@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ntpbox/ntpbox/appliance"
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
@@ -77,6 +78,16 @@ func socketFor(file string, fileSet bool, sock string) (string, error) {
 			return "", errors.New("-f and -s are exclusive: -s names the socket, -f a config file that names it")
 		}
 		return sock, nil
+	}
+	if !fileSet {
+		// On the appliance the running config is what init merged.
+		if b, err := os.ReadFile(appliance.RunConfig); err == nil {
+			if cfg, err := config.Decode(b); err == nil {
+				if path := control.SocketPath(cfg); path != "" {
+					return path, nil
+				}
+			}
+		}
 	}
 	cfg, _, err := config.Load(file)
 	switch {
