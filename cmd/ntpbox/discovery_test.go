@@ -353,6 +353,11 @@ advertise %s
 bindcmdaddress %s/ntpbox.sock
 `, dir, boxAddr, dir))
 	b := startLoggedBox(t, box, conf)
+	// The DHCP server starts once the box has seen its interface, which
+	// may be after the control socket is up: wait for its first line.
+	waitFor(t, "the DHCP server's start", 10*time.Second, func() bool {
+		return strings.Contains(b.output(), "arp_check=") || !b.running()
+	})
 	if log := b.output(); !strings.Contains(log, "arp_check=true") {
 		t.Fatalf("the DHCP server runs without its ARP check:\n%s", log)
 	}
