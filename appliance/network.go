@@ -175,7 +175,7 @@ func (nw *network) followLinks(prev, st netstate.State) bool {
 		} else if nw.cfg.Network.Gateway.IsValid() {
 			nw.apply(nw.cfg.Network.Addresses, nw.cfg.Network.Gateway)
 		}
-	} else if !l.Carrier && nw.up {
+	} else if !l.Carrier && (nw.up || was.Carrier) {
 		nw.in.Log.Warn("link down", "interface", l.Name)
 	}
 	nw.up = l.Carrier
