@@ -262,3 +262,57 @@ func TestSyncLoopCheckPreventsMutualFollowing(t *testing.T) {
 		}
 	}
 }
+
+// A box that already serves its local clock (its reference grew older
+// than waitsynced) keeps serving it when its selection then fails. The
+// orphan VM test once saw the leader drop an old selection (a source
+// followed on samples from before the outage, that then went to the
+// orphan stratum) and, as chrony would, restart the waitunsynced wait:
+// it served "unsynchronised" for 30 s, and its follower lost its
+// source.
+func TestLocalStaysServedWhenSelectionFails(t *testing.T) {
+	s := lanSetup()
+	s.servers = 2
+	s.cfg.Local = parseLocal(t, failoverLocal)
+	s.cfg.Serving = true
+	s.source.MinPoll, s.source.MaxPoll = 0, 2
+	s.perServer = func(i int, srv *clocktest.Server) {
+		if i == 1 { // the other box, following another upstream
+			srv.Stratum, srv.RefID = 3, 0xC6120063
+		}
+	}
+	w := newWorld(t, s)
+	w.Run(10 * time.Minute)
+	up, other := w.Server(w.ids[0]), w.Server(w.ids[1])
+	// The upstream is gone (here: it refuses us, which takes it out of
+	// the selection at once); the other box now follows us, so its
+	// replies give no samples, but it stays selectable on its older ones
+	// and is selected.
+	up.Kiss = func(float64) string { return "DENY" }
+	other.Stratum, other.RefID = 4, simRefID
+	local := "stratum 10 refid 127.127.1.1"
+	var sawLocal bool
+	for i := 0; i < 200; i++ {
+		w.Run(time.Second)
+		got := describe(w.Engine.SyncState())
+		if i == 100 {
+			// The other box, unsynchronised too, goes to orphan stratum 11.
+			if !sawLocal {
+				t.Fatalf("after 100 s: serving %s, want the local reference", got)
+			}
+			other.Stratum = 11
+		}
+		switch {
+		case got == local:
+			sawLocal = true
+		case sawLocal:
+			t.Fatalf("+%d s: serving %s after serving the local reference; sources %+v", i, got, w.Engine.Sources())
+		}
+	}
+	if !sawLocal {
+		t.Fatalf("never served the local reference")
+	}
+	if n := w.logs.count("can't synchronise"); n == 0 {
+		t.Errorf("the selection never failed: the scenario does not show the case")
+	}
+}

@@ -63,12 +63,12 @@ func (e *Engine) reselect(raw time.Time, now float64, updated *source) {
 		return
 	}
 	if len(cands) == 0 {
-		e.unselect(now, "no selectable sources")
+		e.unselect(raw, now, "no selectable sources")
 		return
 	}
 	surv, why := e.truechimers(cands)
 	if why != "" {
-		e.unselect(now, why)
+		e.unselect(raw, now, why)
 		return
 	}
 	combined := e.choose(surv)
@@ -211,15 +211,27 @@ func (e *Engine) anyRequire() bool {
 
 // unselect drops the reference after a failed selection. As in chrony
 // the server becomes unsynchronised at once (the local reference may
-// then take over).
-func (e *Engine) unselect(now float64, reason string) {
+// then take over, after waitunsynced).
+//
+// One departure: when the local reference is already served (the
+// reference grew older than waitsynced and farther than distance), it
+// stays served. chrony restarts the waitunsynced wait there and serves
+// "unsynchronised" meanwhile; in the orphan VM test that turned a
+// settled leader into an unsynchronised server for 30 s when an old
+// selection (on samples from before the outage) was dropped, so every
+// follower lost its source.
+func (e *Engine) unselect(raw time.Time, now float64, reason string) {
 	if e.selected != nil {
 		e.log.Warn("can't synchronise: "+reason, "previous", e.selected.name)
 	}
 	e.selected = nil
 	if e.synced {
+		serving := e.localActive(raw, now)
 		e.synced = false
 		e.unsyncedSince = now
+		if serving {
+			e.unsyncedSince = now - e.cfg.Local.EffectiveWaitUnsynced()
+		}
 		e.leap = wire.LeapNone
 		e.pushStatus()
 	}
