@@ -69,7 +69,7 @@ func fill(out, req []byte, rx wire.Time64, st *SyncState, kiss uint32) int {
 	ref, disp := st.header(rx)
 	delay := wire.DurationToShort(st.RootDelay)
 	if st.Leap == wire.LeapUnsynchronised {
-		stratum, refID, ref, delay, disp = 0, 0, 0, 0, 0
+		stratum, refID, ref, delay, disp = wire.MaxStratum, 0, 0, 0, 0
 	}
 	if kiss != 0 {
 		leap, stratum, refID, ref, delay, disp = wire.LeapUnsynchronised, 0, kiss, 0, 0, 0

@@ -92,7 +92,7 @@ func TestRespondStates(t *testing.T) {
 		st := Unsynchronised(-20)
 		Respond(out, req, rx, &st, 0)
 		p.Decode(out)
-		if p.Leap != wire.LeapUnsynchronised || p.Stratum != 0 || p.RefID != 0 {
+		if p.Leap != wire.LeapUnsynchronised || p.Stratum != wire.MaxStratum || p.RefID != 0 {
 			t.Errorf("got leap %d stratum %d refid %#x", p.Leap, p.Stratum, p.RefID)
 		}
 	})

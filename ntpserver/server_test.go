@@ -120,8 +120,8 @@ func TestServerUnsynchronisedWithoutLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Header.Leap != wire.LeapUnsynchronised || r.Header.Stratum != 0 || r.Synchronised() {
-		t.Errorf("header %+v, want leap 3 stratum 0", r.Header)
+	if r.Header.Leap != wire.LeapUnsynchronised || r.Header.Stratum != wire.MaxStratum || r.Synchronised() {
+		t.Errorf("header %+v, want leap 3 stratum 16", r.Header)
 	}
 }
 

@@ -18,7 +18,7 @@ const PHI = 15e-6
 // atomic pointer and replaces it whole.
 type SyncState struct {
 	Leap      wire.Leap
-	Stratum   uint8 // 0 together with wire.LeapUnsynchronised when not synchronised
+	Stratum   uint8 // wire.MaxStratum (16) together with wire.LeapUnsynchronised when not synchronised
 	Precision int8  // log2 seconds, the clock's reading precision
 	RefID     uint32
 	// RefTime is when the clock was last set or corrected. Root dispersion
@@ -33,9 +33,10 @@ type SyncState struct {
 }
 
 // Unsynchronised is the state of a server with no source and no `local`
-// directive: leap 3, stratum 0. Clients see the alarm and ignore it.
+// directive: leap 3, stratum 16, as chronyd sends. Clients see the alarm
+// and ignore it; stratum 0 would read as a Kiss-o'-Death to some.
 func Unsynchronised(precision int8) SyncState {
-	return SyncState{Leap: wire.LeapUnsynchronised, Precision: precision}
+	return SyncState{Leap: wire.LeapUnsynchronised, Stratum: wire.MaxStratum, Precision: precision}
 }
 
 // LocalClock is the state chrony's `local stratum N` gives a server that

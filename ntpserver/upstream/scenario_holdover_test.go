@@ -43,7 +43,7 @@ func TestHoldover(t *testing.T) {
 			// (about 10 minutes); with no local reference the box then
 			// says it is unsynchronised.
 			name: "no local: unsynchronised", maxPoll: 6,
-			stratum: 0, leap: wire.LeapUnsynchronised,
+			stratum: wire.MaxStratum, leap: wire.LeapUnsynchronised,
 			changeAfter: 7 * 60, changeBefore: 15 * 60,
 		},
 		{

@@ -50,6 +50,11 @@ const (
 // makes it serve its own clock: 127.127.1.1, the old ntpd local clock driver.
 const LocalRefID = 0x7F7F0101
 
+// MaxStratum is the stratum of an unsynchronised server (RFC 5905,
+// section 7.3: 16 means unsynchronised; chrony sends it with leap 3).
+// Stratum 0 is left to Kiss-o'-Death packets.
+const MaxStratum = 16
+
 // Mode is the association mode (RFC 5905 §7.3).
 type Mode uint8
 
