@@ -41,8 +41,8 @@ type Sim struct {
 // SimAddr is the address of a Sim's box.
 const SimAddr = "198.18.0.100"
 
-// Start is a convenient true time to begin simulations: the last day of
-// a month, so that leap second announcements are passed on.
+// Start is a convenient true time to begin simulations: 30 June, a day
+// on which leap second announcements are passed on.
 var Start = time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
 
 // NewWorld returns a world at true time start.

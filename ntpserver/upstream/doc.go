@@ -72,8 +72,8 @@
 // frequency. The clock is updated when the system peer has a new sample;
 // package discipline turns the combined estimate into steps and
 // frequency changes. Leap seconds announced by a majority of the
-// survivors are served and handed to the kernel on the last day of a
-// month.
+// survivors are served and handed to the kernel on 30 June or
+// 31 December.
 //
 // The served state follows RFC 5905: stratum one more than the system
 // peer's, its address as reference ID (IPv6: the first four octets of

@@ -129,8 +129,10 @@ func (e *Engine) reframe(now float64, act discipline.Action) {
 
 // leapVote is chrony's: a leap second is announced when more than half
 // of the survivors announce it. Linux inserts or deletes it at the end
-// of the current UTC day, so it is passed on only on the last day of a
-// month (the only days leap seconds may happen), never weeks early.
+// of the current UTC day, so it is passed on only on 30 June and
+// 31 December (chrony's is_leap_second_day: the days the IERS uses; a
+// source announcing one at the end of another month is wrong), never
+// weeks early.
 func leapVote(surv []*source, now time.Time) wire.Leap {
 	var ins, del int
 	for _, s := range surv {
@@ -141,7 +143,7 @@ func leapVote(surv []*source, now time.Time) wire.Leap {
 			del++
 		}
 	}
-	if !lastDayOfMonth(now) {
+	if !leapDay(now) {
 		return wire.LeapNone
 	}
 	switch {
@@ -153,8 +155,9 @@ func leapVote(surv []*source, now time.Time) wire.Leap {
 	return wire.LeapNone
 }
 
-func lastDayOfMonth(t time.Time) bool {
-	return t.UTC().AddDate(0, 0, 1).Day() == 1
+func leapDay(t time.Time) bool {
+	u := t.UTC()
+	return u.Month() == time.June && u.Day() == 30 || u.Month() == time.December && u.Day() == 31
 }
 
 // rootDistance is the served root distance at system clock time raw:

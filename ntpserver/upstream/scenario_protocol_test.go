@@ -25,6 +25,9 @@ func TestLeapSecondMajority(t *testing.T) {
 		{"two of three on 30 June", clocktest.Start, 2, wire.LeapInsert, clock.LeapInsert},
 		{"one of three is outvoted", clocktest.Start, 1, wire.LeapNone, clock.LeapNone},
 		{"three of three, but not the last day of a month", clocktest.Start.AddDate(0, 0, -2), 3, wire.LeapNone, clock.LeapNone},
+		{"three of three on 31 December", time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC), 3, wire.LeapInsert, clock.LeapInsert},
+		{"three of three on 31 March: not a leap second day", time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC), 3, wire.LeapNone, clock.LeapNone},
+		{"three of three on 30 November: not a leap second day", time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), 3, wire.LeapNone, clock.LeapNone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := lanSetup()
