@@ -202,6 +202,9 @@ func (s *syncer) addResolved(r resolution) {
 		if _, dup := s.byAddr[a]; dup {
 			continue
 		}
+		if l.refused[a.Addr()] {
+			continue // it refused this line's service (DENY/RSTR)
+		}
 		if s.isSelf(a) {
 			own++
 			if !l.ownAddr {
@@ -221,26 +224,56 @@ func (s *syncer) addResolved(r resolution) {
 	l.ownAddr = own > 0
 }
 
-// reresolve replaces sources given by name that stayed unreachable, and
+// replaceWaitMax is the longest wait between two replacements of
+// unreachable sources: chrony's RESOLVE_INTERVAL_UNIT << MAX_REPLACEMENT_INTERVAL
+// (7 s * 2^9, about an hour). chrony draws the wait uniformly below it,
+// so a dead server's name is looked up again about every half hour, not
+// every few seconds forever.
+const replaceWaitMax = 7 * time.Second << 9
+
+// reresolve replaces pool members that refused service at once, and one
+// source given by name that stayed unreachable per random wait; it
 // retries names that did not resolve.
 func (s *syncer) reresolve(ctx context.Context, wg *sync.WaitGroup) {
 	s.mu.Lock()
-	gone := s.eng.Unreachable()
 	var keys []string
-	for _, id := range gone {
+	for _, id := range s.eng.Refused() {
 		key, ok := s.lineOf[id]
 		if !ok {
 			continue
 		}
-		if _, err := netip.ParseAddr(s.lines[key].src.Host); err == nil {
-			continue // an address stays; only names are looked up again
-		}
+		l := s.lines[key]
 		addr := s.addrOf(id)
+		if l.refused == nil {
+			l.refused = map[netip.Addr]bool{}
+		}
+		l.refused[addr.Addr()] = true
 		s.removeSource(id)
 		if !slices.Contains(keys, key) {
 			keys = append(keys, key)
 		}
-		s.log.Info("source unreachable; resolving its name again", "name", s.lines[key].src.Host, "addr", addr)
+		s.log.Info("pool member refused service; taking another address of the pool", "name", l.src.Host, "addr", addr)
+	}
+	if now := s.clk.Now(); !now.Before(s.nextReplace) || s.nextReplace.Sub(now) > replaceWaitMax {
+		for _, id := range s.eng.Unreachable() {
+			key, ok := s.lineOf[id]
+			if !ok {
+				continue
+			}
+			if _, err := netip.ParseAddr(s.lines[key].src.Host); err == nil {
+				continue // an address stays; only names are looked up again
+			}
+			addr := s.addrOf(id)
+			s.removeSource(id)
+			if !slices.Contains(keys, key) {
+				keys = append(keys, key)
+			}
+			wait := s.replaceWait()
+			s.nextReplace = now.Add(wait)
+			s.log.Info("source unreachable; resolving its name again", "name", s.lines[key].src.Host, "addr", addr,
+				"next_replacement_after", wait.Round(time.Second))
+			break // one per wait, as chrony
+		}
 	}
 	s.mu.Unlock()
 	for _, key := range keys {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -46,6 +47,11 @@ type syncer struct {
 	servePort int             // the NTP port served, 0 for none
 	bind      []netip.Addr    // the addresses served (bindaddress), none for all
 	retry     []time.Duration // delays after successive resolution failures
+	// nextReplace is when an unreachable source may next be replaced
+	// (chrony's NSR_HandleBadSource: one replacement, then a random
+	// wait of up to replaceWaitMax); replaceWait draws that wait.
+	nextReplace time.Time
+	replaceWait func() time.Duration
 
 	conn4, conn6 *net.UDPConn
 	closed       chan struct{} // closed by close
@@ -62,6 +68,9 @@ type sourceLine struct {
 	resolving bool
 	failures  int
 	ownAddr   bool // its addresses were the box's own: looked up again when the links change
+	// refused are the addresses of this (pool) line that sent a DENY or
+	// RSTR Kiss-o'-Death: never taken again for it.
+	refused map[netip.Addr]bool
 }
 
 // syncUpdate is a change from outside the loop: new sources, new links.
@@ -91,11 +100,14 @@ var resolveRetry = []time.Duration{2 * time.Second, 8 * time.Second, 32 * time.S
 func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lines []config.Source, local netstate.State, servePort int, bind []netip.Addr, res Resolver, driftPath string, log *slog.Logger) (*syncer, error) {
 	s := &syncer{
 		eng: eng, clk: clk, srv: srv, log: log, res: res, driftPath: driftPath, servePort: servePort, bind: bind,
-		lines:    map[string]*sourceLine{},
-		byAddr:   map[netip.AddrPort]upstream.SourceID{},
-		lineOf:   map[upstream.SourceID]string{},
-		local:    local,
-		retry:    resolveRetry,
+		lines:  map[string]*sourceLine{},
+		byAddr: map[netip.AddrPort]upstream.SourceID{},
+		lineOf: map[upstream.SourceID]string{},
+		local:  local,
+		retry:  resolveRetry,
+		replaceWait: func() time.Duration {
+			return time.Duration(rand.Float64() * float64(replaceWaitMax))
+		},
 		rx:       make(chan reply, 64),
 		resolved: make(chan resolution, 16),
 		updates:  make(chan syncUpdate, 4),

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
 // flakyResolver fails the first fails lookups of each name, then answers.
@@ -258,4 +260,170 @@ func TestSyncerLooksUpAgainWhenResolversChange(t *testing.T) {
 	res.working.Store(true)
 	s.update(ctx, syncUpdate{resolvers: true})
 	waitSources(t, s, fmt.Sprintf("[127.0.0.1:%d]", port))
+}
+
+// namedResolver answers each name with its addresses and counts lookups.
+type namedResolver struct {
+	mu    sync.Mutex
+	addrs map[string][]netip.Addr
+	calls map[string]int
+}
+
+func (r *namedResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls[host]++
+	if a, ok := r.addrs[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func (r *namedResolver) count(host string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[host]
+}
+
+// runSyncer starts a syncer for conf's sources with res, after prepare
+// (which may change the syncer before its loop starts), until the test
+// ends.
+func runSyncer(t *testing.T, conf string, res Resolver, prepare func(*syncer)) (*syncer, *ntpserver.Server) {
+	t.Helper()
+	cfg, _, err := config.ParseBytes("box.conf", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	clk := clock.NewNoControl(clock.System())
+	eng := upstream.NewEngine(upstream.Config{MinSources: 1, Precision: -20, HasSources: true}, clk, log)
+	srv := ntpserver.NewFromConfig(cfg, nil, nil)
+	s, err := newSyncer(eng, clk, srv, cfg.Sources, netstate.State{}, 0, nil, res, "", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return s, srv
+}
+
+// A named server that never answers is looked up again once it is
+// unreachable (8 polls), and then not again until a random wait of up to
+// about an hour has passed (chrony's NSR_HandleBadSource), not every
+// few seconds forever. Here the wait is drawn as 30 minutes.
+func TestSyncerReplacesUnreachableRarely(t *testing.T) {
+	silent, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close() // open, so no ICMP error: requests just go unanswered
+	port := silent.LocalAddr().(*net.UDPAddr).Port
+	res := &namedResolver{addrs: map[string][]netip.Addr{"dead.test": {netip.MustParseAddr("127.0.0.1")}}, calls: map[string]int{}}
+	var waits atomic.Int32
+	runSyncer(t, fmt.Sprintf("server dead.test minpoll -2 maxpoll -2 port %d\n", port), res, func(s *syncer) {
+		s.replaceWait = func() time.Duration { waits.Add(1); return 30 * time.Minute }
+	})
+	// 8 polls at 0.25 s make it unreachable after about 2 s; without the
+	// wait it would be replaced about every 3 s.
+	deadline := time.Now().Add(20 * time.Second)
+	for res.count("dead.test") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the unreachable source was never looked up again (%d lookups)", res.count("dead.test"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(12 * time.Second)
+	if n := res.count("dead.test"); n != 2 {
+		t.Errorf("%d lookups in 12 s after the first replacement, want 2 in all (the next after the wait)", n)
+	}
+	if n := waits.Load(); n != 1 {
+		t.Errorf("%d waits drawn, want 1", n)
+	}
+}
+
+// deniedServer answers every request with a DENY Kiss-o'-Death and
+// counts the requests.
+func deniedServer(t *testing.T, pc *net.UDPConn) *atomic.Int32 {
+	var n atomic.Int32
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		buf := make([]byte, 512)
+		for {
+			k, from, err := pc.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if k < wire.HeaderLen {
+				continue
+			}
+			n.Add(1)
+			out := make([]byte, wire.HeaderLen)
+			out[wire.OffFlags] = byte(wire.LeapUnsynchronised)<<6 | 4<<3 | byte(wire.ModeServer)
+			binary.BigEndian.PutUint32(out[wire.OffRefID:], wire.KissCode("DENY"))
+			copy(out[wire.OffOrigin:wire.OffOrigin+8], buf[wire.OffTransmit:wire.OffTransmit+8])
+			pc.WriteToUDPAddrPort(out, from)
+		}
+	})
+	t.Cleanup(func() { pc.Close(); wg.Wait() })
+	return &n
+}
+
+// A pool member that refuses us (DENY) is replaced at once by another
+// address of the pool, which is then selected; the refusing address is
+// not taken again.
+func TestSyncerPoolRefusedTakesAnotherAddress(t *testing.T) {
+	deny, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := deny.LocalAddr().(*net.UDPAddr).Port
+	denied := deniedServer(t, deny)
+	good, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: port})
+	if err != nil {
+		t.Skipf("127.0.0.2:%d: %v", port, err)
+	}
+	upCfg, _, err := config.ParseBytes("up.conf", []byte("local stratum 2\nallow 127.0.0.0/8\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := ntpserver.NewFromConfig(upCfg, nil, nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { up.Serve(good) })
+	t.Cleanup(func() { good.Close(); wg.Wait() })
+
+	res := &namedResolver{addrs: map[string][]netip.Addr{"pool.test": {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}}, calls: map[string]int{}}
+	s, srv := runSyncer(t, fmt.Sprintf("pool pool.test iburst maxsources 1 minpoll -2 maxpoll -2 port %d\nallow 127.0.0.1\n", port), res, nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.State().Stratum != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not synchronised to the pool's other address after 20 s: sources %v, %d denied requests", sourceAddrs(s), denied.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, want := fmt.Sprint(sourceAddrs(s)), fmt.Sprintf("[127.0.0.2:%d]", port); got != want {
+		t.Errorf("sources %s, want %s", got, want)
+	}
+	n := denied.Load()
+	if n == 0 {
+		t.Fatal("the refusing member was never polled: the test shows nothing")
+	}
+	// The pool was looked up again when the member was replaced; the
+	// refusing address came back in the answer and was not taken.
+	time.Sleep(3 * time.Second)
+	if m := denied.Load(); m != n {
+		t.Errorf("the refusing member was polled again: %d requests, then %d", n, m)
+	}
+	if got := fmt.Sprint(sourceAddrs(s)); got != fmt.Sprintf("[127.0.0.2:%d]", port) {
+		t.Errorf("sources %s after 3 s", got)
+	}
 }

@@ -27,8 +27,11 @@
 //		if err := eng.Err(); err != nil {
 //			// maxchange gave up: log, stop (chronyd exits)
 //		}
+//		for _, id := range eng.Refused() {
+//			// a pool member sent DENY/RSTR: RemoveSource(id), AddSource(another address)
+//		}
 //		for _, id := range eng.Unreachable() {
-//			// re-resolve: RemoveSource(id), AddSource(...)
+//			// re-resolve, at most once per random wait: RemoveSource(id), AddSource(...)
 //		}
 //	}
 //

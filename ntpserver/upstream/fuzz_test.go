@@ -68,6 +68,7 @@ func FuzzReceive(f *testing.F) {
 			_ = eng.Sources()
 			_ = eng.Tracking()
 			_ = eng.Unreachable()
+			_ = eng.Refused()
 			_, _, _ = eng.NextPoll()
 		}
 	})

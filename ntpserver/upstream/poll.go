@@ -169,15 +169,26 @@ func (e *Engine) kissed(s *source, p *wire.Packet, now time.Time) {
 	}
 }
 
-// Unreachable lists the sources the runner should re-resolve and
-// replace: those with an empty reachability register after at least 8
-// polls, and pool members that refused service (DENY/RSTR).
+// Unreachable lists the sources the runner may re-resolve and replace:
+// those with an empty reachability register after at least 8 polls
+// (chrony's bad sources). The runner rate-limits the replacements.
 func (e *Engine) Unreachable() []SourceID {
 	var ids []SourceID
 	for _, s := range e.sources {
-		lost := !s.stopped && s.reach == 0 && s.txSinceRx >= unreachPolls
-		refused := s.stopped && s.cfg.Pool
-		if lost || refused {
+		if !s.stopped && s.reach == 0 && s.txSinceRx >= unreachPolls {
+			ids = append(ids, s.id)
+		}
+	}
+	return ids
+}
+
+// Refused lists the pool members that refused service (a DENY or RSTR
+// Kiss-o'-Death): the runner replaces them at once with another address
+// of the pool, and does not take that address again.
+func (e *Engine) Refused() []SourceID {
+	var ids []SourceID
+	for _, s := range e.sources {
+		if s.stopped && s.cfg.Pool {
 			ids = append(ids, s.id)
 		}
 	}

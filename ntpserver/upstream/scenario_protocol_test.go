@@ -103,8 +103,11 @@ func TestKissOfDeath(t *testing.T) {
 		if _, _, ok := w.Engine.NextPoll(); !ok {
 			t.Fatal("no more polls at all")
 		}
-		if un := w.Engine.Unreachable(); !slices.Contains(un, id) {
-			t.Errorf("Unreachable() = %v, want the denied pool member %v", un, id)
+		if un := w.Engine.Refused(); !slices.Contains(un, id) {
+			t.Errorf("Refused() = %v, want the denied pool member %v", un, id)
+		}
+		if un := w.Engine.Unreachable(); slices.Contains(un, id) {
+			t.Errorf("Unreachable() = %v: the denied pool member %v is refused, not unreachable", un, id)
 		}
 		if st := w.Engine.SyncState(); st.Stratum != 2 {
 			t.Errorf("still synchronised to the others? %+v", st)
