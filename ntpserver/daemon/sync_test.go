@@ -123,6 +123,11 @@ func startSyncer(t *testing.T, lines []config.Source, local netstate.State, serv
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, runLoop(t, s)
+}
+
+// runLoop runs s's loop until the test ends and returns its context.
+func runLoop(t *testing.T, s *syncer) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.run(ctx) }()
@@ -132,7 +137,7 @@ func startSyncer(t *testing.T, lines []config.Source, local netstate.State, serv
 			t.Errorf("run: %v", err)
 		}
 	})
-	return s, ctx
+	return ctx
 }
 
 // sourceAddrs lists the engine's sources' addresses.
@@ -305,15 +310,7 @@ func runSyncer(t *testing.T, conf string, res Resolver, prepare func(*syncer)) (
 	if prepare != nil {
 		prepare(s)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("run: %v", err)
-		}
-	})
+	runLoop(t, s)
 	return s, srv
 }
 
@@ -382,16 +379,27 @@ func deniedServer(t *testing.T, pc *net.UDPConn) *atomic.Int32 {
 // address of the pool, which is then selected; the refusing address is
 // not taken again.
 func TestSyncerPoolRefusedTakesAnotherAddress(t *testing.T) {
-	deny, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	// One port on both addresses (a pool line has one port): a port free
+	// on 127.0.0.1 is almost always free on 127.0.0.2; try a few.
+	var deny, good *net.UDPConn
+	var port int
+	for try := 0; good == nil; try++ {
+		d, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = d.LocalAddr().(*net.UDPAddr).Port
+		g, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: port})
+		if err != nil {
+			d.Close()
+			if try == 10 {
+				t.Fatalf("no port free on both 127.0.0.1 and 127.0.0.2: %v", err)
+			}
+			continue
+		}
+		deny, good = d, g
 	}
-	port := deny.LocalAddr().(*net.UDPAddr).Port
 	denied := deniedServer(t, deny)
-	good, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: port})
-	if err != nil {
-		t.Skipf("127.0.0.2:%d: %v", port, err)
-	}
 	upCfg, _, err := config.ParseBytes("up.conf", []byte("local stratum 2\nallow 127.0.0.0/8\n"))
 	if err != nil {
 		t.Fatal(err)
