@@ -148,30 +148,41 @@ func (e *Engine) measure(s *source, p *wire.Packet, t4 time.Time, rootDelay, roo
 	return sm, true
 }
 
-// accept adds a sample to the statistics, holding back an outlier until
-// the next sample tells whether it was a spike (then it is dropped) or
-// the source stepped (then the history restarts from the two samples).
+// accept adds a sample to the statistics. An outlier (far from the
+// regression's prediction) is held back for one sample, so that a lone
+// spike (a stalled virtual CPU, a packet queued behind a burst) does not
+// bend the line; but never two in a row, so a source is never stuck: the
+// next sample decides. If it is normal, the held one was a spike and is
+// dropped. If it agrees with the held one, the source stepped and its
+// history restarts from the two. Otherwise both go into the regression,
+// whose runs test and window shortening follow a source (or a local
+// clock) whose frequency changed. chrony holds nothing back; this
+// one-sample delay is ntpbox's departure, for the spikes TCG guests show.
 func (e *Engine) accept(s *source, sm sample) bool {
-	if !s.stats.outlier(&sm) {
-		s.spike = nil
+	sp := s.spike
+	s.spike = nil
+	if sp == nil {
+		if s.stats.outlier(&sm) {
+			cp := sm
+			s.spike = &cp
+			return false
+		}
 		s.stats.add(sm)
 		return true
 	}
-	if sp := s.spike; sp != nil {
-		// Two outliers in a row that agree with each other: a step.
-		bound := max(stepMinimum, sp.distance()+sm.distance())
-		if math.Abs(sm.offset-sp.offset) <= bound {
-			e.log.Info("source stepped: restarting its statistics", "source", s.name, "offset", durationOf(sm.offset))
-			s.stats.reset()
-			s.stats.add(*sp)
-			s.stats.add(sm)
-			s.spike = nil
-			return true
-		}
+	if !s.stats.outlier(&sm) { // the held one was a spike
+		s.stats.add(sm)
+		return true
 	}
-	cp := sm
-	s.spike = &cp
-	return false
+	// Two outliers in a row that agree with each other: a step.
+	bound := max(stepMinimum, sp.distance()+sm.distance())
+	if math.Abs(sm.offset-sp.offset) <= bound {
+		e.log.Info("source stepped: restarting its statistics", "source", s.name, "offset", durationOf(sm.offset))
+		s.stats.reset()
+	}
+	s.stats.add(*sp)
+	s.stats.add(sm)
+	return true
 }
 
 func precisionSeconds(p int8) float64 { return math.Ldexp(1, int(p)) }

@@ -159,3 +159,40 @@ func TestSpikeAndStep(t *testing.T) {
 		t.Errorf("%d samples after the step, want a fresh start with 2", n)
 	}
 }
+
+// After a frequency change, every new sample is an outlier to the old
+// line and none agrees with the one before: the source must still be
+// followed, not held back forever (the filter that got stuck).
+func TestOutliersNeverStickASource(t *testing.T) {
+	e := &Engine{log: slog.New(slog.DiscardHandler)}
+	rng := rand.New(rand.NewPCG(11, 12))
+	s := &source{name: "test"}
+	for _, sm := range line(rng, 16, 64, 0, 0, 20e-6) {
+		e.accept(s, sm)
+	}
+	// From here the source runs 130 ppm fast against our clock: at 64 s
+	// polls each sample is 8.3 ms further than the last.
+	accepted := 0
+	for i := 16; i < 40; i++ {
+		dt := float64(i-15) * 64
+		sm := sample{t: float64(i) * 64, offset: 130e-6 * dt, delay: 200e-6, disp: 1e-6}
+		sm.measured = sm.offset
+		if e.accept(s, sm) {
+			accepted++
+		}
+		if i >= 17 && s.spike != nil && s.stats.newest().t < float64(i-1)*64 {
+			t.Fatalf("sample %d: two samples in a row held back", i)
+		}
+	}
+	if accepted < 12 {
+		t.Errorf("%d of 24 samples accepted after the frequency change", accepted)
+	}
+	end := 39.0 * 64
+	off, _ := s.stats.predict(end)
+	if want := 130e-6 * (end - 15*64); math.Abs(off-want) > 100e-6 {
+		t.Errorf("prediction %.6f s at the end, want %.6f: the regression does not follow", off, want)
+	}
+	if math.Abs(s.stats.slope-130e-6) > 2e-6 {
+		t.Errorf("slope %.2f ppm, want 130", s.stats.slope*1e6)
+	}
+}
