@@ -149,7 +149,8 @@ func (s *Server) handle(out, req []byte, src netip.AddrPort, rxNs int64, st *Syn
 			kiss = kissRATE
 		}
 	}
-	rx := wire.UnixNanoToNTP(rxNs/1e9, rxNs%1e9)
+	served := st.Cook(rxNs)
+	rx := wire.UnixNanoToNTP(served/1e9, served%1e9)
 	return fill(out, req, rx, st, kiss), DropNone
 }
 
@@ -179,7 +180,7 @@ func (s *Server) serveSimple(conn net.PacketConn, c *counters) error {
 		if m == 0 {
 			continue
 		}
-		wire.PutTransmit(out, wire.TimeToNTP(s.now()))
+		wire.PutTransmit(out, wire.TimeToNTP(s.state.Load().CookTime(s.now())))
 		if _, err := conn.WriteTo(out[:m], addr); err != nil {
 			s.log.Debug("send reply", "to", addr, "err", err)
 		}

@@ -144,7 +144,7 @@ func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
 		if m == 0 {
 			continue
 		}
-		tx := wire.TimeToNTP(s.now())
+		tx := wire.TimeToNTP(s.state.Load().CookTime(s.now()))
 		for j := 0; j < m; j++ {
 			wire.PutTransmit(b.txBuf[j][:], tx)
 		}

@@ -1,6 +1,7 @@
 package ntpserver
 
 import (
+	"math"
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
@@ -26,10 +27,42 @@ type SyncState struct {
 	RefTime        wire.Time64
 	RootDelay      time.Duration
 	RootDispersion time.Duration // at RefTime
+	// DispRate is how fast the root dispersion grows after RefTime, in
+	// seconds per second: the sync engine's skew, residual frequency and
+	// maxclockerror. Zero means RFC 5905's PHI (15 µs/s).
+	DispRate float64
+	// Correction turns the system clock into the time served (chrony's
+	// cooked time): what the clock discipline has yet to correct.
+	Correction Correction
 	// FollowsClock marks the local-reference state: like chrony's `local`,
 	// the reference time is always one second before the reply, and the
 	// root dispersion does not grow.
 	FollowsClock bool
+}
+
+// Correction is the cooked time's offset from the system clock: at
+// system clock time At (Unix nanoseconds) it is Offset seconds, changing
+// at Rate seconds per second from there. The zero Correction serves the
+// system clock as it is.
+type Correction struct {
+	At     int64
+	Offset float64
+	Rate   float64
+}
+
+// Cook returns the time to serve, in Unix nanoseconds, for the system
+// clock reading ns (Unix nanoseconds).
+func (s *SyncState) Cook(ns int64) int64 {
+	c := &s.Correction
+	if c.Offset == 0 && c.Rate == 0 {
+		return ns
+	}
+	return ns + int64(math.Round((c.Offset+c.Rate*float64(ns-c.At)*1e-9)*1e9))
+}
+
+// CookTime is Cook for a time.Time.
+func (s *SyncState) CookTime(t time.Time) time.Time {
+	return time.Unix(0, s.Cook(t.UnixNano()))
 }
 
 // Unsynchronised is the state of a server with no source and no `local`
@@ -71,7 +104,11 @@ func (s *SyncState) header(rx wire.Time64) (ref wire.Time64, disp wire.Short) {
 	if age < 0 {
 		age = 0
 	}
-	grow := time.Duration(float64(age) * PHI)
+	rate := s.DispRate
+	if rate == 0 {
+		rate = PHI
+	}
+	grow := time.Duration(float64(age) * rate)
 	return s.RefTime, wire.DurationToShort(s.RootDispersion + grow)
 }
 

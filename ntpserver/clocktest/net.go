@@ -249,7 +249,7 @@ func (b *Box) answer(req []byte) []byte {
 		return nil
 	}
 	st := b.Engine.SyncState()
-	rx := b.Clock.Now()
+	rx := st.CookTime(b.Clock.Now())
 	out := make([]byte, wire.HeaderLen)
 	k, drop := ntpserver.Respond(out, req, wire.TimeToNTP(rx), &st, 0)
 	if drop != ntpserver.DropNone {

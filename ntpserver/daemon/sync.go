@@ -185,6 +185,9 @@ func (s *syncer) run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 			s.pollDue(buf)
+			// The served time is cooked with the slew the servo plans;
+			// hand the server the plan as it stands after the polls.
+			s.publish()
 		case r := <-s.rx:
 			s.mu.Lock()
 			if id, known := s.byAddr[r.from]; known {

@@ -24,6 +24,6 @@ func Example() {
 	}
 	// Output:
 	// step 500ms, frequency 12.00 ppm (base 12.00)
-	// step 0s, frequency 15.51 ppm (base 12.39)
-	// step 0s, frequency 11.87 ppm (base 12.34)
+	// step 0s, frequency 15.52 ppm (base 12.40)
+	// step 0s, frequency 11.88 ppm (base 12.35)
 }

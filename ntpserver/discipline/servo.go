@@ -38,10 +38,6 @@ type Config struct {
 	MaxSlewRate   float64
 	MaxUpdateSkew float64 // ppm; frequency estimates less certain are not used. Default 1000 (chrony)
 	CorrTimeRatio float64 // slew duration / update interval, default 1
-	// Wander is the assumed random walk of the oscillator's frequency in
-	// ppm per √s; it keeps the frequency estimate open to new evidence.
-	// Default 0.005.
-	Wander float64
 }
 
 // MaxChange is chrony's `maxchange`.
@@ -90,7 +86,8 @@ type Servo struct {
 	pending    float64 // seconds: cooked minus system clock at t0
 	freq       float64 // base correction, ppm
 	applied    float64 // correction in effect on the clock, ppm
-	skew       float64 // ppm, standard error of freq
+	skew       float64 // ppm, standard error of freq (chrony's our_skew)
+	residual   float64 // ppm, the measured frequency the last update left out (chrony's our_residual_freq)
 	slewEnd    float64 // raw seconds when the current slew should be done
 	lastUpdate float64
 	updates    int
@@ -112,6 +109,9 @@ type segment struct {
 	t0, pending, rate float64
 }
 
+// minSkew is chrony's MIN_SKEW, in ppm.
+const minSkew = 1e-6
+
 // histLen bounds the history: re-plans come about once a second, and a
 // packet is never handled more than a few seconds after it arrived.
 const histLen = 32
@@ -129,9 +129,6 @@ func New(cfg Config, now time.Time) *Servo {
 	}
 	if cfg.CorrTimeRatio <= 0 {
 		cfg.CorrTimeRatio = 1
-	}
-	if cfg.Wander <= 0 {
-		cfg.Wander = 0.005
 	}
 	if cfg.InitialSkew <= 0 {
 		cfg.InitialSkew = cfg.MaxFrequency
@@ -214,6 +211,22 @@ func (s *Servo) Applied() float64 { return s.applied }
 // Skew returns the standard error of Frequency, in ppm.
 func (s *Servo) Skew() float64 { return s.skew }
 
+// Residual returns the residual frequency of the last update in ppm: the
+// part of the measured frequency error the update did not correct.
+func (s *Servo) Residual() float64 { return s.residual }
+
+// Correction returns the cooked clock minus the system clock at now (as
+// Pending) and the rate at which it changes, in seconds per second of
+// the system clock, until the servo next re-plans: served time is
+// now + pending + rate·(t - now) at system time t.
+func (s *Servo) Correction(now time.Time) (pending, rate float64) {
+	t := s.sec(now)
+	if t < s.t0 {
+		return s.Pending(now), 0
+	}
+	return s.Pending(now), s.rate() * 1e-6
+}
+
 // Updates returns the number of accepted clock updates.
 func (s *Servo) Updates() int { return s.updates }
 
@@ -252,7 +265,7 @@ func (s *Servo) Update(now time.Time, e Estimate, next time.Time) Action {
 	if math.IsNaN(interval) || interval < 0 {
 		interval = 0
 	}
-	a.DFreq = s.updateFrequency(e, interval)
+	a.DFreq = s.updateFrequency(e)
 
 	// The cooked clock moves by the offset and its rate by DFreq; the
 	// caller re-expresses what it stored in the new frame, and the
@@ -282,18 +295,32 @@ func (s *Servo) Update(now time.Time, e Estimate, next time.Time) Action {
 	return a
 }
 
-// updateFrequency blends the residual frequency into the base frequency
-// and returns the change.
-func (s *Servo) updateFrequency(e Estimate, interval float64) float64 {
-	if !(e.Skew > 0 && e.Skew < s.cfg.MaxUpdateSkew) || math.IsNaN(e.Freq) {
+// updateFrequency blends the measured residual frequency into the base
+// frequency as chrony's get_clock_estimates does, and returns the change.
+// The gain weighs the skew we expected (our own) against the measured
+// one; the new skew moves towards the measured one by the gain and adds
+// the extra skew of the jump itself, so that after a step or a frequency
+// change the skew (and with it the served bound) widens rather than only
+// ever shrinking. What the gain leaves out is the residual frequency,
+// which the served root dispersion grows with.
+func (s *Servo) updateFrequency(e Estimate) float64 {
+	if math.IsNaN(e.Freq) || math.IsNaN(e.Skew) {
 		return 0
 	}
-	v := s.skew*s.skew + s.cfg.Wander*s.cfg.Wander*interval
-	k := v / (v + e.Skew*e.Skew)
-	f := s.clampFreq(s.freq + k*e.Freq)
+	expected := s.skew
+	gain := 0.0
+	if math.Abs(e.Skew) <= s.cfg.MaxUpdateSkew {
+		gain = 3 * expected * expected / (3*expected*expected + e.Skew*e.Skew)
+	}
+	gain = min(max(gain, 0), 1)
+	est := gain * e.Freq
+	resid := e.Freq - est
+	extra := math.Sqrt(est*est*(1-gain) + resid*resid*gain)
+	s.skew = max(expected+gain*(e.Skew-expected)+extra, minSkew)
+	s.residual = resid
+	f := s.clampFreq(s.freq + est)
 	df := f - s.freq
 	s.freq = f
-	s.skew = math.Sqrt(v * e.Skew * e.Skew / (v + e.Skew*e.Skew))
 	return df
 }
 

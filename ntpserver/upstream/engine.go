@@ -88,6 +88,7 @@ type Engine struct {
 // reference is what the last clock update said about our clock.
 type reference struct {
 	raw       time.Time // system clock at the update (after any step)
+	served    time.Time // the served reference time: the cooked time of the update
 	at        float64   // cooked seconds
 	stratum   int       // of the selected source
 	refID     uint32

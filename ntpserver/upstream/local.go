@@ -55,18 +55,43 @@ func (e *Engine) syncStateAt(raw time.Time) ntpserver.SyncState {
 	now := e.cooked(raw)
 	prec := e.cfg.Precision
 	if e.localActive(raw, now) {
-		return ntpserver.LocalClock(uint8(e.localStratum()), prec)
+		st := ntpserver.LocalClock(uint8(e.localStratum()), prec)
+		e.cook(&st, raw)
+		return st
 	}
 	if !e.synced || e.err != nil || e.ref.stratum+1 >= 16 {
-		return ntpserver.Unsynchronised(prec)
+		st := ntpserver.Unsynchronised(prec)
+		e.cook(&st, raw)
+		return st
 	}
-	return ntpserver.SyncState{
+	// The reference time is the cooked time of the update, as the
+	// timestamps the server cooks. The dispersion is given at the reference time and
+	// grows at dispRate from there, as the server computes per reply.
+	st := ntpserver.SyncState{
 		Leap:           e.leap,
 		Stratum:        uint8(e.ref.stratum + 1),
 		Precision:      prec,
 		RefID:          e.ref.refID,
-		RefTime:        wire.TimeToNTP(e.ref.raw),
+		RefTime:        wire.TimeToNTP(e.ref.served),
 		RootDelay:      durationOf(e.ref.rootDelay),
-		RootDispersion: durationOf(e.rootDispAt(raw)),
+		RootDispersion: durationOf(e.ref.rootDisp),
+		DispRate:       e.dispRate(),
 	}
+	e.cook(&st, raw)
+	return st
+}
+
+// cook sets the state's correction from the system clock to the served
+// (cooked) time at system clock time raw: what the servo has yet to
+// correct, and how fast that changes until it next re-plans. The server
+// adds it to its receive and transmit timestamps, so clients get the
+// engine's best estimate of true time, not the clock halfway through a
+// slew (chrony serves its cooked time too). After a fatal maxchange the
+// clock is left alone, and so is the time served.
+func (e *Engine) cook(st *ntpserver.SyncState, raw time.Time) {
+	if e.err != nil {
+		return
+	}
+	p, r := e.servo.Correction(raw)
+	st.Correction = ntpserver.Correction{At: raw.UnixNano(), Offset: p, Rate: r}
 }

@@ -71,5 +71,5 @@ func (r *reference) servedIn(p *wire.Packet) bool {
 	return !r.raw.IsZero() && !p.RefTime.IsZero() &&
 		int(p.Stratum) == r.stratum+1 && p.RefID == r.refID &&
 		p.RootDelay == wire.DurationToShort(durationOf(r.rootDelay)) &&
-		p.RefTime == wire.TimeToNTP(r.raw)
+		p.RefTime == wire.TimeToNTP(r.served)
 }

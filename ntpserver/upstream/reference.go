@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
 	"github.com/ntpbox/ntpbox/ntpserver/discipline"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
@@ -60,22 +59,21 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 	if e.synced || e.everSynced {
 		e.interval = after - e.ref.at
 	}
-	// What the servo has yet to correct, at the update.
-	pending := math.Abs(e.servo.Pending(raw.Add(act.Step)))
+	// chrony's root dispersion (SST_GetTrackingData): the source's,
+	// the sample's own, the source's skew over the sample's age and the
+	// standard deviation of the estimate. The offset found is not added:
+	// what the servo has yet to correct is in the served (cooked) time,
+	// not an error of it, and a step is not one either.
 	e.prevRef = e.ref
 	e.ref = reference{
 		raw:       raw.Add(act.Step),
+		served:    e.epoch.Add(durationOf(after)),
 		at:        after,
 		stratum:   b.stratum,
 		refID:     b.refID,
 		name:      b.name,
 		rootDelay: n.rootDelay + n.delay,
-		// Without the correction still to make: rootDispAt adds what
-		// is left of it when the time is served, so that the bound
-		// shrinks as the slew goes instead of staying at the offset
-		// found at the update until the next one.
-		rootDisp: n.rootDisp + n.disp + ntpserver.PHI*max(now-n.t, 0) + b.sel.sd +
-			max(math.Abs(est.Offset)-pending, 0),
+		rootDisp:  n.rootDisp + n.disp + b.stats.skew*max(now-n.t, 0) + b.sel.sd,
 	}
 	e.leap = leapVote(surv, e.ref.raw)
 	e.lastOffset = est.Offset
@@ -161,19 +159,24 @@ func leapDay(t time.Time) bool {
 }
 
 // rootDistance is the served root distance at system clock time raw:
-// half the root delay plus the root dispersion grown at PHI since the
-// last update.
+// half the root delay plus the root dispersion grown since the update.
 func (e *Engine) rootDistance(raw time.Time) float64 {
-	age := max(raw.Sub(e.ref.raw).Seconds(), 0)
-	return e.ref.rootDelay/2 + e.rootDispAt(raw) + ntpserver.PHI*age
+	return e.ref.rootDelay/2 + e.rootDispAt(raw)
 }
 
-// rootDispAt is the root dispersion at the reference time as it stands
-// at system clock time raw: the update's, plus the part of the clock's
-// error the servo has not corrected yet (all of it under -x, where the
-// served clock is never corrected).
+// rootDispAt is the root dispersion at system clock time raw: the
+// update's, grown at dispRate since then (chrony's get_root_dispersion).
 func (e *Engine) rootDispAt(raw time.Time) float64 {
-	return e.ref.rootDisp + math.Abs(e.servo.Pending(raw))
+	return e.ref.rootDisp + e.dispRate()*math.Abs(raw.Sub(e.ref.raw).Seconds())
+}
+
+// dispRate is how fast the root dispersion grows between updates, in
+// seconds per second: the skew of our frequency, the residual frequency
+// the last update left uncorrected and maxclockerror (chrony's), not a
+// fixed 15 ppm. A step or a frequency jump widens the skew (see
+// discipline), so the bound after one grows faster.
+func (e *Engine) dispRate() float64 {
+	return (e.servo.Skew()+math.Abs(e.servo.Residual()))*1e-6 + maxClockError
 }
 
 // pushStatus tells the kernel the synchronisation state: synchronised
@@ -187,7 +190,7 @@ func (e *Engine) pushStatus() {
 	if e.synced && e.err == nil {
 		st.Synced = e.cfg.RTCSync
 		st.Leap = clock.Leap(e.leap)
-		st.MaxError = durationOf(e.ref.rootDelay/2 + e.rootDispAt(e.clk.Now()))
+		st.MaxError = durationOf(e.rootDistance(e.clk.Now()))
 		st.EstError = durationOf(math.Abs(e.lastOffset) + e.selectedSD())
 	}
 	e.setStatus(st)

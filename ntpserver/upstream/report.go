@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
@@ -84,7 +83,7 @@ func (e *Engine) Tracking() TrackingReport {
 		r.Stratum = e.ref.stratum + 1
 		r.RefTime = e.ref.raw.UTC()
 		r.RootDelay = durationOf(e.ref.rootDelay)
-		r.RootDispersion = durationOf(e.rootDispAt(raw) + ntpserver.PHI*max(raw.Sub(e.ref.raw).Seconds(), 0))
+		r.RootDispersion = durationOf(e.rootDispAt(raw))
 		r.Leap = leapName(e.leap)
 	}
 	return r

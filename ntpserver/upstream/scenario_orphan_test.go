@@ -176,10 +176,12 @@ func TestOrphanFailover(t *testing.T) {
 // reachable). The box whose upstream is first set aside follows the
 // other (stratum 3), whose replies then show a loop (test D): the
 // other box gets no new samples from it, so it keeps its dead upstream
-// selected and serves stratum 2 with a root dispersion growing by
-// 15 µs/s. Both serve the same time. Only when that box's root distance
-// reaches `distance` (1 s) after about 18.5 hours does the local
-// reference take over, and the orphan rule picks the lower address.
+// selected and serves stratum 2 with a root dispersion growing at the
+// rate it serves (its skew, residual frequency and maxclockerror, about
+// 1 µs/s: chrony's, not RFC 5905's fixed 15). Both serve the same time.
+// Only when that box's root distance reaches `distance` (1 s), about ten
+// days later, does the local reference take over, and the orphan rule
+// picks the lower address.
 func TestOrphanBakedConfig(t *testing.T) {
 	const outage = 3600.0
 	for _, tc := range []struct {
@@ -207,7 +209,25 @@ func TestOrphanBakedConfig(t *testing.T) {
 			}
 			n.Run(outage*time.Second + time.Duration(tc.follow)*time.Second)
 			chain := n.follows(n.boxes[0]) != nil || n.follows(n.boxes[1]) != nil
-			n.Run(20 * time.Hour)
+			// The box still on its dead upstream: when its served root
+			// distance, growing at the rate it serves, reaches 1 s.
+			var lead *lanBox
+			for _, b := range n.boxes {
+				if st := b.served(); st.Stratum == 2 {
+					lead = b
+				}
+			}
+			if lead == nil || lead.served().DispRate <= 0 {
+				t.Fatalf("no box serves stratum 2 with a growing dispersion")
+			}
+			st := lead.served()
+			d0 := st.RootDelay.Seconds()/2 + st.RootDispersion.Seconds()
+			refAge := wire.TimeToNTP(lead.Clock.Now()).Sub(st.RefTime).Seconds()
+			left := (1-d0)/st.DispRate - refAge
+			reach := n.Elapsed() - outage + left
+			t.Logf("%s: root distance %.3f ms at the reference, growing %.3f µs/s: 1 s %.1f h after the outage",
+				lead.name, d0*1e3, st.DispRate*1e6, reach/3600)
+			n.Run(time.Duration((left + 3600) * float64(time.Second)))
 			t.Logf("after the outage, served times within %s; timeline:\n%s", us(maxSpread), tl.since(0))
 			if !chain {
 				t.Errorf("%.0f s after the outage neither box follows the other", tc.follow)
@@ -219,12 +239,12 @@ func TestOrphanBakedConfig(t *testing.T) {
 				t.Errorf("served times %s apart", us(maxSpread))
 			}
 			if got := describe(n.boxes[0].served()); got != "stratum 10 refid 127.127.1.1" {
-				t.Errorf("after 20 h the lower address serves %s", got)
+				t.Errorf("an hour later the lower address serves %s", got)
 			}
 			if got := describe(n.boxes[1].served()); got != "stratum 11 refid 198.18.0.11" {
-				t.Errorf("after 20 h the higher address serves %s", got)
+				t.Errorf("an hour later the higher address serves %s", got)
 			}
-			if tl.changed < 18*3600 {
+			if tl.changed < reach-2*3600 {
 				t.Errorf("the orphan state came %.0f s after the outage; want after the root distance reached 1 s", tl.changed)
 			}
 		})
