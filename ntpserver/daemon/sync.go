@@ -54,6 +54,9 @@ type syncer struct {
 	replaceWait func() time.Duration
 
 	conn4, conn6 *net.UDPConn
+	// tx4 and tx6 read the kernel's transmit timestamps of the polls on
+	// conn4 and conn6; nil where the kernel gives none.
+	tx4, tx6 *ntpserver.TxStamper
 	closed       chan struct{} // closed by close
 	closeOnce    sync.Once
 	rx           chan reply
@@ -126,6 +129,18 @@ func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lin
 				log.Warn("no kernel receive timestamps or local addresses for upstream replies", "err", err)
 			}
 		}
+	}
+	var errTx error
+	if s.conn4 != nil {
+		s.tx4, errTx = ntpserver.EnableTxTimestamps(s.conn4)
+	}
+	if s.conn6 != nil {
+		var err error
+		s.tx6, err = ntpserver.EnableTxTimestamps(s.conn6)
+		errTx = errors.Join(errTx, err)
+	}
+	if errTx != nil {
+		log.Warn("no kernel transmit timestamps for polls: using the clock read just before each send", "err", errTx)
 	}
 	return s, nil
 }
@@ -229,16 +244,26 @@ func (s *syncer) pollDue(buf []byte) {
 		}
 		n := s.eng.Transmit(id, now, buf)
 		addr := s.addrOf(id)
-		conn := s.conn4
+		conn, tx := s.conn4, s.tx4
 		if addr.Addr().Is6() && !addr.Addr().Is4In6() {
-			conn = s.conn6
+			conn, tx = s.conn6, s.tx6
 		}
 		if conn == nil || n == 0 {
 			continue
 		}
+		// T1 as late as possible: the kernel's transmit timestamp, or
+		// else the clock read after Transmit re-planned and reselected.
+		sendAt := s.clk.Now()
 		if _, err := conn.WriteToUDPAddrPort(buf[:n], addr); err != nil {
 			s.log.Debug("poll", "source", addr, "err", err)
+			continue
 		}
+		if tx != nil {
+			if t, ok := tx.Sent(); ok {
+				sendAt = t
+			}
+		}
+		s.eng.Sent(id, sendAt)
 	}
 }
 

@@ -100,6 +100,24 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	return n
 }
 
+// Sent tells the engine when the request just made for source id really
+// left: the kernel's transmit timestamp, or the clock read just before
+// the send. It replaces the time given to Transmit, which was read before
+// the request was built, the slew re-planned and the sources reselected.
+// A time earlier than that, or more than a second later, is not this
+// request's and is ignored.
+func (e *Engine) Sent(id SourceID, t time.Time) {
+	s := e.source(id)
+	if s == nil || s.xmt == 0 || s.answered {
+		return
+	}
+	t = t.Round(0)
+	if d := t.Sub(s.t1); d < 0 || d > time.Second {
+		return
+	}
+	s.t1, s.p1 = t, e.servo.Pending(t)
+}
+
 // adjustPoll is chrony's poll score: fractional adjustments accumulate
 // until they move the poll exponent by whole steps, within
 // [minpoll (or the RATE floor), maxpoll].

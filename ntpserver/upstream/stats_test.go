@@ -4,7 +4,12 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
+	"time"
+
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/ntpserver/clock"
 )
 
 // line returns n samples of offset a + b·t every dt seconds, with
@@ -194,5 +199,41 @@ func TestOutliersNeverStickASource(t *testing.T) {
 	}
 	if math.Abs(s.stats.slope-130e-6) > 2e-6 {
 		t.Errorf("slope %.2f ppm, want 130", s.stats.slope*1e6)
+	}
+}
+
+// fixedClock is a clock.Clock that reads t and ignores adjustments.
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time               { return c.t }
+func (c *fixedClock) Step(time.Duration) error     { return nil }
+func (c *fixedClock) SetFrequency(float64) error   { return nil }
+func (c *fixedClock) Frequency() (float64, error)  { return 0, nil }
+func (c *fixedClock) SetStatus(clock.Status) error { return nil }
+
+// Sent moves the request's T1 to when it really left (the kernel's
+// transmit timestamp), and only forward, by at most a second.
+func TestSentMovesT1(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 4, 0, 0, 0, time.UTC)
+	clk := &fixedClock{t: t0}
+	e := NewEngine(Config{Precision: -20}, clock.NewNoControl(clk), slog.New(slog.DiscardHandler))
+	id := e.AddSource("198.18.0.1", netip.MustParseAddrPort("198.18.0.1:123"), config.Source{MinPoll: 6, MaxPoll: 10})
+	buf := make([]byte, 48)
+	if e.Transmit(id, t0, buf) == 0 {
+		t.Fatal("no request")
+	}
+	s := e.source(id)
+	e.Sent(id, t0.Add(-time.Millisecond))
+	if !s.t1.Equal(t0) {
+		t.Errorf("T1 moved back to %v", s.t1)
+	}
+	e.Sent(id, t0.Add(2*time.Second))
+	if !s.t1.Equal(t0) {
+		t.Errorf("T1 moved by 2 s to %v", s.t1)
+	}
+	late := t0.Add(350 * time.Microsecond)
+	e.Sent(id, late)
+	if !s.t1.Equal(late) {
+		t.Errorf("T1 %v, want the transmit timestamp %v", s.t1, late)
 	}
 }
