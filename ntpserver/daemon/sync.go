@@ -56,12 +56,12 @@ type syncer struct {
 	conn4, conn6 *net.UDPConn
 	// tx4 and tx6 read the kernel's transmit timestamps of the polls on
 	// conn4 and conn6; nil where the kernel gives none.
-	tx4, tx6 *ntpserver.TxStamper
-	closed       chan struct{} // closed by close
-	closeOnce    sync.Once
-	rx           chan reply
-	resolved     chan resolution
-	updates      chan syncUpdate
+	tx4, tx6  *ntpserver.TxStamper
+	closed    chan struct{} // closed by close
+	closeOnce sync.Once
+	rx        chan reply
+	resolved  chan resolution
+	updates   chan syncUpdate
 }
 
 // sourceLine is one configured server or pool line.
