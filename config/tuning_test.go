@@ -255,3 +255,121 @@ func TestSourceOptionsBad(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderTuning: `ntpbox config` shows the Tuning directives and the
+// source options that are not at their defaults, each with its origin, in
+// chrony.conf syntax that parses back to the same settings.
+func TestRenderTuning(t *testing.T) {
+	text := `server ntp1 iburst maxdelay 0.3 maxdelayratio 2 maxdelaydevratio 5 mindelay 0.0001 asymmetry 0 offset -5e-05 minstratum 2 filter 3 polltarget 16 presend 9 version 3 minsamples 4 maxsamples 32 xleave key 5
+pool pool.example maxsources 2 presend 0 asymmetry -0.25
+maxdistance 16
+maxjitter 0.5
+combinelimit 0
+stratumweight 0.01
+reselectdist 0.001
+maxclockerror 10
+maxdrift 500
+maxslewrate 1000
+maxupdateskew -100
+minsamples 4
+maxsamples 32
+corrtimeratio 10
+fallbackdrift 16 19
+leapsectz right/UTC
+clockprecision 8e-9
+leapsecmode system
+maxdistance 8
+`
+	cfg, _ := mustParse(t, text)
+	var buf strings.Builder
+	if err := cfg.Render(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"server ntp1 iburst maxdelay 0.3 maxdelayratio 2 maxdelaydevratio 5 mindelay 0.0001 asymmetry 0 offset -5e-05 minstratum 2 filter 3 polltarget 16 presend 9 version 3 minsamples 4 maxsamples 32 xleave # test.conf:1\n",
+		"pool pool.example maxsources 2 asymmetry -0.25 presend 0 # test.conf:2\n",
+		"maxdistance 8                           # test.conf:19\n",
+		"maxjitter 0.5                           # test.conf:4\n",
+		"combinelimit 0                          # test.conf:5\n",
+		"stratumweight 0.01                      # test.conf:6\n",
+		"reselectdist 0.001                      # test.conf:7\n",
+		"maxclockerror 10                        # test.conf:8\n",
+		"maxdrift 500                            # test.conf:9\n",
+		"maxslewrate 1000                        # test.conf:10\n",
+		"maxupdateskew 100                       # test.conf:11\n",
+		"minsamples 4                            # test.conf:12\n",
+		"maxsamples 32                           # test.conf:13\n",
+		"corrtimeratio 10                        # test.conf:14\n",
+		"clockprecision 8e-09                    # test.conf:17\n",
+		"fallbackdrift 16 19                     # test.conf:15\n",
+		"leapsectz right/UTC                     # test.conf:16\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Render lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "leapsecmode") {
+		t.Errorf("Render shows leapsecmode system, the only mode:\n%s", out)
+	}
+	back, warnings, err := ParseBytes("rendered.conf", []byte(out))
+	if err != nil {
+		t.Fatalf("rendered config does not parse: %v\n%s", err, out)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("rendered config warns: %v", warnings)
+	}
+	if a, b := settings(cfg), settings(back); !reflect.DeepEqual(a, b) {
+		t.Errorf("round trip changed the settings:\n got  %+v\n want %+v", b, a)
+	}
+
+	// At their defaults, nothing is shown.
+	cfg, _ = mustParse(t, "server ntp1\nmaxdistance 3\nmaxsamples 0\nfallbackdrift 0 0\n")
+	buf.Reset()
+	if err := cfg.Render(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"maxdistance", "maxsamples", "fallbackdrift", "maxdelay", "presend", "asymmetry", "version"} {
+		if strings.Contains(buf.String(), absent) {
+			t.Errorf("Render shows %s at its default:\n%s", absent, buf.String())
+		}
+	}
+}
+
+// TestValidateTuning: Decode rejects the fields out of the ranges Parse
+// guarantees.
+func TestValidateTuning(t *testing.T) {
+	good, _ := mustParse(t, "server ntp1\n")
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"Tuning.maxdistance", func(c *Config) { c.Tuning.MaxDistance = -1 }},
+		{"Tuning.maxdrift", func(c *Config) { c.Tuning.MaxDrift = 500001 }},
+		{"Tuning.maxupdateskew", func(c *Config) { c.Tuning.MaxUpdateSkew = -1 }},
+		{"Tuning.minsamples", func(c *Config) { c.Tuning.MinSamples = -1 }},
+		{"Tuning.clockprecision", func(c *Config) { c.Tuning.ClockPrecision = 2 }},
+		{"Tuning.FallbackDrift", func(c *Config) { c.Tuning.FallbackDrift = &FallbackDrift{19, 16} }},
+		{"Tuning.FallbackDrift", func(c *Config) { c.Tuning.FallbackDrift = &FallbackDrift{0, 16} }},
+		{"Tuning.LeapSecTZ", func(c *Config) { c.Tuning.LeapSecTZ = "right/UTC extra" }},
+		{"Source.MaxDelay", func(c *Config) { c.Sources[0].MaxDelay = 1001 }},
+		{"Source.MaxDelayRatio", func(c *Config) { c.Sources[0].MaxDelayRatio = -1 }},
+		{"Source.Asymmetry", func(c *Config) { c.Sources[0].Asymmetry = 0.7 }},
+		{"Source.PollTarget", func(c *Config) { c.Sources[0].PollTarget = 0 }},
+		{"Source.Presend", func(c *Config) { c.Sources[0].Presend = 50 }},
+		{"Source.Version", func(c *Config) { c.Sources[0].Version = 0 }},
+		{"Source.MinSamples", func(c *Config) { c.Sources[0].MinSamples = -2 }},
+		{"Source.MinStratum", func(c *Config) { c.Sources[0].MinStratum = 17 }},
+	}
+	for _, tt := range tests {
+		c := *good
+		c.Sources = append([]Source(nil), good.Sources...)
+		tt.edit(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.name) {
+			t.Errorf("%s: Validate() = %v", tt.name, err)
+		}
+	}
+}
