@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,13 +30,24 @@ var implemented = map[string]bool{
 	"pool": true, "makestep": true, "driftfile": true, "rtcsync": true,
 	"minsources": true, "maxchange": true, "bindcmdaddress": true, "cmdport": true,
 	"pidfile": true, "include": true, "confdir": true,
+	// Config.Tuning.
+	"maxdistance": true, "maxjitter": true, "combinelimit": true, "stratumweight": true,
+	"reselectdist": true, "maxclockerror": true, "maxdrift": true, "maxslewrate": true,
+	"maxupdateskew": true, "minsamples": true, "maxsamples": true, "corrtimeratio": true,
+	"fallbackdrift": true, "leapsectz": true, "clockprecision": true,
+	// `leapsecmode system` only; the other modes are rejected.
+	"leapsecmode": true,
 }
 
+// rejectedDirectives are the chrony 4.3 directives that are an error:
+// ignoring them would change the time served.
+var rejectedDirectives = []string{"peer", "refclock", "manual", "initstepslew", "smoothtime", "tempcomp"}
+
 // TestEveryChronyDirectiveKnown checks that each chrony 4.3 directive is
-// either implemented or warned about, whatever its arguments.
+// implemented, rejected or warned about, whatever its arguments.
 func TestEveryChronyDirectiveKnown(t *testing.T) {
 	for _, name := range chrony43Directives {
-		if implemented[name] {
+		if implemented[name] || slices.Contains(rejectedDirectives, name) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
@@ -47,12 +59,68 @@ func TestEveryChronyDirectiveKnown(t *testing.T) {
 			}
 		})
 	}
-	if got := len(implemented); got != 20 {
-		t.Errorf("%d implemented directives listed, want 20", got)
+	if got := len(implemented); got != 36 {
+		t.Errorf("%d implemented directives listed, want 36", got)
 	}
 	for name := range implemented {
 		if _, ok := unimplemented(name); ok {
 			t.Errorf("%s is both implemented and in the unimplemented list", name)
+		}
+		if rejected(name) {
+			t.Errorf("%s is both implemented and rejected", name)
+		}
+	}
+	for _, name := range rejectedDirectives {
+		if _, ok := unimplemented(name); ok {
+			t.Errorf("%s is both rejected and in the unimplemented list", name)
+		}
+		if !slices.Contains(chrony43Directives, name) {
+			t.Errorf("%s is not a chrony 4.3 directive", name)
+		}
+	}
+}
+
+// TestRejectedDirectives: a directive that would change the time served
+// is an error naming it, whatever its arguments, and stops the config.
+func TestRejectedDirectives(t *testing.T) {
+	for _, name := range rejectedDirectives {
+		for _, args := range []string{"", " 1 2 3", " PPS /dev/pps0 refid GPS"} {
+			t.Run(name+args, func(t *testing.T) {
+				cfg, warnings, err := ParseBytes(testFile, []byte("server ntp1\n"+strings.ToUpper(name)+args+"\n"))
+				want := "test.conf:2: " + name + ": not implemented by ntpbox; it would change the time served (remove it)"
+				if cfg != nil || err == nil || err.Error() != want {
+					t.Errorf("got %v, %v; want the error %q", cfg, err, want)
+				}
+				if len(warnings) != 0 {
+					t.Errorf("warnings %v, want none", warnings)
+				}
+			})
+		}
+	}
+}
+
+func TestLeapSecMode(t *testing.T) {
+	for _, line := range []string{"leapsecmode system", "LEAPSECMODE System"} {
+		cfg, warnings := mustParse(t, line)
+		if len(warnings) != 0 {
+			t.Errorf("%s: warnings %v, want none", line, warnings)
+		}
+		if o, ok := cfg.OriginOf("leapsecmode"); !ok || o.Line != 1 {
+			t.Errorf("%s: origin %v %v", line, o, ok)
+		}
+	}
+	tests := []struct{ line, want string }{
+		{"leapsecmode slew", `test.conf:1: leapsecmode: "slew" is not implemented by ntpbox; it would change the time served (use system, which ntpbox does: the kernel inserts or deletes the leap second, or remove the line)`},
+		{"leapsecmode STEP", `test.conf:1: leapsecmode: "STEP" is not implemented by ntpbox; it would change the time served (use system, which ntpbox does: the kernel inserts or deletes the leap second, or remove the line)`},
+		{"leapsecmode ignore", `test.conf:1: leapsecmode: "ignore" is not implemented by ntpbox; it would change the time served (use system, which ntpbox does: the kernel inserts or deletes the leap second, or remove the line)`},
+		{"leapsecmode smear", `test.conf:1: leapsecmode: expected a mode: system, slew, step or ignore, got "smear"`},
+		{"leapsecmode", `test.conf:1: leapsecmode: expected a mode: system, slew, step or ignore, got nothing`},
+		{"leapsecmode system slew", `test.conf:1: leapsecmode: expected only a mode: system, slew, step or ignore, got extra argument "slew"`},
+	}
+	for _, tt := range tests {
+		_, _, err := ParseBytes(testFile, []byte(tt.line))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s: error %v, want %s", tt.line, err, tt.want)
 		}
 	}
 }

@@ -14,6 +14,23 @@ const (
 	DefaultMaxSources = 4  // pool `maxsources`
 
 	DefaultLocalStratum = 10 // `local stratum`
+
+	// Source options (chrony 4.3's srcparams.h).
+	DefaultMaxDelay         = 3.0 // source `maxdelay`, seconds
+	DefaultMaxDelayDevRatio = 10  // source `maxdelaydevratio`
+	DefaultPollTarget       = 8   // source `polltarget`
+	DefaultVersion          = 4   // source `version`
+
+	// DefaultAsymmetry is chrony's default of the source `asymmetry`
+	// option: any value outside -0.5..0.5 means "estimate the asymmetry
+	// from the measurements", and chrony uses 1.0 to say so.
+	DefaultAsymmetry = 1.0
+
+	// DefaultPresend is chrony's default of the source `presend` option:
+	// a presend is sent when the polling interval is >= 2^Presend s, and
+	// 100 is above every polling interval (-7..24), so never. 0 is not
+	// "off": `presend 0` presends whenever the interval is >= 1 s.
+	DefaultPresend = 100
 )
 
 // Config is a parsed, validated ntpbox config file.
@@ -37,6 +54,7 @@ type Config struct {
 	BindCmdAddress string       // `bindcmdaddress`: an absolute path of the unix control socket ("/" disables it) or an IP address in canonical form; default ""
 	CmdPort        int          // `cmdport` 0..65535, default 323; 0 disables the UDP command port
 	PidFile        string       // `pidfile`, "" when absent; "/" disables the PID file (as in chrony)
+	Tuning         Tuning       // chrony's selection and clock directives; defaults from DefaultTuning()
 
 	// ntpbox's discovery directives (not chrony's).
 	Advertise []netip.Addr // `advertise`: servers announced by DHCP and DNS, unique, no zones; empty means the box's own address
@@ -143,10 +161,94 @@ type Source struct {
 	// It is 0 for a server line.
 	MaxSources int
 
+	// The measurement options of chrony.conf(5). The parser sets chrony's
+	// default in each for every server and pool line.
+	MaxDelay         float64 // `maxdelay`: largest round-trip delay of a usable measurement, s, 0..1000, default 3
+	MaxDelayRatio    float64 // `maxdelayratio`: largest delay as a multiple of the minimum delay, 0..1e6; 0 (the default) = off
+	MaxDelayDevRatio float64 // `maxdelaydevratio`: largest delay increase over the minimum, in standard deviations, 0..1e6, default 10
+	MinDelay         float64 // `mindelay`: fixed minimum round-trip delay, s, >= 0; 0 (the default) = off (use the measured minimum)
+	// Asymmetry is `asymmetry`, the asymmetry of the network jitter,
+	// -0.5..0.5 (negative: the requests' delay varies more than the
+	// responses'). The default, DefaultAsymmetry (1.0), is chrony's
+	// "estimate it from the measurements"; 0 turns the correction off.
+	Asymmetry  float64
+	Offset     float64 // `offset`: correction added to the offsets measured, s, any finite number, default 0
+	MinStratum int     // `minstratum`: the source's stratum is raised to at least this, 0..16, default 0 (chrony uses at most 15)
+	Filter     int     // `filter`: median filter over this many polls, 0..2147483647; 0 (the default) = off
+	PollTarget int     // `polltarget`: measurements to keep in the regression, steering the poll between minpoll and maxpoll, 1..2147483647, default 8
+	// Presend is `presend`: from a polling interval of 2^Presend s up, an
+	// extra request goes 2 s before each measurement, log2 s, -32..32. The
+	// default, DefaultPresend (100), is chrony's and means never; 0 is not
+	// off.
+	Presend int
+	// Version is `version`, the NTP version of the requests, 1..4,
+	// default 4. (chrony 4.3 defaults to 3 when `key` names a key with a
+	// hash longer than 160 bits; `key` is not implemented here.)
+	Version    int
+	MinSamples int  // `minsamples`: 0..2147483647, or -1 (the default) for Tuning.MinSamples
+	MaxSamples int  // `maxsamples`: 0..2147483647 (0 = no configured limit), or -1 (the default) for Tuning.MaxSamples
+	XLeave     bool // `xleave`: interleaved mode
+
 	// Options lists, lower-case and without values, the chrony source
 	// options that were accepted but are not implemented by ntpbox (e.g.
-	// "key", "nts", "xleave", "maxdelay"). Each also produced a Warning.
+	// "key", "nts", "copy", "maxdelayquant"). Each also produced a Warning.
 	Options []string
+}
+
+// Tuning is chrony's source selection and system clock directives. A
+// Config from Parse has DefaultTuning's value in each field whose
+// directive is absent; every field is within the range documented on it.
+// chrony 4.3 itself checks no range here (it clamps some values where it
+// uses them); ntpbox rejects values outside the useful range instead.
+type Tuning struct {
+	MaxDistance   float64 // `maxdistance`: largest root distance of a selectable source, s, >= 0, default 3
+	MaxJitter     float64 // `maxjitter`: largest jitter of a selectable source, s, >= 0, default 1
+	CombineLimit  float64 // `combinelimit`: sources within this multiple of the selected one's distance are combined, >= 0, default 3; 0 = use the selected source alone
+	StratumWeight float64 // `stratumweight`: distance added per stratum in the selection, s, >= 0, default 0.001
+	ReselectDist  float64 // `reselectdist`: distance added to the sources not selected, s, >= 0, default 0.0001
+	MaxClockError float64 // `maxclockerror`: frequency error the clock can gain on its own, ppm, >= 0, default 1
+	MaxDrift      float64 // `maxdrift`: largest frequency correction, ppm, 0..500000, default 500000 (chrony's clamp)
+	MaxSlewRate   float64 // `maxslewrate`: largest slew rate, ppm, >= 0, default 1e6/12 (83333.333); the system driver limits it further (100000 on Linux)
+	// MaxUpdateSkew is `maxupdateskew`: a frequency estimate with a larger
+	// error bound is not used, ppm, >= 0, default 1000. chrony takes the
+	// absolute value, so a negative value in the file is stored positive.
+	MaxUpdateSkew float64
+	// MinSamples is `minsamples`, the default minimum number of samples
+	// kept per source, 0..2147483647, default 6. chrony clamps it to
+	// 1..the source's maximum when it uses it.
+	MinSamples int
+	// MaxSamples is `maxsamples`, the default maximum number of samples
+	// kept per source, 0..2147483647. The default is chrony's 0: no
+	// configured limit, that is the built-in maximum of 64; chrony clamps
+	// other values to 1..64 when it uses them.
+	MaxSamples     int
+	CorrTimeRatio  float64        // `corrtimeratio`: slewing time over the correction interval, >= 0, default 3
+	FallbackDrift  *FallbackDrift // `fallbackdrift MIN MAX`; nil when absent, or when a bound is 0 or MAX < MIN (chrony's "no fallback drifts")
+	LeapSecTZ      string         // `leapsectz`: a time zone name (such as right/UTC) to read leap seconds from; "" when absent
+	ClockPrecision float64        // `clockprecision`: the system clock's precision, s, 0..1; 0 (the default) = measure it at start
+}
+
+// FallbackDrift is `fallbackdrift MIN MAX`: fallback drifts over
+// intervals of 2^MIN to 2^MAX seconds since the last clock update, with
+// 1 <= Min <= Max <= 30.
+type FallbackDrift struct{ Min, Max int }
+
+// DefaultTuning returns chrony 4.3's defaults of the Tuning directives.
+func DefaultTuning() Tuning {
+	return Tuning{
+		MaxDistance:   3,
+		MaxJitter:     1,
+		CombineLimit:  3,
+		StratumWeight: 0.001,
+		ReselectDist:  1e-4,
+		MaxClockError: 1,
+		MaxDrift:      500000,
+		MaxSlewRate:   1e6 / 12,
+		MaxUpdateSkew: 1000,
+		MinSamples:    6,
+		MaxSamples:    0,
+		CorrTimeRatio: 3,
+	}
 }
 
 // MakeStep is `makestep threshold limit`.
@@ -169,5 +271,6 @@ func Default() *Config {
 		ClientLogLimit: DefaultClientLogLimit,
 		MinSources:     DefaultMinSources,
 		CmdPort:        DefaultCmdPort,
+		Tuning:         DefaultTuning(),
 	}
 }

@@ -10,11 +10,19 @@
 // ntpbox implements allow, deny, local, port, bindaddress, ratelimit,
 // clientloglimit, noclientlog, server, pool, makestep, driftfile, rtcsync,
 // minsources, maxchange, bindcmdaddress, cmdport, pidfile, include and
-// confdir, and three directives of its own for discovery that chrony does
-// not have: advertise, dhcp and dns (see discovery.go). Every other chrony directive is accepted with a Warning that
-// ntpbox ignores it; a word that is no chrony directive is an Error. The
-// same holds for the options of server and pool: the ones ntpbox does not
-// implement are checked, listed in Source.Options and warned about.
+// confdir; the selection and clock directives of Config.Tuning
+// (maxdistance, maxjitter, combinelimit, stratumweight, reselectdist,
+// maxclockerror, maxdrift, maxslewrate, maxupdateskew, minsamples,
+// maxsamples, corrtimeratio, fallbackdrift, leapsectz, clockprecision);
+// `leapsecmode system`; and three directives of its own for discovery
+// that chrony does not have: advertise, dhcp and dns (see discovery.go).
+// The chrony directives that would change the time served if ignored
+// (peer, refclock, manual, initstepslew, smoothtime, tempcomp, and
+// leapsecmode other than system) are an Error. Every other chrony
+// directive is accepted with a Warning that ntpbox ignores it; a word that
+// is no chrony directive is an Error. The options of server and pool that
+// ntpbox does not implement are checked, listed in Source.Options and
+// warned about.
 //
 // Parsing has no side effects other than reading the included files
 // through an FS: it does not resolve host names, open sockets or write

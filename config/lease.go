@@ -52,10 +52,9 @@ func (c *Config) addLease(l *Lease) {
 		if dup {
 			continue
 		}
-		c.Sources = append(c.Sources, Source{
-			Origin: l.origin("option 42"), Host: a.String(), Port: DefaultPort, IBurst: true,
-			MinPoll: DefaultMinPoll, MaxPoll: DefaultMaxPoll,
-		})
+		s := DefaultSource(false)
+		s.Origin, s.Host, s.IBurst = l.origin("option 42"), a.String(), true
+		c.Sources = append(c.Sources, s)
 	}
 }
 

@@ -197,6 +197,18 @@ func (p *parser) directive(l *line) error {
 		return p.include(l)
 	case "confdir":
 		return p.confDir(l)
+	case "fallbackdrift":
+		return p.fallbackDrift(l)
+	case "leapsectz":
+		return p.leapSecTZ(l)
+	case "leapsecmode":
+		return p.leapSecMode(l)
+	}
+	if ok, err := p.tuningDirective(l); ok {
+		return err
+	}
+	if rejected(l.name) {
+		return errors.New(msgChangesTime)
 	}
 	if msg, ok := unimplemented(l.name); ok {
 		p.warn(l, msg)

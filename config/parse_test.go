@@ -8,7 +8,7 @@ import (
 )
 
 func TestDefault(t *testing.T) {
-	want := &Config{Port: 123, ClientLogLimit: 524288, MinSources: 1, CmdPort: 323}
+	want := &Config{Port: 123, ClientLogLimit: 524288, MinSources: 1, CmdPort: 323, Tuning: DefaultTuning()}
 	if got := Default(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() = %+v, want %+v", got, want)
 	}
@@ -86,7 +86,7 @@ func TestUnknownDirective(t *testing.T) {
 }
 
 func TestAllErrorsCollected(t *testing.T) {
-	text := "port 99999\nserver ntp1 iburst\nlocal stratum 16\nrefclock PPS /dev/pps0\nbogus\n"
+	text := "port 99999\nserver ntp1 iburst\nlocal stratum 16\nlogdir /var/log/chrony\nbogus\n"
 	cfg, warnings, err := ParseBytes(testFile, []byte(text))
 	if cfg != nil {
 		t.Errorf("got Config %+v with errors", cfg)
@@ -107,8 +107,8 @@ func TestAllErrorsCollected(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("errors at %q, want %q", got, want)
 	}
-	if len(warnings) != 1 || warnings[0].Directive != "refclock" {
-		t.Errorf("warnings = %v, want the refclock one even on failure", warnings)
+	if len(warnings) != 1 || warnings[0].Directive != "logdir" {
+		t.Errorf("warnings = %v, want the logdir one even on failure", warnings)
 	}
 }
 

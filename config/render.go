@@ -13,7 +13,8 @@ import (
 // line, each followed by a comment saying where it came from: `ntpbox
 // config` prints it. Settings left at their defaults are shown where the
 // default matters (port, cmdport, clientloglimit, minsources); absent
-// optional ones are left out. A DHCP lease is shown as comments, and its
+// optional ones, and the Tuning directives and source options at their
+// defaults, are left out. A DHCP lease is shown as comments, and its
 // NTP servers as the server lines they became.
 func (c *Config) Render(w io.Writer) error {
 	r := &renderer{w: w}
@@ -44,6 +45,9 @@ func (c *Config) Render(w io.Writer) error {
 		r.line(true, c.Origins["maxchange"], "maxchange", ftoa(m.Offset), strconv.Itoa(m.Start), strconv.Itoa(m.Ignore))
 	}
 	r.line(true, c.Origins["minsources"], "minsources", strconv.Itoa(c.MinSources))
+	for _, words := range c.Tuning.lines() {
+		r.line(true, c.Origins[words[0]], words[0], words[1:]...)
+	}
 	r.line(c.DriftFile != "", c.Origins["driftfile"], "driftfile", c.DriftFile)
 	r.line(c.RTCSync, c.Origins["rtcsync"], "rtcsync")
 	r.line(true, c.Origins["port"], "port", strconv.Itoa(c.Port))
@@ -139,6 +143,30 @@ func (r *renderer) source(s Source) {
 	if s.Pool && s.MaxSources != DefaultMaxSources {
 		args = append(args, "maxsources", strconv.Itoa(s.MaxSources))
 	}
+	number := func(v, def float64, name string) {
+		if v != def {
+			args = append(args, name, ftoa(v))
+		}
+	}
+	integer := func(v, def int, name string) {
+		if v != def {
+			args = append(args, name, strconv.Itoa(v))
+		}
+	}
+	number(s.MaxDelay, DefaultMaxDelay, "maxdelay")
+	number(s.MaxDelayRatio, 0, "maxdelayratio")
+	number(s.MaxDelayDevRatio, DefaultMaxDelayDevRatio, "maxdelaydevratio")
+	number(s.MinDelay, 0, "mindelay")
+	number(s.Asymmetry, DefaultAsymmetry, "asymmetry")
+	number(s.Offset, 0, "offset")
+	integer(s.MinStratum, 0, "minstratum")
+	integer(s.Filter, 0, "filter")
+	integer(s.PollTarget, DefaultPollTarget, "polltarget")
+	integer(s.Presend, DefaultPresend, "presend")
+	integer(s.Version, DefaultVersion, "version")
+	integer(s.MinSamples, -1, "minsamples")
+	integer(s.MaxSamples, -1, "maxsamples")
+	flag(s.XLeave, "xleave")
 	o := s.Origin
 	if len(s.Options) > 0 {
 		o.Note = strings.TrimSpace(o.Note + "; ignored: " + strings.Join(s.Options, ", "))

@@ -19,18 +19,18 @@ const (
 func sourceOption(name string) (optionKind, bool) {
 	switch name {
 	// Implemented by ntpbox.
-	case "iburst", "burst", "prefer", "noselect", "trust", "require":
+	case "iburst", "burst", "prefer", "noselect", "trust", "require", "xleave":
 		return optFlag, true
-	case "minpoll", "maxpoll", "port", "maxsources":
+	case "minpoll", "maxpoll", "port", "maxsources", "maxdelay",
+		"maxdelayratio", "maxdelaydevratio", "mindelay", "asymmetry",
+		"offset", "minsamples", "maxsamples", "filter", "polltarget",
+		"presend", "minstratum", "version":
 		return optValue, true
 
 	// Accepted, not implemented.
-	case "xleave", "nts", "auto_offline", "offline", "copy", "ipv4", "ipv6":
+	case "nts", "auto_offline", "offline", "copy", "ipv4", "ipv6":
 		return optFlag, true
-	case "key", "certset", "maxdelay", "maxdelayratio", "maxdelaydevratio",
-		"maxdelayquant", "mindelay", "asymmetry", "offset", "minsamples",
-		"maxsamples", "filter", "polltarget", "ntsport", "presend",
-		"minstratum", "version", "extfield", "maxunreach":
+	case "key", "certset", "maxdelayquant", "ntsport", "extfield", "maxunreach":
 		return optValue, true
 	}
 	return 0, false
@@ -43,41 +43,69 @@ func checkOptionValue(name string, kind optionKind, v *string) error {
 	if kind == optFlag {
 		return nil
 	}
-	inf := math.Inf(1)
 	var err error
 	switch name {
 	case "key":
 		err = parseUint32(name, v, 1)
 	case "certset":
 		err = parseUint32(name, v, 0)
-	case "asymmetry":
-		_, err = parseFloat(name, v, -0.5, 0.5)
-	case "maxdelay":
-		_, err = parseFloat(name, v, 0, 1000)
-	case "maxdelayratio", "maxdelaydevratio", "mindelay":
-		_, err = parseFloat(name, v, 0, inf)
 	case "maxdelayquant":
 		_, err = parseFloat(name, v, 0, 1)
-	case "offset":
-		_, err = parseFloat(name, v, -inf, inf)
-	case "minsamples", "maxsamples", "filter", "maxunreach":
+	case "maxunreach":
 		_, err = parseInt(name, v, 0, maxInt32)
-	case "polltarget":
-		_, err = parseInt(name, v, 1, maxInt32)
 	case "ntsport":
 		_, err = parseInt(name, v, 0, 65535)
-	case "presend":
-		_, err = parseInt(name, v, -32, 32)
-	case "minstratum":
-		_, err = parseInt(name, v, 0, 16)
-	case "version":
-		_, err = parseInt(name, v, 1, 4)
 	case "extfield":
 		err = checkExtField(name, v)
 	default:
 		err = fmt.Errorf("%s: no check for this option", name) // unreachable: sourceOption and this switch list the same options
 	}
 	return err
+}
+
+// Limits of the source options, as chrony clamps them (ntp_core.c,
+// sourcestats.c); ntpbox rejects a value outside them.
+const (
+	maxMaxDelay   = 1000 // maxdelay, s
+	maxDelayRatio = 1e6  // maxdelayratio and maxdelaydevratio
+	maxAsymmetry  = 0.5  // |asymmetry|
+)
+
+// sourceValue parses the value of one of the measurement options of a
+// server or pool line into src. ok is false when name is not one of them.
+func sourceValue(src *Source, name string, v *string) (ok bool, err error) {
+	inf := math.Inf(1)
+	switch name {
+	case "maxdelay":
+		src.MaxDelay, err = parseFloat(name, v, 0, maxMaxDelay)
+	case "maxdelayratio":
+		src.MaxDelayRatio, err = parseFloat(name, v, 0, maxDelayRatio)
+	case "maxdelaydevratio":
+		src.MaxDelayDevRatio, err = parseFloat(name, v, 0, maxDelayRatio)
+	case "mindelay":
+		src.MinDelay, err = parseFloat(name, v, 0, inf)
+	case "asymmetry":
+		src.Asymmetry, err = parseFloat(name, v, -maxAsymmetry, maxAsymmetry)
+	case "offset":
+		src.Offset, err = parseFloat(name, v, -inf, inf)
+	case "minstratum":
+		src.MinStratum, err = parseInt(name, v, 0, 16)
+	case "filter":
+		src.Filter, err = parseInt(name, v, 0, maxInt32)
+	case "polltarget":
+		src.PollTarget, err = parseInt(name, v, 1, maxInt32)
+	case "presend":
+		src.Presend, err = parseInt(name, v, -32, 32)
+	case "version":
+		src.Version, err = parseInt(name, v, 1, 4)
+	case "minsamples":
+		src.MinSamples, err = parseInt(name, v, 0, maxInt32)
+	case "maxsamples":
+		src.MaxSamples, err = parseInt(name, v, 0, maxInt32)
+	default:
+		return false, nil
+	}
+	return true, err
 }
 
 // checkExtField accepts the NTP extension field types chrony knows: F323

@@ -19,16 +19,8 @@ const (
 // chrony 4.3 options are checked, listed in Options and warned about; any
 // other word is an error. A repeated option overrides the earlier one.
 func (p *parser) source(l *line) error {
-	src := Source{
-		Origin:  l.origin,
-		Pool:    l.name == "pool",
-		Port:    DefaultPort,
-		MinPoll: DefaultMinPoll,
-		MaxPoll: DefaultMaxPoll,
-	}
-	if src.Pool {
-		src.MaxSources = DefaultMaxSources
-	}
+	src := DefaultSource(l.name == "pool")
+	src.Origin = l.origin
 	if len(l.args) == 0 {
 		return fmt.Errorf("expected a hostname or an IP address, got nothing")
 	}
@@ -82,7 +74,13 @@ func (p *parser) source(l *line) error {
 			src.Trust = true
 		case "require":
 			src.Require = true
+		case "xleave":
+			src.XLeave = true
 		default:
+			var ok bool
+			if ok, err = sourceValue(&src, name, value); ok {
+				break
+			}
 			err = checkOptionValue(name, kind, value)
 			if err == nil && !slices.Contains(src.Options, name) {
 				src.Options = append(src.Options, name)
@@ -109,6 +107,30 @@ func (p *parser) source(l *line) error {
 	}
 	p.cfg.Sources = append(p.cfg.Sources, src)
 	return nil
+}
+
+// DefaultSource returns a server (or pool) Source with chrony's default
+// for every option and no host: what a `server`/`pool` line without
+// options gives.
+func DefaultSource(pool bool) Source {
+	s := Source{
+		Pool:             pool,
+		Port:             DefaultPort,
+		MinPoll:          DefaultMinPoll,
+		MaxPoll:          DefaultMaxPoll,
+		MaxDelay:         DefaultMaxDelay,
+		MaxDelayDevRatio: DefaultMaxDelayDevRatio,
+		Asymmetry:        DefaultAsymmetry,
+		PollTarget:       DefaultPollTarget,
+		Presend:          DefaultPresend,
+		Version:          DefaultVersion,
+		MinSamples:       -1,
+		MaxSamples:       -1,
+	}
+	if pool {
+		s.MaxSources = DefaultMaxSources
+	}
+	return s
 }
 
 // validHost reports whether s is an IP address or a syntactically valid

@@ -69,11 +69,25 @@ func (cfg *Config) outOfRange() []string {
 		} else {
 			check(s.MaxSources == 0, "Source.MaxSources of a server")
 		}
+		check(finite(s.MaxDelay) && s.MaxDelay >= 0 && s.MaxDelay <= maxMaxDelay, "Source.MaxDelay")
+		check(finite(s.MaxDelayRatio) && s.MaxDelayRatio >= 0 && s.MaxDelayRatio <= maxDelayRatio, "Source.MaxDelayRatio")
+		check(finite(s.MaxDelayDevRatio) && s.MaxDelayDevRatio >= 0 && s.MaxDelayDevRatio <= maxDelayRatio, "Source.MaxDelayDevRatio")
+		check(finite(s.MinDelay) && s.MinDelay >= 0, "Source.MinDelay")
+		check(s.Asymmetry >= -maxAsymmetry && s.Asymmetry <= maxAsymmetry || s.Asymmetry == DefaultAsymmetry, "Source.Asymmetry")
+		check(finite(s.Offset), "Source.Offset")
+		check(s.MinStratum >= 0 && s.MinStratum <= 16, "Source.MinStratum")
+		check(s.Filter >= 0, "Source.Filter")
+		check(s.PollTarget >= 1, "Source.PollTarget")
+		check(s.Presend >= -32 && s.Presend <= 32 || s.Presend == DefaultPresend, "Source.Presend")
+		check(s.Version >= 1 && s.Version <= 4, "Source.Version")
+		check(s.MinSamples >= -1, "Source.MinSamples")
+		check(s.MaxSamples >= -1, "Source.MaxSamples")
 		for _, o := range s.Options {
 			kind, ok := sourceOption(o)
 			check(ok && o == asciiLower(o) && kind >= optFlag, "Source.Options")
 		}
 	}
+	bad = append(bad, cfg.Tuning.outOfRange()...)
 	if m := cfg.MakeStep; m != nil {
 		check(finite(m.Threshold) && m.Threshold >= 0, "MakeStep.Threshold")
 		check(m.Limit >= -1, "MakeStep.Limit")
