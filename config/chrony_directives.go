@@ -75,3 +75,23 @@ func unimplemented(name string) (msg string, ok bool) {
 	}
 	return "", false
 }
+
+// msgNotHonoured is the warning for a setting that is parsed and checked
+// but that the sync engine does not act on yet, and what it does instead.
+func msgNotHonoured(what, instead string) string {
+	return what + " is parsed but not honoured by ntpbox yet; " + instead
+}
+
+// notHonouredOption reports the server/pool options that are parsed into
+// Source but not acted on by the sync engine, with what it does instead.
+func notHonouredOption(name string) (string, bool) {
+	switch name {
+	case "asymmetry":
+		return "offsets are taken as measured, with no asymmetry correction", true
+	case "filter":
+		return "every sample goes to the source's statistics", true
+	case "presend":
+		return "no request is sent ahead of a poll", true
+	}
+	return "", false
+}

@@ -198,9 +198,17 @@ func (p *parser) directive(l *line) error {
 	case "confdir":
 		return p.confDir(l)
 	case "fallbackdrift":
-		return p.fallbackDrift(l)
+		err := p.fallbackDrift(l)
+		if err == nil {
+			p.warn(l, msgNotHonoured("this directive", "the frequency holds at its last estimate while no source is reachable"))
+		}
+		return err
 	case "leapsectz":
-		return p.leapSecTZ(l)
+		err := p.leapSecTZ(l)
+		if err == nil {
+			p.warn(l, msgNotHonoured("this directive", "leap seconds come only from the sources"))
+		}
+		return err
 	case "leapsecmode":
 		return p.leapSecMode(l)
 	}

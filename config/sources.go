@@ -75,10 +75,18 @@ func (p *parser) source(l *line) error {
 		case "require":
 			src.Require = true
 		case "xleave":
+			if !src.XLeave {
+				p.warn(l, msgNotHonoured("option \"xleave\"", "requests are sent in basic mode"))
+			}
 			src.XLeave = true
 		default:
 			var ok bool
 			if ok, err = sourceValue(&src, name, value); ok {
+				if err == nil {
+					if why, ok := notHonouredOption(name); ok {
+						p.warn(l, msgNotHonoured(fmt.Sprintf("option %q", name), why))
+					}
+				}
 				break
 			}
 			err = checkOptionValue(name, kind, value)

@@ -139,6 +139,7 @@ func Start(ctx context.Context, cfg *config.Config, ns netstate.State, o Options
 		HasSources:     len(cfg.Sources) > 0,
 		Serving:        cfg.Port != 0 && servesAnyone(cfg.Access),
 		Tick:           syncTick,
+		Tuning:         cfg.Tuning,
 	}, clk, log.With("component", "sync"))
 	srv := ntpserver.NewFromConfig(cfg, clk.Now, log)
 	srv.SetAccess(ntpserver.NewAccess(cfg.Access, ns.Connected()))

@@ -121,7 +121,7 @@ func New(cfg Config, now time.Time) *Servo {
 	if cfg.MaxFrequency <= 0 {
 		cfg.MaxFrequency = 500
 	}
-	if cfg.MaxSlewRate < cfg.MaxFrequency {
+	if cfg.MaxSlewRate <= 0 {
 		cfg.MaxSlewRate = cfg.MaxFrequency
 	}
 	if cfg.MaxUpdateSkew <= 0 {

@@ -31,7 +31,7 @@ func (e *Engine) choose(surv []*source) []*source {
 		if s == best {
 			continue
 		}
-		if combinable(best, s) {
+		if e.combinable(best, s) {
 			s.state = stateCombined
 			combined = append(combined, s)
 		} else {
@@ -61,9 +61,9 @@ func (e *Engine) best(ss []*source) *source {
 	var best *source
 	bestScore := math.Inf(1)
 	for _, s := range ss {
-		score := s.sel.distance + float64(s.stratum-minStratum)*stratumWeight
+		score := s.sel.distance + float64(s.stratum-minStratum)*e.cfg.Tuning.StratumWeight
 		if s != e.selected {
-			score += reselectDist
+			score += e.cfg.Tuning.ReselectDist
 		}
 		if score < bestScore {
 			best, bestScore = s, score
@@ -75,10 +75,10 @@ func (e *Engine) best(ss []*source) *source {
 // combinable is chrony's combinelimit: a survivor joins the combination
 // if its distance is within combineLimit times the best one and its
 // frequency agrees with the best one's.
-func combinable(best, s *source) bool {
-	if s.sel.distance > combineLimit*best.sel.distance {
+func (e *Engine) combinable(best, s *source) bool {
+	if s.sel.distance > e.cfg.Tuning.CombineLimit*best.sel.distance {
 		return false
 	}
 	df := math.Abs(s.sel.freq - best.sel.freq)
-	return df <= freqCombineSDs*math.Hypot(s.sel.skew, best.sel.skew)+maxClockError*1e6
+	return df <= freqCombineSDs*math.Hypot(s.sel.skew, best.sel.skew)+e.cfg.Tuning.MaxClockError
 }

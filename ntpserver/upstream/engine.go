@@ -47,6 +47,12 @@ type Config struct {
 	// of a second is right within seconds, not at the end of a 64 s
 	// poll interval. 0: the servo plans from poll to poll.
 	Tick time.Duration
+	// Tuning is chrony's selection and clock directives (maxdistance,
+	// maxjitter, combinelimit, stratumweight, reselectdist,
+	// maxclockerror, maxdrift, maxslewrate, maxupdateskew, minsamples,
+	// maxsamples, corrtimeratio). The zero Tuning means
+	// config.DefaultTuning(), chrony's defaults.
+	Tuning config.Tuning
 }
 
 // SourceID names a source registered with AddSource.
@@ -124,6 +130,11 @@ func NewEngine(cfg Config, clk clock.Clock, log *slog.Logger) *Engine {
 		epoch:  clk.Now().Round(0),
 		nextID: 1,
 	}
+	if cfg.Tuning == (config.Tuning{}) {
+		cfg.Tuning = config.DefaultTuning()
+		e.cfg.Tuning = cfg.Tuning
+	}
+	tun := &cfg.Tuning
 	kernel, err := clk.Frequency()
 	if err != nil {
 		log.Warn("cannot read the clock frequency; assuming 0 ppm", "err", err)
@@ -134,9 +145,17 @@ func NewEngine(cfg Config, clk clock.Clock, log *slog.Logger) *Engine {
 		KernelFrequency:  kernel,
 		InitialFrequency: kernel,
 		StepLimit:        0,
+		MaxUpdateSkew:    tun.MaxUpdateSkew,
+		CorrTimeRatio:    tun.CorrTimeRatio,
+		// maxdrift bounds the frequency; the kernel's 500 ppm bounds it
+		// further (the servo's default).
+		MaxFrequency: min(tun.MaxDrift, clock.MaxFrequency),
+		// maxslewrate bounds frequency plus slew; the clock's own limit
+		// (500 ppm, or a FastSlewer's) bounds it further.
+		MaxSlewRate: min(tun.MaxSlewRate, clock.MaxFrequency),
 	}
 	if fs, ok := clk.(clock.FastSlewer); ok && cfg.ClockControl {
-		dc.MaxSlewRate = fs.MaxSlewRate()
+		dc.MaxSlewRate = min(fs.MaxSlewRate(), tun.MaxSlewRate)
 	}
 	if cfg.InitialFreqPPM != 0 {
 		dc.InitialFrequency = -cfg.InitialFreqPPM
@@ -181,7 +200,7 @@ func (e *Engine) source(id SourceID) *source {
 func (e *Engine) AddSource(name string, addr netip.AddrPort, src config.Source) SourceID {
 	id := e.nextID
 	e.nextID++
-	s := newSource(id, name, addr, src, e.clk.Now().Round(0))
+	s := newSource(id, name, addr, src, &e.cfg.Tuning, e.clk.Now().Round(0))
 	e.sources = append(e.sources, s)
 	e.log.Info("source added", "source", name, "addr", addr.String(), "id", int(id))
 	return id

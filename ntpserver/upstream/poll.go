@@ -11,14 +11,12 @@ import (
 // register, iburst, poll interval backoff and Kiss-o'-Death.
 
 const (
-	pollTarget     = 8  // chrony's polltarget: samples the regression should hold
-	maxKoDPoll     = 10 // a RATE kiss raises the poll floor at most to this (chrony's default maxpoll)
-	unreachPolls   = 8  // polls without a reply before a source counts as lost
-	burstInterval  = 2 * time.Second
-	missedAdj      = 0.25 // poll score added per missed reply
-	missedAdjSync  = 0.1  // ... for the selected source
-	badPacketAdj   = 0.1  // ... per reply that gave no good sample
-	requestVersion = 4
+	maxKoDPoll    = 10 // a RATE kiss raises the poll floor at most to this (chrony's default maxpoll)
+	unreachPolls  = 8  // polls without a reply before a source counts as lost
+	burstInterval = 2 * time.Second
+	missedAdj     = 0.25 // poll score added per missed reply
+	missedAdjSync = 0.1  // ... for the selected source
+	badPacketAdj  = 0.1  // ... per reply that gave no good sample
 )
 
 func pollInterval(poll int) time.Duration {
@@ -61,7 +59,7 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	s.txSinceRx++
 
 	p := wire.Packet{
-		Version:   requestVersion,
+		Version:   uint8(s.cfg.Version), // `version`, default 4
 		Mode:      wire.ModeClient,
 		Poll:      int8(s.poll),
 		Precision: 32, // reveal nothing about our clock, as chrony
@@ -153,13 +151,14 @@ func (s *source) reschedule() {
 // pollAdjustment is chrony's rule after a good sample: back off quickly
 // when the sample is far from the prediction (the source is not being
 // tracked well), otherwise move the poll so that the regression holds
-// about pollTarget samples.
-func pollAdjustment(errInEstimate, peerDistance float64, samples int) float64 {
+// about target samples (`polltarget`, default 8).
+func pollAdjustment(errInEstimate, peerDistance float64, samples, target int) float64 {
 	if errInEstimate > peerDistance && peerDistance > 0 {
 		return -math.Log2(errInEstimate / peerDistance)
 	}
-	adj := (float64(samples)/pollTarget - 1) / pollTarget
-	if samples < pollTarget {
+	pt := float64(max(target, 1))
+	adj := (float64(samples)/pt - 1) / pt
+	if samples < target {
 		adj *= 2
 	}
 	return adj

@@ -13,7 +13,6 @@ import (
 // and step/spike detection.
 
 const (
-	maxDelay        = 3.0  // s, chrony's maxdelay
 	maxResponseTime = 4.0  // s a server may hold a request (chrony)
 	maxDispersion   = 16.0 // s, RFC 5905 MAXDISP: test 7
 )
@@ -59,7 +58,9 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	rootDisp := p.RootDispersion.Duration().Seconds()
 	s.synced = p.Leap != wire.LeapUnsynchronised && p.Stratum >= 1 && p.Stratum < 16 &&
 		rootDelay/2+rootDisp < maxDispersion && !p.Receive.IsZero() && !p.Transmit.IsZero()
-	s.stratum = int(p.Stratum)
+	// `minstratum`: the source counts as at least that stratum in the
+	// selection (chrony's MAX(remote, min) stratum).
+	s.stratum = min(max(int(p.Stratum), s.cfg.MinStratum), 15)
 	if !s.synced {
 		e.adjustPoll(s, badPacketAdj)
 		return
@@ -73,7 +74,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	}
 
 	sm, ok := e.measure(s, &p, t4, rootDelay, rootDisp)
-	if !ok || !s.stats.delayOK(&sm) {
+	if !ok || !s.stats.delayRatioOK(&sm, s.cfg.MaxDelayRatio) || !s.stats.delayOK(&sm) {
 		e.adjustPoll(s, badPacketAdj)
 		return
 	}
@@ -91,7 +92,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	if expected > 0 {
 		z := errInEstimate / max(expected, minStdDevFloor)
 		s.innovation = innovationDecay*s.innovation + (1-innovationDecay)*min(z*z, 100)
-		if s.innovation > innovationLimit && len(s.stats.window()) > minKeep {
+		if s.innovation > innovationLimit && len(s.stats.window()) > s.stats.params().minKeep {
 			s.stats.shorten()
 			s.innovation = 1
 			shortened = true
@@ -100,7 +101,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	s.lastRx = now
 	s.updates++
 	s.goodRx++
-	adj := pollAdjustment(errInEstimate, sm.distance(), len(s.stats.window()))
+	adj := pollAdjustment(errInEstimate, sm.distance(), len(s.stats.window()), s.cfg.PollTarget)
 	if shortened {
 		adj = min(adj, -1)
 	}
@@ -134,6 +135,9 @@ func (e *Engine) measure(s *source, p *wire.Packet, t4 time.Time, rootDelay, roo
 		rootDelay: rootDelay,
 		rootDisp:  rootDisp,
 	}
+	// `offset`: a fixed correction of the measured offsets (chrony adds
+	// it to every sample).
+	sm.offset += s.cfg.Offset
 	sm.measured = sm.offset
 	skew := 0.0
 	if s.stats.ok {
@@ -141,7 +145,7 @@ func (e *Engine) measure(s *source, p *wire.Packet, t4 time.Time, rootDelay, roo
 	}
 	sm.disp = prec + skew*math.Abs(local)
 	// chrony's test A: a sane delay and server processing time.
-	if sm.delay > maxDelay || remote < 0 || remote > maxResponseTime || local < 0 ||
+	if sm.delay > s.cfg.MaxDelay || remote < 0 || remote > maxResponseTime || local < 0 ||
 		math.IsNaN(sm.offset) || math.IsInf(sm.offset, 0) {
 		return sample{}, false
 	}

@@ -176,7 +176,7 @@ func (e *Engine) rootDispAt(raw time.Time) float64 {
 // fixed 15 ppm. A step or a frequency jump widens the skew (see
 // discipline), so the bound after one grows faster.
 func (e *Engine) dispRate() float64 {
-	return (e.servo.Skew()+math.Abs(e.servo.Residual()))*1e-6 + maxClockError
+	return (e.servo.Skew() + math.Abs(e.servo.Residual()) + e.cfg.Tuning.MaxClockError) * 1e-6
 }
 
 // pushStatus tells the kernel the synchronisation state: synchronised

@@ -11,14 +11,11 @@ import (
 // falsetickers, minsources and require. combine.go then picks the system
 // peer and the sources combined with it.
 
-const (
-	maxDistance    = 3.0  // s, chrony's maxdistance
-	maxJitter      = 1.0  // s, chrony's maxjitter
-	stratumWeight  = 1e-3 // s per stratum, chrony's stratumweight
-	reselectDist   = 1e-4 // s, chrony's reselectdist
-	combineLimit   = 3.0  // chrony's combinelimit
-	freqCombineSDs = 3.0  // survivors whose frequency differs more are not combined
-)
+// freqCombineSDs: survivors whose frequency differs more than this many
+// standard errors from the system peer's are not combined. The other
+// limits are Config.Tuning's (maxdistance, maxjitter, stratumweight,
+// reselectdist, combinelimit, maxclockerror).
+const freqCombineSDs = 3.0
 
 // selectInfo computes s's selection input at cooked time now.
 func (s *source) selectInfo(now float64) selInfo {
@@ -29,11 +26,11 @@ func (s *source) selectInfo(now float64) selInfo {
 	// Root distance: the source's own, half our delay, our dispersion
 	// grown with the sample's age, and the statistical uncertainty.
 	dist := n.rootDelay/2 + n.rootDisp + n.delay/2 + n.disp +
-		age*(st.skew+maxClockError) + st.sd + osd
+		age*(st.skew+st.params().clockError) + st.sd + osd
 	// chrony: a source without new samples (its newest is older than
 	// half its span) gets extra dispersion.
 	if first := now - st.window()[0].t; first < 2*age {
-		dist += maxClockError * (2*age - first)
+		dist += st.params().clockError * (2*age - first)
 	}
 	return selInfo{
 		offset:   off,
@@ -108,9 +105,9 @@ func (e *Engine) candidates(now float64) (cands []*source, wait bool) {
 		}
 		s.sel = s.selectInfo(now)
 		switch {
-		case !(s.sel.distance <= maxDistance):
+		case !(s.sel.distance <= e.cfg.Tuning.MaxDistance):
 			continue
-		case s.sel.sd > maxJitter:
+		case s.sel.sd > e.cfg.Tuning.MaxJitter:
 			s.state = stateJittery
 			continue
 		}

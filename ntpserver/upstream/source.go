@@ -79,7 +79,15 @@ type selInfo struct {
 	skew     float64 // ppm
 }
 
-func newSource(id SourceID, name string, addr netip.AddrPort, cfg config.Source, now time.Time) *source {
+func newSource(id SourceID, name string, addr netip.AddrPort, cfg config.Source, tun *config.Tuning, now time.Time) *source {
+	if cfg.Version == 0 {
+		// Not from the parser (which always sets a version): chrony's
+		// defaults for the measurement options.
+		d := config.DefaultSource(cfg.Pool)
+		cfg.MaxDelay, cfg.MaxDelayDevRatio, cfg.Asymmetry = d.MaxDelay, d.MaxDelayDevRatio, d.Asymmetry
+		cfg.PollTarget, cfg.Presend, cfg.Version = d.PollTarget, d.Presend, d.Version
+		cfg.MinSamples, cfg.MaxSamples = d.MinSamples, d.MaxSamples
+	}
 	s := &source{
 		id:       id,
 		name:     name,
@@ -94,6 +102,7 @@ func newSource(id SourceID, name string, addr netip.AddrPort, cfg config.Source,
 	if cfg.MaxPoll < cfg.MinPoll {
 		s.cfg.MaxPoll = cfg.MinPoll
 	}
+	s.stats.statsParams = sourceStatsParams(&cfg, tun)
 	if cfg.IBurst {
 		// chrony: 4 good samples, at most 8 requests, 2 s apart.
 		s.burstTotal, s.burstGood = 8, 4
@@ -110,3 +119,26 @@ const (
 	stateFalseticker  = "x"
 	stateJittery      = "~"
 )
+
+// sourceStatsParams resolves a source's statistics settings: its own
+// minsamples/maxsamples or else the global ones, chrony's clamps (at
+// least 1, at most 64, min <= max), maxdelaydevratio, mindelay and
+// maxclockerror.
+func sourceStatsParams(cfg *config.Source, tun *config.Tuning) statsParams {
+	p := defaultStatsParams()
+	minS, maxS := cfg.MinSamples, cfg.MaxSamples
+	if minS < 0 {
+		minS = tun.MinSamples
+	}
+	if maxS < 0 {
+		maxS = tun.MaxSamples
+	}
+	if maxS > 0 {
+		p.maxSamples = min(max(maxS, 1), maxSamples)
+	}
+	p.minKeep = min(max(minS, 1), p.maxSamples)
+	p.devRatio = cfg.MaxDelayDevRatio
+	p.fixedMinDelay = cfg.MinDelay
+	p.clockError = tun.MaxClockError * 1e-6
+	return p
+}

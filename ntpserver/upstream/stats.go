@@ -11,12 +11,11 @@ import "math"
 // frequency that wandered.
 
 const (
-	maxSamples    = 64   // in the regression window (chrony's limit)
+	maxSamples    = 64   // in the regression window (chrony's limit; `maxsamples` may lower it)
 	runsRatio     = 2    // the runs test covers up to this many times the window
-	minKeep       = 6    // the runs test never prunes below this (chrony's minsamples)
+	minKeep       = 6    // the runs test never prunes below this by default (chrony's minsamples)
 	minRegress    = 3    // samples needed for a frequency estimate
-	maxClockError = 1e-6 // s/s, assumed stability of our oscillator between updates (chrony's maxclockerror)
-	delayDevRatio = 10   // chrony's maxdelaydevratio
+	maxClockError = 1e-6 // s/s, chrony's default maxclockerror: our oscillator's stability between updates
 	stepMinimum   = 1e-3 // s: an outlier must be at least this far from the prediction
 	stepSigmas    = 10   // and this many standard deviations
 	runsZCritical = -1.28
@@ -39,8 +38,22 @@ type sample struct {
 
 func (s *sample) distance() float64 { return s.delay/2 + s.disp }
 
+// statsParams are a source's statistics settings: chrony's minsamples,
+// maxsamples, maxdelaydevratio, mindelay and maxclockerror.
+type statsParams struct {
+	minKeep, maxSamples int
+	devRatio            float64 // 0: test C off
+	fixedMinDelay       float64 // s, `mindelay`; 0: the smallest delay in the window
+	clockError          float64 // s/s
+}
+
+func defaultStatsParams() statsParams {
+	return statsParams{minKeep: minKeep, maxSamples: maxSamples, devRatio: 10, clockError: maxClockError}
+}
+
 // sourceStats holds a source's samples and the regression through them.
 type sourceStats struct {
+	statsParams
 	samples []sample // oldest first; the first extra only feed the runs test
 	extra   int
 
@@ -59,7 +72,16 @@ type sourceStats struct {
 }
 
 func (st *sourceStats) reset() {
-	*st = sourceStats{samples: st.samples[:0], weights: st.weights}
+	*st = sourceStats{statsParams: st.statsParams, samples: st.samples[:0], weights: st.weights}
+}
+
+// params returns the settings, chrony's defaults where unset (a
+// sourceStats made without newSource).
+func (st *sourceStats) params() statsParams {
+	if st.maxSamples == 0 {
+		st.statsParams = defaultStatsParams()
+	}
+	return st.statsParams
 }
 
 // window returns the samples of the regression window.
@@ -75,7 +97,7 @@ func (st *sourceStats) newest() *sample {
 // add appends s and re-runs the regression.
 func (st *sourceStats) add(s sample) {
 	st.samples = append(st.samples, s)
-	if len(st.samples)-st.extra > maxSamples {
+	if len(st.samples)-st.extra > st.params().maxSamples {
 		st.extra++
 	}
 	st.trim()
@@ -86,7 +108,7 @@ func (st *sourceStats) add(s sample) {
 // older half for the runs test.
 func (st *sourceStats) shorten() {
 	n := len(st.samples) - st.extra
-	keep := max(n/2, minKeep)
+	keep := max(n/2, st.params().minKeep)
 	if keep >= n {
 		return
 	}
@@ -145,17 +167,38 @@ func (st *sourceStats) span() float64 {
 // exceeds the minimum by much more than the offsets vary is mostly
 // queueing noise, unless its offset moved even more than the delay.
 func (st *sourceStats) delayOK(s *sample) bool {
-	if !st.ok {
+	p := st.params()
+	if !st.ok || p.devRatio <= 0 {
 		return true
 	}
 	age := s.t - st.newest().t
-	maxDelta := st.sd*delayDevRatio + age*(st.skew+maxClockError)
-	delta := (s.delay - st.minDelay) / 2
+	maxDelta := st.sd*p.devRatio + age*(st.skew+p.clockError)
+	delta := (s.delay - st.baseDelay()) / 2
 	if delta <= maxDelta {
 		return true
 	}
 	pred, _ := st.predict(s.t)
 	return math.Abs(s.offset-pred)-delta > maxDelta
+}
+
+// baseDelay is the delay test's minimum: `mindelay` if set, else the
+// smallest in the window.
+func (st *sourceStats) baseDelay() float64 {
+	if p := st.params(); p.fixedMinDelay > 0 {
+		return p.fixedMinDelay
+	}
+	return st.minDelay
+}
+
+// delayRatioOK is chrony's test B (maxdelayratio): a delay more than
+// ratio times the smallest one, allowing for the clock's drift since the
+// newest sample, is too long. A ratio below 1 turns it off.
+func (st *sourceStats) delayRatioOK(s *sample, ratio float64) bool {
+	if ratio < 1 || !st.ok {
+		return true
+	}
+	age := s.t - st.newest().t
+	return s.delay <= st.baseDelay()*ratio+age*(st.skew+st.params().clockError)
 }
 
 // outlier reports whether s is too far from the prediction to belong to
@@ -206,7 +249,7 @@ func (st *sourceStats) regress() {
 		// reaching back into the extra ones.
 		from := max(st.extra+start-(runsRatio-1)*(n-start), 0)
 		ok := st.runsOK(st.samples[from:])
-		if ok || n-start <= minKeep {
+		if ok || n-start <= st.params().minKeep {
 			break
 		}
 		start++
