@@ -22,6 +22,8 @@ type world struct {
 	*clocktest.Sim
 	ids  []upstream.SourceID
 	logs *recorder
+	// maxFreq is for observers: the largest kernel frequency seen (ppm).
+	maxFreq float64
 }
 
 // recorder is a slog.Handler that keeps the messages (and passes them on

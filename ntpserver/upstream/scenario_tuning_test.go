@@ -1,0 +1,259 @@
+package upstream_test
+
+import (
+	"math"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/ntpserver/clock"
+	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
+	"github.com/ntpbox/ntpbox/ntpserver/wire"
+)
+
+// chrony's selection and clock directives and the source measurement
+// options change what the engine does. Each case runs the LAN scenario
+// with the setting and without it (chrony's default), and checks the
+// difference the setting must make.
+func TestTuningDirectives(t *testing.T) {
+	type world2 struct{ with, without *world }
+	for _, tc := range []struct {
+		name    string
+		servers int
+		tune    func(*config.Tuning)
+		src     func(i int, s *config.Source)
+		srv     func(i int, s *clocktest.Server)
+		clk     func(c *clocktest.ClockConfig)
+		run     time.Duration
+		observe func(w *world) func(*clocktest.Sim) // optional, per world
+		check   func(t *testing.T, w world2)
+	}{
+		{
+			name: "maxdistance rejects distant sources", servers: 2,
+			tune: func(tu *config.Tuning) { tu.MaxDistance = 0.01 },
+			srv:  func(i int, s *clocktest.Server) { s.RootDisp = 20 * time.Millisecond },
+			check: func(t *testing.T, w world2) {
+				if st := w.with.Engine.SyncState(); st.Synchronised() {
+					t.Errorf("maxdistance 0.01 with 20 ms root dispersion: synchronised %s", describe(st))
+				}
+				if st := w.without.Engine.SyncState(); !st.Synchronised() {
+					t.Errorf("default maxdistance: %s", describe(st))
+				}
+			},
+		},
+		{
+			name: "maxjitter marks jittery sources", servers: 2,
+			tune: func(tu *config.Tuning) { tu.MaxJitter = 1e-6 },
+			check: func(t *testing.T, w world2) {
+				for i, r := range w.with.Engine.Sources() {
+					if r.State != "~" {
+						t.Errorf("maxjitter 1 µs: source %d state %q, want ~", i, r.State)
+					}
+				}
+				if st := w.without.Engine.SyncState(); !st.Synchronised() {
+					t.Errorf("default maxjitter: %s", describe(st))
+				}
+			},
+		},
+		{
+			name: "combinelimit 0 combines nothing", servers: 3,
+			tune: func(tu *config.Tuning) { tu.CombineLimit = 0 },
+			check: func(t *testing.T, w world2) {
+				count := func(w *world, state string) int {
+					n := 0
+					for _, r := range w.Engine.Sources() {
+						if r.State == state {
+							n++
+						}
+					}
+					return n
+				}
+				if n := count(w.with, "+"); n != 0 || count(w.with, "-") != 2 {
+					t.Errorf("combinelimit 0: %d combined, %d not", n, count(w.with, "-"))
+				}
+				if n := count(w.without, "+"); n == 0 {
+					t.Errorf("default combinelimit: nothing combined")
+				}
+			},
+		},
+		{
+			name: "stratumweight prefers the lower stratum", servers: 2,
+			tune: func(tu *config.Tuning) { tu.StratumWeight = 0.05 },
+			srv: func(i int, s *clocktest.Server) {
+				if i == 0 { // stratum 1 but 20 ms farther
+					s.RootDelay = 40 * time.Millisecond
+				} else {
+					s.Stratum = 2
+				}
+			},
+			check: func(t *testing.T, w world2) {
+				if r := w.with.Engine.Sources(); r[0].State != "*" {
+					t.Errorf("stratumweight 0.05: states %q %q, want the stratum-1 source", r[0].State, r[1].State)
+				}
+				if r := w.without.Engine.Sources(); r[1].State != "*" {
+					t.Errorf("default stratumweight: states %q %q, want the closer stratum-2 source", r[0].State, r[1].State)
+				}
+			},
+		},
+		{
+			name: "maxclockerror sets how fast the bound grows", servers: 2,
+			tune: func(tu *config.Tuning) { tu.MaxClockError = 20 },
+			check: func(t *testing.T, w world2) {
+				a, b := w.with.Engine.SyncState().DispRate, w.without.Engine.SyncState().DispRate
+				if a < 20e-6 || b >= 20e-6 || b < 1e-6 {
+					t.Errorf("dispersion rate %.2f µs/s with maxclockerror 20, %.2f µs/s with the default 1", a*1e6, b*1e6)
+				}
+			},
+		},
+		{
+			name: "maxdrift bounds the frequency", servers: 2,
+			tune: func(tu *config.Tuning) { tu.MaxDrift = 40 },
+			check: func(t *testing.T, w world2) {
+				if f := w.with.Engine.Frequency(); math.Abs(f) > 40.001 {
+					t.Errorf("maxdrift 40: frequency %.2f ppm", f)
+				}
+				if f := w.without.Engine.Frequency(); math.Abs(f-100) > 1 {
+					t.Errorf("default maxdrift: frequency %.2f ppm, want the clock's 100", f)
+				}
+			},
+		},
+		{
+			name: "maxupdateskew keeps uncertain frequencies out", servers: 2,
+			tune: func(tu *config.Tuning) { tu.MaxUpdateSkew = 1e-4 },
+			check: func(t *testing.T, w world2) {
+				if f := w.with.Engine.Frequency(); math.Abs(f) > 1e-9 {
+					t.Errorf("maxupdateskew 1e-4: frequency %.3f ppm, want never updated", f)
+				}
+				if f := w.without.Engine.Frequency(); math.Abs(f-100) > 1 {
+					t.Errorf("default maxupdateskew: frequency %.2f ppm", f)
+				}
+			},
+		},
+		{
+			name: "maxslewrate bounds the slew", servers: 2,
+			tune: func(tu *config.Tuning) { tu.MaxSlewRate = 200 },
+			clk:  func(c *clocktest.ClockConfig) { c.Offset = 50 * time.Millisecond }, // under makestep's 0.1 s: slewed
+			observe: func(w *world) func(*clocktest.Sim) {
+				return func(s *clocktest.Sim) {
+					f, _ := s.Clock.Frequency()
+					w.maxFreq = max(w.maxFreq, math.Abs(f))
+				}
+			},
+			check: func(t *testing.T, w world2) {
+				if w.with.maxFreq > 200 || w.without.maxFreq < 400 {
+					t.Errorf("largest kernel frequency %.1f ppm with maxslewrate 200, %.1f without", w.with.maxFreq, w.without.maxFreq)
+				}
+			},
+		},
+		{
+			name: "maxsamples bounds the window", servers: 1,
+			tune: func(tu *config.Tuning) { tu.MaxSamples = 5 },
+			src:  func(i int, s *config.Source) { s.MinPoll, s.MaxPoll = 4, 4 },
+			check: func(t *testing.T, w world2) {
+				if n := w.with.Engine.Sources()[0].NP; n > 5 {
+					t.Errorf("maxsamples 5: %d samples", n)
+				}
+				if n := w.without.Engine.Sources()[0].NP; n <= 5 {
+					t.Errorf("default maxsamples: %d samples", n)
+				}
+			},
+		},
+		{
+			name: "maxdelay rejects every sample of a longer path", servers: 2,
+			src:  func(i int, s *config.Source) { s.MaxDelay = 150e-6 }, // the LAN's round trip is 200 µs and more
+			check: func(t *testing.T, w world2) {
+				if st := w.with.Engine.SyncState(); st.Synchronised() {
+					t.Errorf("maxdelay 150 µs on a 200 µs path: %s", describe(st))
+				}
+				if st := w.without.Engine.SyncState(); !st.Synchronised() {
+					t.Errorf("default maxdelay: %s", describe(st))
+				}
+			},
+		},
+		{
+			name: "offset corrects every measurement", servers: 2,
+			src:  func(i int, s *config.Source) { s.Offset = 5e-3 },
+			check: func(t *testing.T, w world2) {
+				if e := w.with.Clock.ErrorSeconds(); math.Abs(e-5e-3) > 200e-6 {
+					t.Errorf("offset 0.005: clock error %s, want 5 ms ahead", us(e))
+				}
+				if e := w.without.Clock.ErrorSeconds(); math.Abs(e) > 200e-6 {
+					t.Errorf("no offset: clock error %s", us(e))
+				}
+			},
+		},
+		{
+			name: "minstratum raises the source's stratum", servers: 2,
+			src:  func(i int, s *config.Source) { s.MinStratum = 5 },
+			check: func(t *testing.T, w world2) {
+				if st := w.with.Engine.SyncState(); st.Stratum != 6 {
+					t.Errorf("minstratum 5: serving %s, want stratum 6", describe(st))
+				}
+				if st := w.without.Engine.SyncState(); st.Stratum != 2 {
+					t.Errorf("default: serving %s", describe(st))
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mk := func(with bool) *world {
+				s := lanSetup()
+				s.servers = tc.servers
+				s.source = config.DefaultSource(false)
+				s.source.IBurst = true
+				s.cfg.Tuning = config.DefaultTuning()
+				if tc.clk != nil {
+					tc.clk(&s.clock)
+				}
+				s.perServer = tc.srv
+				if with {
+					if tc.tune != nil {
+						tc.tune(&s.cfg.Tuning)
+					}
+					s.perSource = tc.src
+				}
+				if tc.src != nil && !with {
+					// The same polls without the measured option.
+					base := config.DefaultSource(false)
+					s.perSource = func(i int, src *config.Source) {
+						tc.src(i, src)
+						src.MaxDelay, src.Offset, src.MinStratum = base.MaxDelay, base.Offset, base.MinStratum
+					}
+				}
+				w := newWorld(t, s)
+				if tc.observe != nil {
+					w.Every = time.Second
+					w.Observe = tc.observe(w)
+				}
+				run := tc.run
+				if run == 0 {
+					run = 2 * time.Hour
+				}
+				w.Run(run)
+				return w
+			}
+			tc.check(t, world2{with: mk(true), without: mk(false)})
+		})
+	}
+}
+
+// `version 3` sends NTPv3 requests.
+func TestVersionOption(t *testing.T) {
+	w := clocktest.NewWorld(clocktest.Start, 1)
+	eng := upstream.NewEngine(upstream.Config{Precision: -20}, clock.NewNoControl(w.NewClock(clocktest.ClockConfig{})), nil)
+	for _, v := range []int{3, 4} {
+		src := config.DefaultSource(false)
+		src.Version = v
+		id := eng.AddSource("198.18.0.1", netip.MustParseAddrPort("198.18.0.1:123"), src)
+		buf := make([]byte, wire.HeaderLen)
+		if eng.Transmit(id, w.Now(), buf) == 0 {
+			t.Fatal("no request")
+		}
+		if got := int(buf[0]>>3) & 7; got != v {
+			t.Errorf("version %d: request has version %d", v, got)
+		}
+		eng.RemoveSource(id)
+	}
+}
