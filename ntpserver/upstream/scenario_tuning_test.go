@@ -162,7 +162,7 @@ func TestTuningDirectives(t *testing.T) {
 		},
 		{
 			name: "maxdelay rejects every sample of a longer path", servers: 2,
-			src:  func(i int, s *config.Source) { s.MaxDelay = 150e-6 }, // the LAN's round trip is 200 µs and more
+			src: func(i int, s *config.Source) { s.MaxDelay = 150e-6 }, // the LAN's round trip is 200 µs and more
 			check: func(t *testing.T, w world2) {
 				if st := w.with.Engine.SyncState(); st.Synchronised() {
 					t.Errorf("maxdelay 150 µs on a 200 µs path: %s", describe(st))
@@ -174,7 +174,7 @@ func TestTuningDirectives(t *testing.T) {
 		},
 		{
 			name: "offset corrects every measurement", servers: 2,
-			src:  func(i int, s *config.Source) { s.Offset = 5e-3 },
+			src: func(i int, s *config.Source) { s.Offset = 5e-3 },
 			check: func(t *testing.T, w world2) {
 				if e := w.with.Clock.ErrorSeconds(); math.Abs(e-5e-3) > 200e-6 {
 					t.Errorf("offset 0.005: clock error %s, want 5 ms ahead", us(e))
@@ -186,7 +186,7 @@ func TestTuningDirectives(t *testing.T) {
 		},
 		{
 			name: "minstratum raises the source's stratum", servers: 2,
-			src:  func(i int, s *config.Source) { s.MinStratum = 5 },
+			src: func(i int, s *config.Source) { s.MinStratum = 5 },
 			check: func(t *testing.T, w world2) {
 				if st := w.with.Engine.SyncState(); st.Stratum != 6 {
 					t.Errorf("minstratum 5: serving %s, want stratum 6", describe(st))
