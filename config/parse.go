@@ -204,11 +204,7 @@ func (p *parser) directive(l *line) error {
 		}
 		return err
 	case "leapsectz":
-		err := p.leapSecTZ(l)
-		if err == nil {
-			p.warn(l, msgNotHonoured("this directive", "leap seconds come only from the sources"))
-		}
-		return err
+		return p.leapSecTZ(l)
 	case "leapsecmode":
 		return p.leapSecMode(l)
 	}

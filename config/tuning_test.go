@@ -394,7 +394,6 @@ func TestNotHonouredWarns(t *testing.T) {
 		{"server ntp1 xleave xleave", `test.conf:1: server: option "xleave" is parsed but not honoured by ntpbox yet; requests are sent in basic mode`},
 		{"server ntp1 filter 3", `test.conf:1: server: option "filter" is parsed but not honoured by ntpbox yet; every sample goes to the source's statistics`},
 		{"fallbackdrift 16 19", `test.conf:1: fallbackdrift: this directive is parsed but not honoured by ntpbox yet; the frequency holds at its last estimate while no source is reachable`},
-		{"leapsectz right/UTC", `test.conf:1: leapsectz: this directive is parsed but not honoured by ntpbox yet; leap seconds come only from the sources`},
 	} {
 		_, warnings := mustParse(t, tc.text)
 		if len(warnings) != 1 || warnings[0].String() != tc.want {

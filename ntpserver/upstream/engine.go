@@ -53,6 +53,9 @@ type Config struct {
 	// maxsamples, corrtimeratio). The zero Tuning means
 	// config.DefaultTuning(), chrony's defaults.
 	Tuning config.Tuning
+	// ZoneInfoDir is where `leapsectz` zones are read from; default
+	// /usr/share/zoneinfo.
+	ZoneInfoDir string
 }
 
 // SourceID names a source registered with AddSource.
@@ -89,6 +92,7 @@ type Engine struct {
 	interval   float64 // s between the last two updates
 	residual   float64 // ppm left unapplied at the last update
 	rmsKnown   bool
+	leapTZ     leapTable // `leapsectz`; nil without it
 }
 
 // reference is what the last clock update said about our clock.
@@ -135,6 +139,16 @@ func NewEngine(cfg Config, clk clock.Clock, log *slog.Logger) *Engine {
 		e.cfg.Tuning = cfg.Tuning
 	}
 	tun := &cfg.Tuning
+	if tun.LeapSecTZ != "" {
+		t, err := loadLeapTZ(cfg.ZoneInfoDir, tun.LeapSecTZ)
+		if err != nil {
+			log.Warn("leapsectz: leap seconds come only from the sources", "err", err)
+		} else {
+			last := time.Unix(t[len(t)-1].end, 0).UTC()
+			log.Info("leapsectz: leap seconds from the time zone database", "zone", tun.LeapSecTZ, "leaps", len(t), "last", last.Format(time.DateOnly))
+			e.leapTZ = t
+		}
+	}
 	kernel, err := clk.Frequency()
 	if err != nil {
 		log.Warn("cannot read the clock frequency; assuming 0 ppm", "err", err)

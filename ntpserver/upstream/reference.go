@@ -76,6 +76,11 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		rootDisp:  n.rootDisp + n.disp + b.stats.skew*max(now-n.t, 0) + b.sel.sd,
 	}
 	e.leap = leapVote(surv, e.ref.raw)
+	if e.leap == wire.LeapNone && e.leapTZ != nil {
+		// leapsectz: the zone's table when the sources say nothing
+		// (chrony's update_leap_status).
+		e.leap = e.leapTZ.leapAt(e.ref.served)
+	}
 	e.lastOffset = est.Offset
 	switch {
 	case act.Step != 0: // a step is not a tracking error
