@@ -86,6 +86,15 @@ func LocalClock(stratum uint8, precision int8) SyncState {
 	}
 }
 
+// RootDistanceAt is the root distance a reply served at t (served time)
+// claims: half the root delay plus the root dispersion as the reply
+// carries it (grown at DispRate since RefTime, or fixed for the local
+// clock).
+func (s *SyncState) RootDistanceAt(t time.Time) time.Duration {
+	_, disp := s.header(wire.TimeToNTP(t))
+	return s.RootDelay/2 + disp.Duration()
+}
+
 // Synchronised reports whether clients should use this server.
 func (s *SyncState) Synchronised() bool {
 	return s.Leap != wire.LeapUnsynchronised && s.Stratum > 0 && s.Stratum < 16

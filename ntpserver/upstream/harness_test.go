@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -24,6 +25,46 @@ type world struct {
 	logs *recorder
 	// maxFreq is for observers: the largest kernel frequency seen (ppm).
 	maxFreq float64
+	// bound counts, over errorStats's observations, the synchronised
+	// served states and those whose served time was inside the bound
+	// they claimed; newWorld's cleanup wants at least 99 % inside.
+	bound boundCount
+}
+
+// boundCount tallies served times against their claimed root distance.
+type boundCount struct {
+	synced, inside int
+	worst          float64 // largest |error| / root distance seen
+}
+
+// observe checks what the box serves now against true time: the served
+// (cooked) time's error must lie within the root distance the reply
+// would claim. A client adds its own delay/2, which is 0 here.
+func (b *boundCount) observe(w *world) (err, dist float64, synced bool) {
+	st := w.Engine.SyncState()
+	served := st.CookTime(w.Clock.Now())
+	err = served.Sub(w.Now()).Seconds()
+	if !st.Synchronised() {
+		return err, 0, false
+	}
+	dist = st.RootDistanceAt(served).Seconds()
+	b.synced++
+	if math.Abs(err) <= dist {
+		b.inside++
+	}
+	if dist > 0 {
+		b.worst = max(b.worst, math.Abs(err)/dist)
+	} else if err != 0 {
+		b.worst = math.Inf(1)
+	}
+	return err, dist, true
+}
+
+func (b *boundCount) share() float64 {
+	if b.synced == 0 {
+		return 1
+	}
+	return float64(b.inside) / float64(b.synced)
 }
 
 // recorder is a slog.Handler that keeps the messages (and passes them on
@@ -109,6 +150,12 @@ func newWorld(t testing.TB, s setup) *world {
 	eng := upstream.NewEngine(s.cfg, c, slog.New(logs))
 	sim := clocktest.NewSim(w, clk, eng)
 	wd := &world{Sim: sim, logs: logs}
+	t.Cleanup(func() {
+		if b := wd.bound; b.synced > 0 && b.share() < 0.99 {
+			t.Errorf("served time inside the served bound in %.2f%% of %d synchronised observations, want >= 99%% (worst: %.1f× the bound)",
+				100*b.share(), b.synced, b.worst)
+		}
+	})
 	for i := range s.servers {
 		srv := clocktest.NewServer(fmt.Sprintf("198.18.0.%d:123", i+1))
 		src := s.source
@@ -138,7 +185,10 @@ func (w *world) source(id upstream.SourceID) upstream.SourceReport {
 func (w *world) errorStats(d time.Duration) *clocktest.Stats {
 	st := &clocktest.Stats{}
 	w.Every = time.Second
-	w.Observe = func(s *clocktest.Sim) { st.Add(s.Clock.ErrorSeconds()) }
+	w.Observe = func(s *clocktest.Sim) {
+		st.Add(s.Clock.ErrorSeconds())
+		w.bound.observe(w)
+	}
 	w.Run(d)
 	w.Observe = nil
 	return st

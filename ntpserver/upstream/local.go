@@ -56,6 +56,18 @@ func (e *Engine) syncStateAt(raw time.Time) ntpserver.SyncState {
 	prec := e.cfg.Precision
 	if e.localActive(raw, now) {
 		st := ntpserver.LocalClock(uint8(e.localStratum()), prec)
+		if e.everSynced && e.err == nil && !e.cfg.Local.Orphan {
+			// A box in holdover serves its own clock, but that clock is
+			// only as good as the last synchronisation grown at the
+			// dispersion rate since. chrony serves a root dispersion of
+			// 0 here; ntpbox keeps the bound honest (issue 14), so that
+			// clients can tell a box hours into holdover from a fresh
+			// one, and drop it at their maxdistance. Not in orphan mode:
+			// there the boxes agree on one of them as their reference,
+			// and a follower must not turn away from a leader whose
+			// distance (which activated its local reference) is large.
+			st.RootDispersion = max(st.RootDispersion, durationOf(e.rootDistance(raw)))
+		}
 		e.cook(&st, raw)
 		return st
 	}
