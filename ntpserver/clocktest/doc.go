@@ -14,5 +14,15 @@
 // serves, so that synchronisation loops and orphan mode (`local ...
 // orphan`) play out as they would between real boxes.
 //
+// The world can be made as unkind as real ones: oscillators whose
+// frequency steps (FreqStep) or follows the room's temperature, clocks
+// that stall as a QEMU TCG guest's do and whose readings are noisy
+// (ClockConfig), a kernel that caps and quantises fast slews
+// (Clock.Linux), paths with heavy-tailed (Pareto) delays and packets
+// late in one direction only (Link, Late), boxes whose requests leave a
+// while after the engine read its transmit time (Box.TxDelay). A Probe
+// is a client with a perfect clock that measures what a box serves,
+// and whether the box's own error bound holds.
+//
 // Everything is deterministic for a given seed (math/rand/v2 PCG).
 package clocktest

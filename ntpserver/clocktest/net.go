@@ -26,6 +26,7 @@ type Net struct {
 
 	flight []event
 	rng    *rand.Rand
+	probes []*Probe
 
 	// Every is the true-time interval between calls of Observe.
 	Every   time.Duration
@@ -47,6 +48,12 @@ type Box struct {
 	// Tick, when set, calls Engine.Tick at this true-time interval, as
 	// the daemon's sync loop does every second (upstream.Config.Tick).
 	Tick time.Duration
+	// TxDelay and TxJitter are the time between the engine's reading
+	// of the clock for a request (its T1, which the engine keeps) and
+	// the request leaving the box: TxDelay plus an exponential time of
+	// mean TxJitter, as the scheduler and the network stack take on a
+	// real machine. Default 0.
+	TxDelay, TxJitter time.Duration
 
 	net      *Net
 	routes   map[upstream.SourceID]*route
@@ -75,6 +82,8 @@ type event struct {
 	id   upstream.SourceID
 	pkt  []byte
 	link Link
+	// probe: a request of the probe to box (req), or a reply to it.
+	probe *Probe
 }
 
 // NewNet returns an empty network in world w. The world's seed drives
@@ -147,6 +156,12 @@ func (n *Net) Run(d time.Duration) {
 				next, kind, box = b.nextTick, evTick, b
 			}
 		}
+		var probe *Probe
+		for _, p := range n.probes {
+			if p.next < next {
+				next, kind, probe = p.next, evProbe, p
+			}
+		}
 		n.advance(next)
 		switch kind {
 		case evEnd:
@@ -163,6 +178,8 @@ func (n *Net) Run(d time.Duration) {
 		case evTick:
 			box.Engine.Tick(box.Clock.Now())
 			box.nextTick += box.Tick.Seconds()
+		case evProbe:
+			probe.send()
 		}
 	}
 }
@@ -173,6 +190,7 @@ const (
 	evDeliver
 	evPoll
 	evTick
+	evProbe
 )
 
 func (n *Net) advance(t float64) {
@@ -185,7 +203,7 @@ func (n *Net) advance(t float64) {
 // at.
 func (b *Box) trueTimeOf(at time.Time) float64 {
 	c := b.Clock
-	dt := at.Sub(c.Now()).Seconds() / (1 + c.rate())
+	dt := at.Sub(c.exactNow()).Seconds() / (1 + c.rate())
 	// Polls are never in the past, and the clock's nanosecond rounding
 	// must not stall the loop.
 	return b.net.t + max(dt, 1e-9)
@@ -199,11 +217,16 @@ func (b *Box) poll(id upstream.SourceID) {
 		return
 	}
 	b.Requests++
+	// The request leaves after the box's transmit latency.
+	sent := n.t + b.TxDelay.Seconds()
+	if b.TxJitter > 0 {
+		sent += n.rng.ExpFloat64() * b.TxJitter.Seconds()
+	}
 	r := b.routes[id]
 	if r == nil || n.lost(r.link) {
 		return
 	}
-	arrive := n.t + r.link.Delay.Seconds() + r.link.Asymmetry.Seconds() + n.jitter(r.link)
+	arrive := sent + r.link.oneWay(n.rng, Request)
 	if r.box != nil {
 		// A box answers with its state when the request arrives.
 		n.schedule(event{at: arrive, req: true, box: r.box, from: b, id: id, pkt: slices.Clone(b.buf[:k]), link: r.link})
@@ -222,13 +245,24 @@ func (n *Net) sendReply(b *Box, id upstream.SourceID, reply []byte, t float64, l
 	if n.lost(l) {
 		return
 	}
-	at := t + l.Delay.Seconds() + n.jitter(l)
+	at := t + l.oneWay(n.rng, Reply)
 	n.schedule(event{at: at, box: b, id: id, pkt: reply})
 }
 
 // deliver hands a datagram to its receiver.
 func (n *Net) deliver(ev event) {
 	b := ev.box
+	if p := ev.probe; p != nil {
+		if !ev.req {
+			p.receive(ev.pkt)
+			return
+		}
+		// The box answers the probe as any client, through its server.
+		if reply := b.answer(ev.pkt); reply != nil {
+			p.reply(reply, n.t, n.t+b.ProcTime.Seconds())
+		}
+		return
+	}
 	if !ev.req {
 		b.Replies++
 		b.Engine.Receive(ev.id, ev.pkt, b.Clock.Now(), b.Addr)
@@ -268,13 +302,6 @@ func (n *Net) schedule(ev event) {
 		return 1
 	})
 	n.flight = slices.Insert(n.flight, i, ev)
-}
-
-func (n *Net) jitter(l Link) float64 {
-	if l.Jitter <= 0 {
-		return 0
-	}
-	return n.rng.ExpFloat64() * l.Jitter.Seconds()
 }
 
 func (n *Net) lost(l Link) bool { return l.Loss > 0 && n.rng.Float64() < l.Loss }

@@ -1,6 +1,8 @@
 package clocktest
 
 import (
+	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
@@ -20,6 +22,60 @@ type Link struct {
 	Jitter    time.Duration // mean extra queueing delay per direction (exponential)
 	Asymmetry time.Duration // added to the request direction only
 	Loss      float64       // probability that a request or reply is lost
+
+	// ParetoScale and ParetoShape, when both are set, add a
+	// heavy-tailed queueing delay per direction, Pareto (type II, Lomax)
+	// distributed: P(extra > x) = (1 + x/ParetoScale)^-ParetoShape.
+	// Its mean is ParetoScale/(ParetoShape-1) for a shape above 1; a
+	// shape of 1.5 to 2.5 has the tail of busy routers and Wi-Fi, far
+	// beyond the exponential Jitter's.
+	ParetoScale time.Duration
+	ParetoShape float64
+
+	// Late makes some packets late in one direction only.
+	Late Late
+}
+
+// Late is a one-direction delay spike: with probability Prob a packet
+// going in direction Dir is held for an extra time uniform in
+// [Min, Max] (as "1 in 50 samples 10–50 ms late, replies only":
+// Late{Prob: 0.02, Min: 10 * time.Millisecond, Max: 50 * time.Millisecond,
+// Dir: Reply}).
+type Late struct {
+	Prob     float64
+	Min, Max time.Duration
+	Dir      Direction
+}
+
+// Direction is a direction on a Link.
+type Direction uint8
+
+const (
+	Request Direction = iota // from the polling client to the server
+	Reply                    // back to the client
+)
+
+// oneWay draws the time a packet takes in direction dir, in seconds.
+// The random draws come in a fixed order, and only for the features the
+// link has: a link without them draws what it always drew.
+func (l Link) oneWay(rng *rand.Rand, dir Direction) float64 {
+	d := l.Delay.Seconds()
+	if dir == Request {
+		d += l.Asymmetry.Seconds()
+	}
+	if l.Jitter > 0 {
+		d += rng.ExpFloat64() * l.Jitter.Seconds()
+	}
+	if l.ParetoScale > 0 && l.ParetoShape > 0 {
+		// Inverse transform: 1-U is in (0, 1].
+		u := 1 - rng.Float64()
+		d += l.ParetoScale.Seconds() * (math.Pow(u, -1/l.ParetoShape) - 1)
+	}
+	if l.Late.Prob > 0 && dir == l.Late.Dir && rng.Float64() < l.Late.Prob {
+		lo, hi := l.Late.Min.Seconds(), max(l.Late.Max, l.Late.Min).Seconds()
+		d += lo + rng.Float64()*(hi-lo)
+	}
+	return d
 }
 
 // LAN is a quiet switched network: 100 µs each way plus 50 µs of
@@ -61,6 +117,11 @@ func (w *World) Elapsed() float64 { return w.t }
 func NewSim(w *World, clk *Clock, eng *upstream.Engine) *Sim {
 	n := NewNet(w)
 	return &Sim{World: w, Box: n.AddBox(SimAddr, clk, eng), net: n}
+}
+
+// AddProbe starts a probe of the sim's box: see Net.AddProbe.
+func (s *Sim) AddProbe(link Link, every time.Duration) *Probe {
+	return s.net.AddProbe(s.Box, link, every)
 }
 
 // Run advances true time by d, processing every event on the way.
