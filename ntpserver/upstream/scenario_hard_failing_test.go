@@ -2,8 +2,7 @@
 
 package upstream_test
 
-// Hard scenarios that fail against the engine of today (see the
-// report of the sim-hard branch): run them with
+// Hard scenarios that the engine does not pass yet: run them with
 //
 //	go test -count=1 -tags hardfail -run Hard -v ./ntpserver/upstream/
 //
@@ -11,7 +10,6 @@ package upstream_test
 
 import (
 	"fmt"
-	"math"
 	"testing"
 	"time"
 
@@ -42,51 +40,14 @@ func TestHardFrequencySteps(t *testing.T) {
 	// 3.05–3.31 ms (the error the step builds up before the next poll
 	// shows it), 99.8–100% in bound. Limits: p95 100 µs, max 10 ms
 	// (20 ppm over a 500 s wait).
+	//
+	// Against the engine of 2026-12-04 (no source stuck any more: the
+	// outlier hold-back lets no two samples in a row go): every source
+	// is followed after both steps, max 4.0 ms, but p95 167 µs and
+	// 98.73% of the replies inside the bound: for up to one 1024 s poll
+	// after each step the clock runs 20 ppm off while the bound grows at
+	// its skew + maxclockerror (1 ppm). Polling sooner after a held-back
+	// outlier made it worse (97.5%: two agreeing outliers then restart
+	// the statistics).
 	n.check(t, hour, 100e-6, 10e-3)
-}
-
-// Holdover: a day without sources after an hour of synchronisation,
-// over 20 seeds, with the appliance's `local stratum 10 orphan`. The
-// true error must stay inside the served bound all the time (every
-// synchronised reply of the probe, polling every minute: replies with
-// leap 3 claim nothing), the box must still serve a bound at the end,
-// and that bound be no wider than 3 times the 99th percentile (over the
-// seeds) of the true error then: a bound far wider says nothing.
-func TestHardHoldover(t *testing.T) {
-	const seeds = 20
-	var endErr clocktest.Stats
-	endBound := make([]float64, seeds)
-	for seed := range uint64(seeds) {
-		s := hardDefaults()
-		s.seed = seed + 1
-		s.probeEvery = time.Minute
-		s.local = "stratum 10 orphan"
-		n := newHardLAN(t, s)
-		for _, srv := range n.servers {
-			srv.Up = clocktest.Outage(hour, math.Inf(1))
-		}
-		n.run(time.Hour, false)
-		n.run(24*time.Hour, false)
-		b := n.boxes[0]
-		ps := b.probe.Stats(hour + 60)
-		last := b.probe.Replies[len(b.probe.Replies)-1]
-		endErr.Add(last.Offset)
-		endBound[seed] = last.RootDelay/2 + last.RootDisp
-		if !last.Synced {
-			endBound[seed] = math.Inf(1)
-		}
-		t.Logf("seed %d: end error %s, bound %s (stratum %d); %d/%d synchronised replies in bound (worst excess %s)",
-			s.seed, us(last.Offset), us(endBound[seed]), b.Engine.SyncState().Stratum, ps.InBound, ps.Synced, us(ps.WorstExcess))
-		if ps.InBound != ps.Synced || ps.Synced == 0 {
-			t.Errorf("seed %d: %d of %d synchronised replies in holdover outside the served bound (worst by %s)",
-				s.seed, ps.Synced-ps.InBound, ps.Synced, us(ps.WorstExcess))
-		}
-	}
-	p99 := endErr.Percentile(99)
-	t.Logf("true error at the end over the seeds: p50 %s p99 %s", us(endErr.Percentile(50)), us(p99))
-	for i, bd := range endBound {
-		if bd > 3*p99 {
-			t.Errorf("seed %d: bound %s after 24 h, more than 3 × the p99 true error %s", i+1, us(bd), us(p99))
-		}
-	}
 }

@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -282,4 +283,50 @@ func TestHardTwoBoxes(t *testing.T) {
 	// Measured: box0 p95 28.4 µs, max 43.8 µs; box1 p95 39.9 µs, max
 	// 68.8 µs; 100% in bound on both.
 	n.check(t, hour, 100e-6, 150e-6)
+}
+
+// Holdover: a day without sources after an hour of synchronisation,
+// over 20 seeds, with `local stratum 10` (not orphan: see local.go). The
+// true error must stay inside the served bound all the time (every
+// synchronised reply of the probe, polling every minute: replies with
+// leap 3 claim nothing), the box must still serve a bound at the end,
+// and that bound be no wider than 3 times the 99th percentile (over the
+// seeds) of the true error then: a bound far wider says nothing.
+func TestHardHoldover(t *testing.T) {
+	const seeds = 20
+	var endErr clocktest.Stats
+	endBound := make([]float64, seeds)
+	for seed := range uint64(seeds) {
+		s := hardDefaults()
+		s.seed = seed + 1
+		s.probeEvery = time.Minute
+		s.local = "stratum 10"
+		n := newHardLAN(t, s)
+		for _, srv := range n.servers {
+			srv.Up = clocktest.Outage(hour, math.Inf(1))
+		}
+		n.run(time.Hour, false)
+		n.run(24*time.Hour, false)
+		b := n.boxes[0]
+		ps := b.probe.Stats(hour + 60)
+		last := b.probe.Replies[len(b.probe.Replies)-1]
+		endErr.Add(last.Offset)
+		endBound[seed] = last.RootDelay/2 + last.RootDisp
+		if !last.Synced {
+			endBound[seed] = math.Inf(1)
+		}
+		t.Logf("seed %d: end error %s, bound %s (stratum %d); %d/%d synchronised replies in bound (worst excess %s)",
+			s.seed, us(last.Offset), us(endBound[seed]), b.Engine.SyncState().Stratum, ps.InBound, ps.Synced, us(ps.WorstExcess))
+		if ps.InBound != ps.Synced || ps.Synced == 0 {
+			t.Errorf("seed %d: %d of %d synchronised replies in holdover outside the served bound (worst by %s)",
+				s.seed, ps.Synced-ps.InBound, ps.Synced, us(ps.WorstExcess))
+		}
+	}
+	p99 := endErr.Percentile(99)
+	t.Logf("true error at the end over the seeds: p50 %s p99 %s", us(endErr.Percentile(50)), us(p99))
+	for i, bd := range endBound {
+		if bd > 3*p99 {
+			t.Errorf("seed %d: bound %s after 24 h, more than 3 × the p99 true error %s", i+1, us(bd), us(p99))
+		}
+	}
 }
