@@ -252,16 +252,29 @@ type rxInfo struct {
 	broadcast bool // sent to a broadcast or multicast address
 }
 
+// nextCmsg splits the first control message off b: its header, its
+// data and what follows it; ok is false when b holds no whole one.
+func nextCmsg(b []byte) (h *unix.Cmsghdr, data, rest []byte, ok bool) {
+	if len(b) < unix.SizeofCmsghdr {
+		return nil, nil, nil, false
+	}
+	h = (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	l := int(h.Len)
+	if l < unix.SizeofCmsghdr || l > len(b) {
+		return nil, nil, nil, false
+	}
+	return h, b[unix.SizeofCmsghdr:l], b[min((l+cmsgAlign-1)&^(cmsgAlign-1), len(b)):], true
+}
+
 // parseCmsgs walks the control messages at fixed offsets.
 func parseCmsgs(b []byte) rxInfo {
 	var info rxInfo
-	for len(b) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(b) {
+	for {
+		h, data, rest, ok := nextCmsg(b)
+		if !ok {
 			break
 		}
-		data := b[unix.SizeofCmsghdr:l]
+		b = rest
 		switch {
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
 			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
@@ -289,7 +302,6 @@ func parseCmsgs(b []byte) rxInfo {
 			info.ifindex = p.Ifindex
 			info.broadcast = netip.AddrFrom16(p.Addr).IsMulticast()
 		}
-		b = b[min((l+cmsgAlign-1)&^(cmsgAlign-1), len(b)):]
 	}
 	return info
 }

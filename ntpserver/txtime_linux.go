@@ -96,13 +96,12 @@ func (ts *TxStamper) Sent() (time.Time, bool) {
 // IPV6_RECVERR extended error from the timestamping origin).
 func parseTxReport(b []byte) (ns int64, id uint32, ok bool) {
 	var haveTs, haveID bool
-	for len(b) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(b) {
+	for {
+		h, data, rest, ok := nextCmsg(b)
+		if !ok {
 			break
 		}
-		data := b[unix.SizeofCmsghdr:l]
+		b = rest
 		switch {
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPING && len(data) >= 16:
 			sec := int64(binary.NativeEndian.Uint64(data[0:8]))
@@ -117,7 +116,6 @@ func parseTxReport(b []byte) (ns int64, id uint32, ok bool) {
 				id, haveID = e.Data, true
 			}
 		}
-		b = b[min((l+cmsgAlign-1)&^(cmsgAlign-1), len(b)):]
 	}
 	return ns, id, haveTs && haveID
 }
