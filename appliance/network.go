@@ -140,6 +140,10 @@ func (nw *network) applyLease(ev LeaseEvent) {
 		in.Log.Debug("DHCP lease renewed", "address", ev.Lease.Address, "until", ev.Lease.Expires())
 	default:
 		l := ev.Lease
+		// A lease means the cable worked, even if the kernel has not
+		// reported the carrier yet: a carrier from now on is the cable
+		// coming back, and the lease is checked.
+		nw.everUp = true
 		gw := nw.cfg.Network.Gateway
 		if !gw.IsValid() {
 			gw = l.Router

@@ -150,6 +150,9 @@ func Read() (State, error) {
 			Carrier:  ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagRunning != 0,
 			Loopback: ifc.Flags&net.FlagLoopback != 0,
 		}
+		if c, ok := lowerUp(ifc.Name); ok && l.Up {
+			l.Carrier = c
+		}
 		as, err := ifc.Addrs()
 		if err == nil {
 			for _, a := range as {

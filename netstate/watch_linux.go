@@ -5,6 +5,8 @@ package netstate
 import (
 	"context"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 )
@@ -46,4 +48,18 @@ func subscribe(ctx context.Context, log *slog.Logger) <-chan struct{} {
 		}
 	}()
 	return out
+}
+
+// lowerUp reads the driver's carrier (IFF_LOWER_UP) from sysfs. The
+// kernel sets it the moment the driver sees the cable; IFF_RUNNING
+// follows only when linkwatch runs, up to a second later, and a cable
+// pulled inside that second is never reported as having been up. ok is
+// false when the file cannot be read (the link is down, or no sysfs).
+func lowerUp(name string) (up, ok bool) {
+	b, err := os.ReadFile("/sys/class/net/" + name + "/carrier")
+	if err != nil {
+		return false, false
+	}
+	s := strings.TrimSpace(string(b))
+	return s == "1", s == "0" || s == "1"
 }

@@ -8,3 +8,5 @@ import (
 )
 
 func subscribe(context.Context, *slog.Logger) <-chan struct{} { return nil }
+
+func lowerUp(string) (up, ok bool) { return false, false }
