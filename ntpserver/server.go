@@ -36,6 +36,7 @@ type Server struct {
 	access  atomic.Pointer[Access]
 	state   atomic.Pointer[SyncState]
 	clients *ClientLog
+	xleave  *xleaveTable
 	now     func() time.Time
 	log     *slog.Logger
 
@@ -53,7 +54,7 @@ type counters struct {
 
 // NewServer returns a server; call Serve for each connection.
 func NewServer(o Options) *Server {
-	s := &Server{clients: o.Clients, now: o.Now, log: o.Logger}
+	s := &Server{clients: o.Clients, now: o.Now, log: o.Logger, xleave: newXleaveTable()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -129,29 +130,60 @@ func (s *Server) Serve(conn net.PacketConn) error {
 
 // handle applies policy to one request from src received at rx (Unix ns)
 // and writes the reply into out. It returns the reply length or 0.
-func (s *Server) handle(out, req []byte, src netip.AddrPort, rxNs int64, st *SyncState, acc *Access) (int, Drop) {
+func (s *Server) handle(out, req []byte, src netip.AddrPort, rxNs int64, st *SyncState, acc *Access) (n int, d Drop, x xleaveReply) {
 	if d := Classify(req); d != DropNone {
-		return 0, d
+		return 0, d, x
 	}
 	a := src.Addr()
 	if src.Port() == 0 || a.IsUnspecified() || a.IsMulticast() || a.Unmap() == ipv4Bcast {
-		return 0, DropBadSource
+		return 0, DropBadSource, x
 	}
 	if !acc.Allowed(a) {
-		return 0, DropDenied
+		return 0, DropDenied, x
 	}
 	var kiss uint32
 	if s.clients != nil {
 		switch s.clients.Request(a, rxNs) {
 		case Limit:
-			return 0, DropRateLimited
+			return 0, DropRateLimited, x
 		case Kiss:
 			kiss = kissRATE
 		}
 	}
 	served := st.Cook(rxNs)
-	rx := wire.UnixNanoToNTP(served/1e9, served%1e9)
-	return fill(out, req, rx, st, kiss), DropNone
+	// The lowest bit of a receive timestamp is 1 and that of a transmit
+	// timestamp 0 (see xleave.go); a quarter of a nanosecond.
+	rx := wire.UnixNanoToNTP(served/1e9, served%1e9) | 1
+	n = fill(out, req, rx, st, kiss)
+	if kiss != 0 || s.xleave == nil {
+		return n, DropNone, x
+	}
+	if origin, ok := interleavedRequest(req); ok {
+		x.save = rx
+		if tx, ok := s.xleave.take(origin); ok {
+			// Interleaved: the transmit time of the previous reply, and
+			// as origin the client's receive time of it.
+			copy(out[wire.OffOrigin:wire.OffOrigin+8], req[wire.OffReceive:wire.OffReceive+8])
+			wire.PutTransmit(out, tx)
+			x.interleaved = true
+		}
+	}
+	return n, DropNone, x
+}
+
+// xleaveReply is what the serving loop does for interleaved mode after
+// handle: record the transmit time of the reply (save is its receive
+// timestamp, 0 for none), and keep the transmit timestamp handle wrote
+// (interleaved).
+type xleaveReply struct {
+	save        wire.Time64
+	interleaved bool
+}
+
+// txStamp is the transmit timestamp of a reply sent now: cooked, lowest
+// bit 0.
+func txStamp(st *SyncState, now time.Time) wire.Time64 {
+	return wire.TimeToNTP(st.CookTime(now)) &^ 1
 }
 
 var kissRATE = wire.KissCode("RATE")
@@ -175,14 +207,21 @@ func (s *Server) serveSimple(conn net.PacketConn, c *counters) error {
 		}
 		c.received.Add(1)
 		src := addrPortOf(addr)
-		m, d := s.handle(out, buf[:n], src, rxNs, s.state.Load(), s.access.Load())
+		m, d, x := s.handle(out, buf[:n], src, rxNs, s.state.Load(), s.access.Load())
 		c.byDrop[d].Add(1)
 		if m == 0 {
 			continue
 		}
-		wire.PutTransmit(out, wire.TimeToNTP(s.state.Load().CookTime(s.now())))
+		tx := txStamp(s.state.Load(), s.now())
+		if !x.interleaved {
+			wire.PutTransmit(out, tx)
+		}
 		if _, err := conn.WriteTo(out[:m], addr); err != nil {
 			s.log.Debug("send reply", "to", addr, "err", err)
+			continue
+		}
+		if x.save != 0 {
+			s.xleave.put(x.save, tx)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
@@ -17,7 +19,7 @@ const batch = 32
 const (
 	rxBufLen  = 2048 // longer than wire.MaxPacketLen, so oversized packets are seen as such
 	oobLen    = 128  // a timestamp and a packet-info message, with room to spare
-	txOOBLen  = 64
+	txOOBLen  = 96   // a packet-info message and a transmit-timestamp request
 	cmsgAlign = 8
 )
 
@@ -32,7 +34,18 @@ type batchIO struct {
 	txIov  [batch]unix.Iovec
 	txBuf  [batch][wire.HeaderLen]byte
 	txOOB  [batch][txOOBLen]byte
-	errnos int // replies the kernel refused
+	xl     [batch]xleaveReply // interleaved mode, per reply
+	tsLen  [batch]int         // the length of reply m's transmit-timestamp request (0: none)
+	errnos int                // replies the kernel refused
+	// Transmit timestamps of interleaved-mode replies (see xleave.go).
+	// txTS: the kernel takes the request (SO_TIMESTAMPING as a control
+	// message); outstanding: reports asked for and not read yet, and
+	// lastAsk, when the last was asked for (Unix ns).
+	txTS        bool
+	outstanding int
+	lastAsk     int64
+	errBuf      [256]byte // a looped-back reply, headers included
+	errOOB      [128]byte
 	// fixedSource: the socket is bound to one IPv4 address, the source
 	// of every reply, so replies need no packet-info message.
 	fixedSource bool
@@ -98,6 +111,7 @@ func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
 		return nil, false
 	}
 	b := newBatchIO()
+	b.txTS = true
 	// Bound to one IPv4 address, the socket sends every reply from it:
 	// the packet-info message would only repeat it.
 	b.fixedSource = la != nil && !v6 && !la.IP.IsUnspecified()
@@ -125,6 +139,14 @@ func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
 			sent += int(r)
 		case unix.EAGAIN, unix.EINTR:
 			return false
+		case unix.EINVAL:
+			if b.tsLen[sent] > 0 {
+				// A kernel that takes no timestamping request with a
+				// datagram (before 4.13): send without them.
+				b.noTxTimestamps(sent, m)
+				return true
+			}
+			fallthrough
 		default:
 			b.errnos++
 			sent++
@@ -142,16 +164,37 @@ func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
 		}
 		m = s.process(b, n, c)
 		if m == 0 {
+			if b.outstanding > 0 {
+				s.readTxReports(rc, b)
+			}
 			continue
 		}
-		tx := wire.TimeToNTP(s.state.Load().CookTime(s.now()))
+		st := s.state.Load()
+		now := s.now()
+		tx := txStamp(st, now)
+		asked := 0
 		for j := 0; j < m; j++ {
-			wire.PutTransmit(b.txBuf[j][:], tx)
+			if !b.xl[j].interleaved {
+				wire.PutTransmit(b.txBuf[j][:], tx)
+			}
+			if b.xl[j].save != 0 {
+				s.xleave.put(b.xl[j].save, tx)
+				if b.tsLen[j] > 0 {
+					asked++
+				}
+			}
+		}
+		if asked > 0 {
+			b.outstanding += asked
+			b.lastAsk = now.UnixNano()
 		}
 		for sent = 0; sent < m; {
 			if err := rc.Write(send); err != nil {
 				return closedIsNil(err), true
 			}
+		}
+		if b.outstanding > 0 {
+			s.readTxReports(rc, b)
 		}
 	}
 }
@@ -191,7 +234,7 @@ func (s *Server) process(b *batchIO, n int, c *counters) int {
 				}
 				rx = fallback
 			}
-			k, d = s.handle(b.txBuf[m][:], b.rxBuf[i][:h.Len], src, rx, st, acc)
+			k, d, b.xl[m] = s.handle(b.txBuf[m][:], b.rxBuf[i][:h.Len], src, rx, st, acc)
 		}
 		count[d]++
 		if k == 0 {
@@ -203,7 +246,13 @@ func (s *Server) process(b *batchIO, n int, c *counters) int {
 		b.txIov[m].SetLen(k)
 		t.Iov = &b.txIov[m]
 		t.SetIovlen(1)
-		if cl := b.replyCmsg(&info, m); cl > 0 {
+		cl := b.replyCmsg(&info, m)
+		b.tsLen[m] = 0
+		if b.xl[m].save != 0 && b.txTS {
+			b.tsLen[m] = putTxTimestampRequest(b.txOOB[m][cl:])
+			cl += b.tsLen[m]
+		}
+		if cl > 0 {
 			t.Control = &b.txOOB[m][0]
 			t.SetControllen(cl)
 		} else {
@@ -326,4 +375,98 @@ func (info *rxInfo) replyCmsg(b []byte) int {
 		return unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 	}
 	return 0
+}
+
+// putTxTimestampRequest writes the control message that asks the kernel
+// for a software transmit timestamp of this one datagram, and returns its
+// length. The report comes on the socket's error queue, with the
+// datagram, as an SCM_TIMESTAMPNS message (the socket has SO_TIMESTAMPNS
+// on): unlike the SO_TIMESTAMPING socket option, this changes nothing
+// about the receive timestamps of the other datagrams.
+func putTxTimestampRequest(b []byte) int {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = unix.SOL_SOCKET, unix.SO_TIMESTAMPING
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(b[unix.SizeofCmsghdr:], unix.SOF_TIMESTAMPING_TX_SOFTWARE)
+	return unix.CmsgSpace(4)
+}
+
+// noTxTimestamps removes the timestamp requests from replies from to m
+// and stops asking for them.
+func (b *batchIO) noTxTimestamps(from, m int) {
+	b.txTS = false
+	for j := from; j < m; j++ {
+		if b.tsLen[j] == 0 {
+			continue
+		}
+		t := &b.txHdr[j].Hdr
+		cl := int(t.Controllen) - b.tsLen[j]
+		b.tsLen[j] = 0
+		if cl > 0 {
+			t.SetControllen(cl)
+		} else {
+			t.Control = nil
+			t.SetControllen(0)
+		}
+	}
+}
+
+// readTxReports reads the transmit timestamps the kernel has reported
+// and records them as the transmit times of their replies. It reads
+// until the error queue is empty: reports left there would take space
+// from the socket's receive buffer. A report that has not come a second
+// after the last request is given up for.
+func (s *Server) readTxReports(rc syscall.RawConn, b *batchIO) {
+	st := s.state.Load()
+	got := 0
+	for {
+		var n, oobn, flags int
+		var rerr error
+		err := rc.Control(func(fd uintptr) {
+			n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), b.errBuf[:], b.errOOB[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		})
+		if err != nil || rerr != nil {
+			break
+		}
+		got++
+		ns, ok := parseTxTimestamp(b.errOOB[:oobn])
+		if !ok || flags&unix.MSG_TRUNC != 0 || n < wire.HeaderLen {
+			continue
+		}
+		// The datagram comes back with its headers (down to the link
+		// layer's); our replies are one NTP header with nothing after it.
+		pkt := b.errBuf[n-wire.HeaderLen : n]
+		if wire.Mode(pkt[wire.OffFlags]&7) != wire.ModeServer {
+			continue
+		}
+		rx := wire.Time64(binary.BigEndian.Uint64(pkt[wire.OffReceive:]))
+		s.xleave.kernelTx(rx, txStamp(st, time.Unix(0, ns)))
+	}
+	b.outstanding = max(b.outstanding-got, 0)
+	if got == 0 && b.outstanding > 0 && s.now().UnixNano()-b.lastAsk > int64(time.Second) {
+		b.outstanding = 0
+	}
+}
+
+// parseTxTimestamp reads an error-queue message: the timestamp
+// (SCM_TIMESTAMPNS) of a report whose origin is timestamping.
+func parseTxTimestamp(b []byte) (ns int64, ok bool) {
+	var haveTs, isTs bool
+	for {
+		h, data, rest, more := nextCmsg(b)
+		if !more {
+			break
+		}
+		b = rest
+		switch {
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
+			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+			ns, haveTs = ts.Sec*1e9+ts.Nsec, ts.Sec != 0 || ts.Nsec != 0
+		case (h.Level == unix.IPPROTO_IP && h.Type == unix.IP_RECVERR ||
+			h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_RECVERR) && len(data) >= int(unsafe.Sizeof(unix.SockExtendedErr{})):
+			e := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
+			isTs = e.Origin == unix.SO_EE_ORIGIN_TIMESTAMPING
+		}
+	}
+	return ns, haveTs && isTs
 }

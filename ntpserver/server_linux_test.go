@@ -167,3 +167,86 @@ func TestListenBeforeTheAddressExists(t *testing.T) {
 		c.Close()
 	}
 }
+
+// Interleaved mode, as chrony's `xleave` client drives it: the first two
+// replies are basic; the third carries, as its transmit timestamp, the
+// kernel's transmit time of the second reply and, as its origin, the
+// client's receive time of it. A transmit time serves once: the same
+// request again gets a basic reply.
+func TestServeInterleaved(t *testing.T) {
+	bound := serveOn(t, "allow 127.0.0.0/8\nlocal stratum 3\n", netip.MustParseAddrPort("127.0.0.1:0"))
+	c := client(t, "127.0.0.1")
+	type reply struct {
+		origin, rx, tx uint64
+		sent, got      wire.Time64 // the client's clock before sending, after receiving
+	}
+	exchange := func(origin, rx, tx uint64) reply {
+		t.Helper()
+		req := request(flags(0, 4, wire.ModeClient), wire.Time64(tx), 0)
+		binary.BigEndian.PutUint64(req[wire.OffOrigin:], origin)
+		binary.BigEndian.PutUint64(req[wire.OffReceive:], rx)
+		sent := wire.TimeToNTP(time.Now())
+		if _, err := c.WriteToUDPAddrPort(req, bound); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 512)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			n, _, err := c.ReadFromUDPAddrPort(buf)
+			got := wire.TimeToNTP(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != wire.HeaderLen {
+				t.Fatalf("reply of %d bytes", n)
+			}
+			r := reply{binary.BigEndian.Uint64(buf[wire.OffOrigin:]), binary.BigEndian.Uint64(buf[wire.OffReceive:]),
+				binary.BigEndian.Uint64(buf[wire.OffTransmit:]), sent, got}
+			if r.rx&1 != 1 || r.tx&1 != 0 {
+				t.Errorf("receive %#x and transmit %#x: want the lowest bits 1 and 0", r.rx, r.tx)
+			}
+			return r
+		}
+	}
+	// 1: a new client, origin zero: basic.
+	r1 := exchange(0, 0, 0x1111)
+	if r1.origin != 0x1111 {
+		t.Fatalf("reply 1: origin %#x", r1.origin)
+	}
+	// 2: interleaved request, but nothing recorded for reply 1 (its
+	// request was not interleaved): basic, and reply 2 is recorded.
+	r2 := exchange(r1.rx, uint64(r1.got), 0x2222)
+	if r2.origin != 0x2222 {
+		t.Fatalf("reply 2 is not basic: origin %#x", r2.origin)
+	}
+	// 3: interleaved.
+	r3 := exchange(r2.rx, uint64(r2.got), 0x3333)
+	if r3.origin != uint64(r2.got) {
+		t.Fatalf("reply 3 is not interleaved: origin %#x, want the client's receive time of reply 2 %#x", r3.origin, uint64(r2.got))
+	}
+	// Its transmit time is reply 2's, from the kernel: after the daemon's
+	// reading in reply 2, before the client had reply 2.
+	k := wire.Time64(r3.tx)
+	if k.Sub(wire.Time64(r2.tx)) <= 0 || wire.Time64(r2.got).Sub(k) < 0 {
+		t.Errorf("reply 3 transmit %v: want after reply 2's own transmit %v (the kernel's time of it, not the daemon's) and before the client got it at %v",
+			k.Time(time.Now()), wire.Time64(r2.tx).Time(time.Now()), wire.Time64(r2.got).Time(time.Now()))
+	}
+	t.Logf("kernel transmit time %v after the daemon's reading", k.Sub(wire.Time64(r2.tx)))
+	// The same request again: reply 2's transmit time was used.
+	if again := exchange(r2.rx, uint64(r2.got), 0x4444); again.origin != 0x4444 {
+		t.Errorf("a replayed interleaved request got an interleaved reply: origin %#x", again.origin)
+	}
+	// An NTPv3 request is never interleaved.
+	r5 := exchange(r3.rx, uint64(r3.got), 0x5555)
+	req := request(flags(0, 3, wire.ModeClient), 0x6666, 0)
+	binary.BigEndian.PutUint64(req[wire.OffOrigin:], r5.rx)
+	binary.BigEndian.PutUint64(req[wire.OffReceive:], uint64(r5.got))
+	if _, err := c.WriteToUDPAddrPort(req, bound); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := c.ReadFromUDPAddrPort(buf); err != nil || n != wire.HeaderLen || binary.BigEndian.Uint64(buf[wire.OffOrigin:]) != 0x6666 {
+		t.Errorf("NTPv3 request: %v, reply %x", err, buf[:n])
+	}
+}

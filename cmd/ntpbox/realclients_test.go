@@ -146,3 +146,34 @@ func TestQueryAgreesWithRealClientsOnChronyd(t *testing.T) {
 		t.Errorf("ntpbox query: stratum %d leap %s, want 2 none", ours.stratum, ours.leap)
 	}
 }
+
+// chronyd with `xleave` gets interleaved replies from ntpbox, as from
+// chronyd: `chronyc ntpdata` says so, and its offsets stay sane.
+func TestChronydInterleaved(t *testing.T) {
+	requireTools(t, "ip", "setpriv", "chronyd", "chronyc")
+	ns := newNetns(t)
+	startNtpbox(t, ns, "local stratum 3\nallow all\nbindaddress 127.0.0.1\n", "127.0.0.1")
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700) // chronyd refuses a command socket in a directory others can read
+	conf := writeFile(t, dir, "client.conf", fmt.Sprintf(`server 127.0.0.1 iburst minpoll 0 maxpoll 0 xleave
+port 0
+cmdport 0
+bindcmdaddress %[1]s/chronyd.sock
+pidfile %[1]s/chronyd.pid
+`, dir))
+	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	var data string
+	waitFor(t, "chronyd's interleaved exchanges with ntpbox", 30*time.Second, func() bool {
+		data, _ = ns.output(5*time.Second, "chronyc", "-h", dir+"/chronyd.sock", "-n", "ntpdata", "127.0.0.1")
+		return regexp.MustCompile(`Interleaved\s*:\s*Yes`).MatchString(data) &&
+			regexp.MustCompile(`Total valid RX\s*:\s*([5-9]|\d\d+)\b`).MatchString(data)
+	})
+	t.Logf("chronyc ntpdata:\n%s", data)
+	m := regexp.MustCompile(`Offset\s*:\s*([+-]?[0-9.e+-]+) seconds`).FindStringSubmatch(data)
+	if m == nil {
+		t.Fatalf("no offset in chronyc ntpdata")
+	}
+	if off, _ := strconv.ParseFloat(m[1], 64); math.Abs(off) > saneOffset {
+		t.Errorf("offset %v s in interleaved mode", off)
+	}
+}
