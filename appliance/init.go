@@ -148,7 +148,7 @@ func (in *Init) Run(ctx context.Context) error {
 	defer stopSvc()
 	ready := make(chan struct{}, 1)
 	sup := &Supervisor{
-		Argv:        []string{in.Self, "serve", "-c", RunConfig},
+		Argv:        serveArgv(in.Self, bc),
 		Start:       in.Start,
 		Log:         in.Log.With("service", "ntpbox serve"),
 		StopTimeout: in.StopTimeout,
@@ -362,4 +362,15 @@ func (in *Init) setHostname(name string) {
 	if err := in.Sys.Sethostname(name); err != nil {
 		in.Log.Error("set host name", "err", err)
 	}
+}
+
+// serveArgv is the service's command line; ntpbox.testdebug on the
+// kernel command line adds -d (debug messages: each sample's fate), for
+// diagnosing the time a box serves.
+func serveArgv(self string, bc *boxConfig) []string {
+	argv := []string{self, "serve", "-c", RunConfig}
+	if _, ok := bc.hooks["testdebug"]; ok {
+		argv = append(argv, "-d")
+	}
+	return argv
 }

@@ -7,6 +7,9 @@
 #   build/bench-time.sh [IMAGE_DIR]      default out/image (vmlinux, initramfs.cpio.zst)
 #
 # env: RUNS=2 DURATION=240 INTERVAL=0.5 STEADY_AFTER=60 MEM=256
+#      GUESTS="chrony ntpbox" (one of them alone, to look at it; no RATIO then)
+#      NTPBOX_APPEND= (more kernel parameters for the ntpbox guest, e.g.
+#      ntpbox.testdebug to log each sample's fate on its console)
 #      CACHE=/tmp/ntpbox-bench-time (the chronyd guest is built there once)
 #      WORK=$CACHE/work (per-run output)  KERNEL_CACHE=out/cache (build/kernel.sh)
 #      PROBE=../shared/tools/chrony-lab/probe.py (relative to the repository)
@@ -143,13 +146,13 @@ done
 # ---- the runs: chronyd then ntpbox, RUNS times, one fresh QEMU each.
 base="console=ttyS0 panic=-1 no_timer_check" # as qemu/qemu.go passes it
 for r in $(seq "$RUNS"); do
-	for guest in chrony ntpbox; do
+	for guest in ${GUESTS:-chrony ntpbox}; do
 		D=$WORK/$guest-$r; rm -rf "$D"; mkdir -p "$D"
 		if [ $guest = chrony ]; then
 			boot=(-kernel "$G/vmlinux" -initrd "$G/initramfs.cpio" -append "$base")
 		else
 			boot=(-kernel "$IMG/vmlinux" -initrd "$IMG/initramfs.cpio.zst"
-				-append "$base ntpbox.address=198.18.0.2/24 ntpbox.server=198.18.0.1,iburst ntpbox.allow=all")
+				-append "$base ntpbox.address=198.18.0.2/24 ntpbox.server=198.18.0.1,iburst ntpbox.allow=all ${NTPBOX_APPEND:-}")
 		fi
 		rtc=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%S)
 		log "run $r/$RUNS $guest: RTC $rtc (host - 1 h), ${DURATION} s; loadavg $(cut -d' ' -f1-3 /proc/loadavg)"

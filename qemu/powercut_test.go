@@ -105,6 +105,9 @@ func TestPersistPowerCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	seed := uint64(time.Now().UnixNano())
+	if n, err := strconv.ParseUint(os.Getenv("NTPBOX_POWERCUT_SEED"), 10, 64); err == nil {
+		seed = n // to replay the cut times of a failed run
+	}
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("random seed %d", seed)
 

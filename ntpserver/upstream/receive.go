@@ -75,6 +75,15 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 
 	sm, ok := e.measure(s, &p, t4, rootDelay, rootDisp)
 	if !ok || !s.stats.delayRatioOK(&sm, s.cfg.MaxDelayRatio) || !s.stats.delayOK(&sm) {
+		test := "A (delay, times)"
+		if ok {
+			test = "B (maxdelayratio)"
+			if s.stats.delayRatioOK(&sm, s.cfg.MaxDelayRatio) {
+				test = "C (maxdelaydevratio)"
+			}
+		}
+		e.log.Debug("sample dropped", "source", s.name, "test", test, "offset", durationOf(sm.offset),
+			"delay", durationOf(sm.delay), "mindelay", durationOf(s.stats.baseDelay()), "sd", durationOf(s.stats.sd))
 		e.adjustPoll(s, badPacketAdj)
 		return
 	}
@@ -86,8 +95,12 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 		expected = math.Hypot(s.stats.sd, psd)
 	}
 	if !e.accept(s, sm) {
+		e.log.Debug("sample held back", "source", s.name, "offset", durationOf(sm.offset),
+			"predicted", durationOf(s.spikePred), "delay", durationOf(sm.delay))
 		return
 	}
+	e.log.Debug("sample", "source", s.name, "offset", durationOf(sm.offset), "delay", durationOf(sm.delay),
+		"samples", len(s.stats.window()), "freq_ppm", s.stats.slope*1e6, "skew_ppm", s.stats.skew*1e6, "sd", durationOf(s.stats.sd))
 	shortened := false
 	if expected > 0 {
 		z := errInEstimate / max(expected, minStdDevFloor)
@@ -166,6 +179,7 @@ func (e *Engine) accept(s *source, sm sample) bool {
 	sp := s.spike
 	s.spike = nil
 	if sp == nil {
+		s.spikePred, _ = s.stats.predict(sm.t)
 		if s.stats.outlier(&sm) {
 			cp := sm
 			s.spike = &cp

@@ -47,6 +47,8 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		e.log.Warn("maxchange: ignoring a large adjustment", "offset", durationOf(est.Offset))
 		return
 	}
+	e.log.Debug("clock update", "offset", durationOf(est.Offset), "freq_ppm", est.Freq, "skew_ppm", est.Skew,
+		"dfreq_ppm", act.DFreq, "doffset", durationOf(act.DOffset), "step", act.Step)
 	e.reframe(now, act)
 	e.apply(act)
 	if act.Step != 0 {

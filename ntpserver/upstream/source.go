@@ -54,8 +54,9 @@ type source struct {
 	validRx    int // replies to our requests (chronyc ntpdata: Total valid RX)
 	goodRx     int // ... that gave a sample (Total good RX)
 
-	stats sourceStats
-	spike *sample // outlier waiting for confirmation that the source stepped
+	stats     sourceStats
+	spike     *sample // outlier waiting for confirmation that the source stepped
+	spikePred float64 // the prediction the held outlier was compared with (for the debug log)
 	// innovation is a moving average of the squared prediction errors of
 	// new samples, in units of their expected variance: about 1 while a
 	// straight line describes the source, more when the regression
