@@ -86,8 +86,6 @@ func msgNotHonoured(what, instead string) string {
 // Source but not acted on by the sync engine, with what it does instead.
 func notHonouredOption(name string) (string, bool) {
 	switch name {
-	case "asymmetry":
-		return "offsets are taken as measured, with no asymmetry correction", true
 	case "filter":
 		return "every sample goes to the source's statistics", true
 	case "presend":

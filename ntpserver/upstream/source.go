@@ -141,5 +141,6 @@ func sourceStatsParams(cfg *config.Source, tun *config.Tuning) statsParams {
 	p.devRatio = cfg.MaxDelayDevRatio
 	p.fixedMinDelay = cfg.MinDelay
 	p.clockError = tun.MaxClockError * 1e-6
+	p.asymmetry = cfg.Asymmetry
 	return p
 }

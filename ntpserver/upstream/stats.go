@@ -1,6 +1,9 @@
 package upstream
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // This file is the per-source sample statistics (chrony's sourcestats):
 // a weighted linear regression of offset against time over the recent
@@ -45,10 +48,13 @@ type statsParams struct {
 	devRatio            float64 // 0: test C off
 	fixedMinDelay       float64 // s, `mindelay`; 0: the smallest delay in the window
 	clockError          float64 // s/s
+	// asymmetry is `asymmetry`: within ±maxAsymmetry a fixed ratio (0:
+	// no correction), beyond it (chrony's default, 1) estimated.
+	asymmetry float64
 }
 
 func defaultStatsParams() statsParams {
-	return statsParams{minKeep: minKeep, maxSamples: maxSamples, devRatio: 10, clockError: maxClockError}
+	return statsParams{minKeep: minKeep, maxSamples: maxSamples, devRatio: 10, clockError: maxClockError, asymmetry: 1}
 }
 
 // sourceStats holds a source's samples and the regression through them.
@@ -67,12 +73,17 @@ type sourceStats struct {
 	skew     float64 // standard error of slope (s/s)
 	runs     int
 	minDelay float64
+	// asym is the asymmetry the offsets are corrected with, and asymRun
+	// chrony's count of consecutive estimates of one sign.
+	asym    float64
+	asymRun int
 
 	weights []float64 // scratch
+	corr    []sample  // scratch: the samples with offsets corrected for asymmetry
 }
 
 func (st *sourceStats) reset() {
-	*st = sourceStats{statsParams: st.statsParams, samples: st.samples[:0], weights: st.weights}
+	*st = sourceStats{statsParams: st.statsParams, samples: st.samples[:0], weights: st.weights, corr: st.corr}
 }
 
 // params returns the settings, chrony's defaults where unset (a
@@ -217,7 +228,8 @@ func (st *sourceStats) outlier(s *sample) bool {
 // while the residuals, extended over up to as many older samples, show
 // too few runs of one sign for a straight line (never below minKeep).
 func (st *sourceStats) regress() {
-	win := st.window()
+	all := st.correctAsymmetry()
+	win := all[st.extra:]
 	n := len(win)
 	st.ok = false
 	if n == 0 {
@@ -234,12 +246,23 @@ func (st *sourceStats) regress() {
 		return
 	}
 	// Samples with a longer path than the best one are less trustworthy:
-	// chrony's weighting, with the previous standard deviation as scale.
-	scale := max(st.sd, minStdDevFloor)
+	// chrony's weighting (SST_DoNewRegression). The scale is the spread
+	// of the distances (median less minimum, over SD_TO_DIST_RATIO),
+	// kept between the clock's resolution and the minimum distance, so
+	// that a few samples with very different delays (a virtual machine's
+	// first seconds) are not weighted a million to one.
 	w := st.weights[:0]
 	for i := range win {
-		x := 1 + (win[i].distance()-minDist)/scale
-		w = append(w, 1/(x*x))
+		w = append(w, win[i].distance())
+	}
+	scale := (median(w) - minDist) / sdToDistRatio
+	scale = min(max(scale, minStdDevFloor), max(minDist, minStdDevFloor))
+	for i := range win {
+		x := 1.0
+		if d := win[i].distance(); d > minDist+minStdDevFloor {
+			x += (d - minDist - minStdDevFloor) / scale
+		}
+		w[i] = 1 / (x * x)
 	}
 	st.weights = w
 	start := 0
@@ -248,7 +271,7 @@ func (st *sourceStats) regress() {
 		// The runs test covers runsRatio times the fitted samples,
 		// reaching back into the extra ones.
 		from := max(st.extra+start-(runsRatio-1)*(n-start), 0)
-		ok := st.runsOK(st.samples[from:])
+		ok := st.runsOK(all[from:])
 		if ok || n-start <= st.params().minKeep {
 			break
 		}
@@ -290,10 +313,50 @@ func (st *sourceStats) fit(ss []sample, w []float64) {
 	st.sumW, st.stt = n, stt
 	st.sd = math.Sqrt(ssr / max(n-2, 1))
 	if stt > 0 {
-		st.skew = st.sd / math.Sqrt(stt)
+		// chrony's skew: the slope's standard error times Student's t
+		// at 99.95 % for n-2 degrees of freedom. With three samples
+		// that is 637 times the standard error, so the frequency of an
+		// iburst's few seconds does not steer the clock (it is above
+		// maxupdateskew) nor narrow the bound.
+		st.skew = st.sd / math.Sqrt(stt) * tCoef(len(ss)-2)
 	} else {
 		st.skew = math.Inf(1)
 	}
+}
+
+// sdToDistRatio is chrony's SD_TO_DIST_RATIO: how a spread of distances
+// translates to a standard deviation for the weights.
+const sdToDistRatio = 0.7
+
+// tCoef is Student's t at the 99.95 % quantile for dof degrees of
+// freedom (chrony's RGR_GetTCoef).
+func tCoef(dof int) float64 {
+	coefs := [...]float64{636.6, 31.6, 12.92, 8.61, 6.869,
+		5.959, 5.408, 5.041, 4.781, 4.587,
+		4.437, 4.318, 4.221, 4.140, 4.073,
+		4.015, 3.965, 3.922, 3.883, 3.850,
+		3.819, 3.792, 3.768, 3.745, 3.725,
+		3.707, 3.690, 3.674, 3.659, 3.646,
+		3.633, 3.622, 3.611, 3.601, 3.591,
+		3.582, 3.574, 3.566, 3.558, 3.551}
+	switch {
+	case dof < 1:
+		return coefs[0]
+	case dof <= len(coefs):
+		return coefs[dof-1]
+	}
+	return 3.5
+}
+
+// median returns the median of v, reordering a copy-free scratch: it
+// sorts v in place.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // runsOK counts the runs of residuals of one sign and checks them
@@ -337,4 +400,97 @@ func (st *sourceStats) signRuns(ss []sample) (runs, pos, neg int) {
 		}
 	}
 	return runs, pos, neg
+}
+
+// Asymmetry of the network jitter (chrony's correct_asymmetry and
+// estimate_asymmetry): when the delay varies more in one direction, a
+// longer delay comes with a shifted offset. The offset's slope against
+// the delay, from a regression of offset on time and delay, is that
+// ratio; once it is large (at least minAsymmetry) and of one sign for
+// minAsymmetryRun regressions in a row, or when `asymmetry` fixes it,
+// each offset is corrected to what it would be at the minimum delay.
+const (
+	maxAsymmetry    = 0.5  // all of the jitter in one direction
+	minAsymmetry    = 0.45 // an estimate that can turn the correction on
+	minAsymmetryRun = 10
+	maxAsymmetryRun = 1000
+)
+
+// correctAsymmetry returns the samples (extra ones first) with their
+// offsets corrected for the asymmetry, or the samples themselves when
+// there is none to correct.
+func (st *sourceStats) correctAsymmetry() []sample {
+	fixed := st.params().asymmetry
+	if fixed == 0 || len(st.samples) == 0 {
+		st.asym = 0
+		return st.samples
+	}
+	minDelay := math.Inf(1)
+	for i := range st.samples {
+		minDelay = min(minDelay, st.samples[i].delay)
+	}
+	if math.Abs(fixed) <= maxAsymmetry {
+		st.asym = fixed
+	} else if !st.estimateAsymmetry(minDelay) {
+		return st.samples
+	}
+	st.corr = append(st.corr[:0], st.samples...)
+	for i := range st.corr {
+		st.corr[i].offset -= st.asym * (st.corr[i].delay - minDelay)
+	}
+	return st.corr
+}
+
+// estimateAsymmetry updates st.asym from all the samples and reports
+// whether the correction is on.
+func (st *sourceStats) estimateAsymmetry(minDelay float64) bool {
+	a, ok := asymmetrySlope(st.samples, minDelay)
+	if !ok || a*float64(st.asymRun) < 0 {
+		st.asym, st.asymRun = 0, 0
+		return false
+	}
+	switch {
+	case a <= -minAsymmetry && st.asymRun > -maxAsymmetryRun:
+		st.asymRun--
+	case a >= minAsymmetry && st.asymRun < maxAsymmetryRun:
+		st.asymRun++
+	}
+	if st.asymRun < minAsymmetryRun && st.asymRun > -minAsymmetryRun {
+		return false
+	}
+	st.asym = min(max(a, -maxAsymmetry), maxAsymmetry)
+	return true
+}
+
+// asymmetrySlope fits offset = a + b·t + c·(delay - minDelay) by least
+// squares and returns c (chrony's RGR_MultipleRegress), or false with
+// fewer than 4 samples or no stable solution.
+func asymmetrySlope(ss []sample, minDelay float64) (float64, bool) {
+	n := len(ss)
+	if n < 4 {
+		return 0, false
+	}
+	t0 := ss[n-1].t
+	var sx1, sx2, sx1x1, sx1x2, sx2x2, sx1y, sx2y, sy float64
+	for i := range ss {
+		x1, x2, y := ss[i].t-t0, ss[i].delay-minDelay, ss[i].offset
+		sx1 += x1
+		sx2 += x2
+		sx1x1 += x1 * x1
+		sx1x2 += x1 * x2
+		sx2x2 += x2 * x2
+		sx1y += x1 * y
+		sx2y += x2 * y
+		sy += y
+	}
+	fn := float64(n)
+	u := fn*(sx1x2*sx1y-sx1x1*sx2y) + sx1*sx1*sx2y - sx1*sx2*sx1y + sy*(sx2*sx1x1-sx1*sx1x2)
+	v1 := fn * (sx1x2*sx1x2 - sx1x1*sx2x2)
+	v2 := sx1*sx1*sx2x2 + sx2*sx2*sx1x1
+	v3 := -2 * sx1 * sx2 * sx1x2
+	v := v1 + v2 + v3
+	if math.Abs(v)*1e10 <= -v1+v2+math.Abs(v3) {
+		return 0, false
+	}
+	return u / v, true
 }
