@@ -88,8 +88,6 @@ func notHonouredOption(name string) (string, bool) {
 	switch name {
 	case "filter":
 		return "every sample goes to the source's statistics", true
-	case "presend":
-		return "no request is sent ahead of a poll", true
 	}
 	return "", false
 }

@@ -19,6 +19,10 @@ const (
 	badPacketAdj  = 0.1  // ... per reply that gave no good sample
 )
 
+// presendDelay is how long after a `presend` request the measurement's
+// request goes (chrony's WARM_UP_DELAY).
+const presendDelay = 2 * time.Second
+
 func pollInterval(poll int) time.Duration {
 	return time.Duration(math.Ldexp(float64(time.Second), poll))
 }
@@ -70,7 +74,19 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	s.lastTx = now
 
 	interval := pollInterval(s.poll)
-	if s.burstTotal == 0 {
+	// `presend`: at a polling interval of 2^presend s or more, each poll
+	// starts with an extra request 2 s ahead (chrony's WARM_UP_DELAY),
+	// whose reply only refreshes the ARP caches on the way and counts
+	// for reachability, not as a sample.
+	presend := false
+	switch {
+	case s.presendDone > 0:
+		s.presendDone--
+	case s.poll >= s.cfg.Presend && s.burstTotal == 0:
+		s.presendDone, presend = 1, true
+		interval = presendDelay
+	}
+	if !presend && s.burstTotal == 0 {
 		s.burstGood = 0
 		// `burst`: a regular poll starts a burst of up to 4 requests
 		// that ends with the first good sample, as long as the average
@@ -80,7 +96,7 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 			s.burstGood = 1
 		}
 	}
-	if s.burstTotal > 0 {
+	if s.burstTotal > 0 && !presend {
 		s.burstTotal--
 		if s.burstTotal > 0 {
 			interval = min(interval, burstInterval)

@@ -68,6 +68,10 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	s.leap = p.Leap
 	s.reach |= 1
 	s.txSinceRx = 0
+	if s.presendDone > 0 {
+		e.log.Debug("presend reply: not a sample", "source", s.name)
+		return
+	}
 	if e.syncLoop(s, &p, t4) {
 		e.adjustPoll(s, badPacketAdj)
 		return

@@ -285,3 +285,52 @@ func TestAsymmetryOption(t *testing.T) {
 			us(estimated), us(fixed), us(off))
 	}
 }
+
+// `presend 6` at a 64 s poll: each poll after the iburst is a pair of
+// requests 2 s apart, and only the second reply is a sample: as many
+// good replies as without presend, but twice the valid ones.
+func TestPresendOption(t *testing.T) {
+	run := func(presend int) (gaps []float64, good, valid int, err float64) {
+		s := lanSetup()
+		s.servers = 1
+		s.source = config.DefaultSource(false)
+		s.source.IBurst = true
+		s.source.MinPoll, s.source.MaxPoll = 6, 6
+		s.source.Presend = presend
+		s.cfg.Tuning = config.DefaultTuning()
+		var at []float64
+		s.perServer = func(i int, srv *clocktest.Server) {
+			srv.Up = func(t float64) bool { at = append(at, t); return true }
+		}
+		w := newWorld(t, s)
+		w.Run(time.Hour)
+		for i := 1; i < len(at); i++ {
+			gaps = append(gaps, at[i]-at[i-1])
+		}
+		r := w.Engine.Sources()[0]
+		return gaps, r.GoodRx, r.ValidRx, w.Clock.ErrorSeconds()
+	}
+	count := func(gaps []float64, lo, hi float64) int {
+		n := 0
+		for _, g := range gaps {
+			if g >= lo && g <= hi {
+				n++
+			}
+		}
+		return n
+	}
+	with, goodWith, validWith, errWith := run(6)
+	without, goodWithout, validWithout, errWithout := run(config.DefaultPresend)
+	short, long := count(with[4:], 1.9, 2.1), count(with[4:], 63, 65)
+	t.Logf("presend 6: %d requests, %d pairs 2 s apart, %d gaps of 64 s, %d valid replies, %d good, error %s; without: %d requests, %d valid, %d good, error %s",
+		len(with)+1, short, long, validWith, goodWith, us(errWith), len(without)+1, validWithout, goodWithout, us(errWithout))
+	if short < 50 || long < 50 || len(with) < 2*len(without)-10 {
+		t.Errorf("presend 6 at a 64 s poll: %d requests (%d without), %d pairs 2 s apart, %d 64 s gaps", len(with)+1, len(without)+1, short, long)
+	}
+	if goodWith > goodWithout+1 || validWith < 2*goodWith-10 {
+		t.Errorf("presend replies: %d valid, %d good (without presend: %d good)", validWith, goodWith, goodWithout)
+	}
+	if math.Abs(errWith) > 1e-3 {
+		t.Errorf("error %s with presend", us(errWith))
+	}
+}

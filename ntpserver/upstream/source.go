@@ -30,11 +30,14 @@ type source struct {
 	lastTx     time.Time
 	burstTotal int // iburst requests left
 	burstGood  int // good iburst samples still wanted
-	reach      uint8
-	reachSize  int // polls counted into reach, up to 8
-	txSinceRx  int // requests since the last valid reply
-	stopped    bool
-	kiss       string
+	// presendDone is 1 from a `presend` request until the request of the
+	// measurement goes: the reply in between is not a sample.
+	presendDone int
+	reach       uint8
+	reachSize   int // polls counted into reach, up to 8
+	txSinceRx   int // requests since the last valid reply
+	stopped     bool
+	kiss        string
 
 	// The outstanding request.
 	xmt      wire.Time64 // our transmit nonce; 0: none
