@@ -198,11 +198,7 @@ func (p *parser) directive(l *line) error {
 	case "confdir":
 		return p.confDir(l)
 	case "fallbackdrift":
-		err := p.fallbackDrift(l)
-		if err == nil {
-			p.warn(l, msgNotHonoured("this directive", "the frequency holds at its last estimate while no source is reachable"))
-		}
-		return err
+		return p.fallbackDrift(l)
 	case "leapsectz":
 		return p.leapSecTZ(l)
 	case "leapsecmode":

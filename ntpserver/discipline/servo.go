@@ -205,6 +205,16 @@ func (s *Servo) Pending(now time.Time) float64 {
 // convention), without the temporary slew.
 func (s *Servo) Frequency() float64 { return s.freq }
 
+// SetFrequency makes f (within maxdrift) the base frequency, as a
+// fallback drift does, and returns the change; the next Advance applies
+// it.
+func (s *Servo) SetFrequency(f float64) float64 {
+	f = s.clampFreq(f)
+	df := f - s.freq
+	s.freq = f
+	return df
+}
+
 // Applied returns the correction currently asked of the clock, in ppm.
 func (s *Servo) Applied() float64 { return s.applied }
 

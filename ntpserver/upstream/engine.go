@@ -93,6 +93,12 @@ type Engine struct {
 	residual   float64 // ppm left unapplied at the last update
 	rmsKnown   bool
 	leapTZ     leapTable // `leapsectz`; nil without it
+
+	// `fallbackdrift` (fallback.go): the averages, the next one to
+	// switch to and when (cooked seconds; +Inf for none).
+	fb     []fbDrift
+	fbNext int
+	fbAt   float64
 }
 
 // reference is what the last clock update said about our clock.
@@ -133,6 +139,7 @@ func NewEngine(cfg Config, clk clock.Clock, log *slog.Logger) *Engine {
 		rng:    rand.New(rand.NewChaCha8(seed)),
 		epoch:  clk.Now().Round(0),
 		nextID: 1,
+		fbAt:   math.Inf(1),
 	}
 	if cfg.Tuning == (config.Tuning{}) {
 		cfg.Tuning = config.DefaultTuning()
@@ -281,6 +288,7 @@ func (e *Engine) advance(now time.Time) {
 		return
 	}
 	now = e.applyTime(now)
+	e.fbCheck(now)
 	a := e.servo.Advance(now, e.nextEvent(now))
 	e.apply(a)
 }

@@ -58,6 +58,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 	b := e.selected
 	n := b.stats.newest()
 	after := now + act.DOffset
+	prevInterval := e.interval
 	if e.synced || e.everSynced {
 		e.interval = after - e.ref.at
 	}
@@ -96,6 +97,9 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		e.log.Info("synchronised", "source", b.name, "stratum", b.stratum+1, "offset", durationOf(est.Offset))
 	}
 	e.synced, e.everSynced = true, true
+	if act.Step == 0 {
+		e.fbUpdate(after, e.interval, prevInterval)
+	}
 	if l := e.cfg.Local; l != nil && l.Activate > 0 && e.rootDistance(e.ref.raw) < l.Activate {
 		e.activated = true
 	}

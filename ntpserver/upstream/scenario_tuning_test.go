@@ -334,3 +334,41 @@ func TestPresendOption(t *testing.T) {
 		t.Errorf("error %s with presend", us(errWith))
 	}
 }
+
+// `fallbackdrift 8 12`: the oscillator runs 5 ppm fast for the last ten
+// minutes before both sources go away, and back at its usual frequency
+// from then on (a heater that switched off). The last updates followed
+// the swing, so without fallback drifts the clock keeps running 5 ppm
+// off through the holdover. With them, after 2^12 s without an update
+// the frequency is the average of the last ~68 minutes, mostly from
+// before the swing, and the error grows much more slowly.
+func TestFallbackDrift(t *testing.T) {
+	const outage = 3 * 3600.0
+	run := func(fb *config.FallbackDrift) (err, freq float64, synced bool, fallbacks int) {
+		s := lanSetup()
+		s.servers = 2
+		s.source = config.DefaultSource(false)
+		s.source.IBurst = true
+		s.cfg.Tuning = config.DefaultTuning()
+		s.cfg.Tuning.FallbackDrift = fb
+		s.clock.FreqSteps = []clocktest.FreqStep{{At: outage - 600, PPM: 5}, {At: outage, PPM: -5}}
+		s.perServer = func(i int, srv *clocktest.Server) { srv.Up = clocktest.Outage(outage, 1e12) }
+		w := newWorld(t, s)
+		w.Run(time.Duration(outage+3*3600) * time.Second)
+		st := w.Engine.SyncState()
+		return w.Clock.ErrorSeconds(), w.Engine.Frequency(), st.Synchronised(), w.logs.count("fallback drift")
+	}
+	errWith, freqWith, syncedWith, fallbacks := run(&config.FallbackDrift{Min: 8, Max: 12})
+	errWithout, freqWithout, _, _ := run(nil)
+	t.Logf("3 h into the outage: error %s with fallback drifts (frequency %.2f ppm), %s without (%.2f ppm)",
+		us(errWith), freqWith, us(errWithout), freqWithout)
+	if fallbacks == 0 {
+		t.Errorf("no fallback drift was applied")
+	}
+	if syncedWith {
+		t.Errorf("still synchronised after the fallback drift")
+	}
+	if math.Abs(errWith) > 0.5*math.Abs(errWithout) {
+		t.Errorf("fallback drifts do not help: error %s with, %s without", us(errWith), us(errWithout))
+	}
+}
