@@ -81,13 +81,3 @@ func unimplemented(name string) (msg string, ok bool) {
 func msgNotHonoured(what, instead string) string {
 	return what + " is parsed but not honoured by ntpbox yet; " + instead
 }
-
-// notHonouredOption reports the server/pool options that are parsed into
-// Source but not acted on by the sync engine, with what it does instead.
-func notHonouredOption(name string) (string, bool) {
-	switch name {
-	case "filter":
-		return "every sample goes to the source's statistics", true
-	}
-	return "", false
-}

@@ -82,11 +82,6 @@ func (p *parser) source(l *line) error {
 		default:
 			var ok bool
 			if ok, err = sourceValue(&src, name, value); ok {
-				if err == nil {
-					if why, ok := notHonouredOption(name); ok {
-						p.warn(l, msgNotHonoured(fmt.Sprintf("option %q", name), why))
-					}
-				}
 				break
 			}
 			err = checkOptionValue(name, kind, value)

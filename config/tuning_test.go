@@ -392,7 +392,6 @@ func honouredWarnings(ws []Warning) []Warning {
 func TestNotHonouredWarns(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"server ntp1 xleave xleave", `test.conf:1: server: option "xleave" is parsed but not honoured by ntpbox yet; requests are sent in basic mode`},
-		{"server ntp1 filter 3", `test.conf:1: server: option "filter" is parsed but not honoured by ntpbox yet; every sample goes to the source's statistics`},
 	} {
 		_, warnings := mustParse(t, tc.text)
 		if len(warnings) != 1 || warnings[0].String() != tc.want {
@@ -400,7 +399,7 @@ func TestNotHonouredWarns(t *testing.T) {
 		}
 	}
 	// Honoured now: no warning.
-	for _, text := range []string{"fallbackdrift 16 19", "server ntp1 presend 9", "server ntp1 asymmetry 0.2"} {
+	for _, text := range []string{"fallbackdrift 16 19", "server ntp1 presend 9", "server ntp1 asymmetry 0.2", "server ntp1 filter 3"} {
 		if _, warnings := mustParse(t, text); len(warnings) != 0 {
 			t.Errorf("%q: warnings %v", text, warnings)
 		}

@@ -57,6 +57,11 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 			adj = missedAdjSync
 		}
 		e.adjustPoll(s, adj)
+		if s.presendDone == 0 {
+			if fs, ok := s.filterMissed(); ok {
+				e.useSample(s, fs, now)
+			}
+		}
 	}
 	s.reach <<= 1
 	s.reachSize = min(s.reachSize+1, 8)

@@ -89,8 +89,23 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 		e.log.Debug("sample dropped", "source", s.name, "test", test, "offset", durationOf(sm.offset),
 			"delay", durationOf(sm.delay), "mindelay", durationOf(s.stats.baseDelay()), "sd", durationOf(s.stats.sd))
 		e.adjustPoll(s, badPacketAdj)
+		if fs, ok := s.filterMissed(); ok {
+			e.useSample(s, fs, t4)
+		}
 		return
 	}
+	s.goodRx++
+	if sm, ok = s.filterAdd(sm); !ok {
+		return
+	}
+	e.useSample(s, sm, t4)
+}
+
+// useSample takes a good sample (or `filter`'s combination of some) of
+// source s into its statistics, at system clock time t4: the outlier
+// hold-back, the window, the poll, and a reselection that may update the
+// clock.
+func (e *Engine) useSample(s *source, sm sample, t4 time.Time) {
 	now := e.cooked(t4)
 	errInEstimate, expected := 0.0, 0.0
 	if s.stats.ok {
@@ -117,7 +132,6 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	}
 	s.lastRx = now
 	s.updates++
-	s.goodRx++
 	adj := pollAdjustment(errInEstimate, sm.distance(), len(s.stats.window()), s.cfg.PollTarget)
 	if shortened {
 		adj = min(adj, -1)

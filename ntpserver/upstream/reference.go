@@ -113,6 +113,7 @@ func (e *Engine) reframe(now float64, act discipline.Action) {
 	step := act.Step
 	for _, s := range e.sources {
 		s.stats.adjust(now, act.DOffset, act.DFreq)
+		s.filterAdjust(now, act.DOffset, act.DFreq)
 		if sp := s.spike; sp != nil {
 			d := act.DOffset + act.DFreq*1e-6*(sp.t-now)
 			sp.offset -= d

@@ -33,6 +33,10 @@ type source struct {
 	// presendDone is 1 from a `presend` request until the request of the
 	// measurement goes: the reply in between is not a sample.
 	presendDone int
+	// filterSamples and filterCount are the `filter` option's samples
+	// and the polls counted since the last combined sample (filter.go).
+	filterSamples []sample
+	filterCount   int
 	reach       uint8
 	reachSize   int // polls counted into reach, up to 8
 	txSinceRx   int // requests since the last valid reply
