@@ -51,10 +51,9 @@
 // regression of offset against time (weights favour the samples with
 // the shortest round trip), whose window a runs test shortens when the
 // clock's frequency wandered, plus chrony's delay test against queueing
-// noise. A sample far from the prediction is held back for one sample:
-// dropped if the next one is normal (a spike), taken as a new start with
-// it if they agree (the source stepped), and otherwise both are used, so
-// that no source is ever stuck after its frequency (or ours) changed. Samples are kept on the "cooked" clock, the engine's
+// noise. Every sample that passes the tests goes into the regression, as
+// in chrony, so that no source is ever stuck after its frequency (or
+// ours) changed. Samples are kept on the "cooked" clock, the engine's
 // best estimate of true time, and re-expressed after every correction.
 //
 // A reply that shows a synchronisation loop gives no sample (chrony's

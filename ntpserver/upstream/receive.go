@@ -10,7 +10,7 @@ import (
 
 // This file turns a reply into a sample: the RFC 5905 §8 packet tests,
 // the four-timestamp arithmetic on the cooked clock, chrony's delay test,
-// and step/spike detection.
+// and the statistics.
 
 const (
 	maxResponseTime = 4.0  // s a server may hold a request (chrony)
@@ -102,8 +102,8 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 }
 
 // useSample takes a good sample (or `filter`'s combination of some) of
-// source s into its statistics, at system clock time t4: the outlier
-// hold-back, the window, the poll, and a reselection that may update the
+// source s into its statistics, at system clock time t4: the window,
+// the poll, and a reselection that may update the
 // clock.
 func (e *Engine) useSample(s *source, sm sample, t4 time.Time) {
 	now := e.cooked(t4)
@@ -113,11 +113,7 @@ func (e *Engine) useSample(s *source, sm sample, t4 time.Time) {
 		errInEstimate = math.Abs(sm.offset - pred)
 		expected = math.Hypot(s.stats.sd, psd)
 	}
-	if !e.accept(s, sm) {
-		e.log.Debug("sample held back", "source", s.name, "offset", durationOf(sm.offset),
-			"predicted", durationOf(s.spikePred), "delay", durationOf(sm.delay))
-		return
-	}
+	e.accept(s, sm)
 	e.log.Debug("sample", "source", s.name, "offset", durationOf(sm.offset), "delay", durationOf(sm.delay),
 		"samples", len(s.stats.window()), "freq_ppm", s.stats.slope*1e6, "skew_ppm", s.stats.skew*1e6, "sd", durationOf(s.stats.sd))
 	shortened := false
@@ -183,40 +179,13 @@ func (e *Engine) measure(s *source, p *wire.Packet, t4 time.Time, rootDelay, roo
 	return sm, true
 }
 
-// accept adds a sample to the statistics. An outlier (far from the
-// regression's prediction) is held back for one sample, so that a lone
-// spike (a stalled virtual CPU, a packet queued behind a burst) does not
-// bend the line; but never two in a row, so a source is never stuck: the
-// next sample decides. If it is normal, the held one was a spike and is
-// dropped. If it agrees with the held one, the source stepped and its
-// history restarts from the two. Otherwise both go into the regression,
-// whose runs test and window shortening follow a source (or a local
-// clock) whose frequency changed. chrony holds nothing back; this
-// one-sample delay is ntpbox's departure, for the spikes TCG guests show.
+// accept adds a sample to the statistics, as chrony does: a spike gets
+// the weight its delay gives it, and the runs test shortens the window
+// of a source (or a local clock) whose frequency changed. (ntpbox used
+// to hold an outlier back for one sample; in the frequency-step
+// scenario that delayed every step's correction by a poll of up to
+// 1024 s: p95 2.9 ms against 0.6 ms without.)
 func (e *Engine) accept(s *source, sm sample) bool {
-	sp := s.spike
-	s.spike = nil
-	if sp == nil {
-		s.spikePred, _ = s.stats.predict(sm.t)
-		if s.stats.outlier(&sm) {
-			cp := sm
-			s.spike = &cp
-			return false
-		}
-		s.stats.add(sm)
-		return true
-	}
-	if !s.stats.outlier(&sm) { // the held one was a spike
-		s.stats.add(sm)
-		return true
-	}
-	// Two outliers in a row that agree with each other: a step.
-	bound := max(stepMinimum, sp.distance()+sm.distance())
-	if math.Abs(sm.offset-sp.offset) <= bound {
-		e.log.Info("source stepped: restarting its statistics", "source", s.name, "offset", durationOf(sm.offset))
-		s.stats.reset()
-	}
-	s.stats.add(*sp)
 	s.stats.add(sm)
 	return true
 }

@@ -114,11 +114,6 @@ func (e *Engine) reframe(now float64, act discipline.Action) {
 	for _, s := range e.sources {
 		s.stats.adjust(now, act.DOffset, act.DFreq)
 		s.filterAdjust(now, act.DOffset, act.DFreq)
-		if sp := s.spike; sp != nil {
-			d := act.DOffset + act.DFreq*1e-6*(sp.t-now)
-			sp.offset -= d
-			sp.t += d
-		}
 		if s.xmt != 0 && !s.answered {
 			t1 := e.sec(s.t1) + s.p1
 			s.p1 += act.DOffset + act.DFreq*1e-6*(t1-now) - step.Seconds()

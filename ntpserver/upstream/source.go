@@ -37,11 +37,11 @@ type source struct {
 	// and the polls counted since the last combined sample (filter.go).
 	filterSamples []sample
 	filterCount   int
-	reach       uint8
-	reachSize   int // polls counted into reach, up to 8
-	txSinceRx   int // requests since the last valid reply
-	stopped     bool
-	kiss        string
+	reach         uint8
+	reachSize     int // polls counted into reach, up to 8
+	txSinceRx     int // requests since the last valid reply
+	stopped       bool
+	kiss          string
 
 	// The outstanding request.
 	xmt      wire.Time64 // our transmit nonce; 0: none
@@ -61,9 +61,7 @@ type source struct {
 	validRx    int // replies to our requests (chronyc ntpdata: Total valid RX)
 	goodRx     int // ... that gave a sample (Total good RX)
 
-	stats     sourceStats
-	spike     *sample // outlier waiting for confirmation that the source stepped
-	spikePred float64 // the prediction the held outlier was compared with (for the debug log)
+	stats sourceStats
 	// innovation is a moving average of the squared prediction errors of
 	// new samples, in units of their expected variance: about 1 while a
 	// straight line describes the source, more when the regression

@@ -19,8 +19,6 @@ const (
 	minKeep       = 6    // the runs test never prunes below this by default (chrony's minsamples)
 	minRegress    = 3    // samples needed for a frequency estimate
 	maxClockError = 1e-6 // s/s, chrony's default maxclockerror: our oscillator's stability between updates
-	stepMinimum   = 1e-3 // s: an outlier must be at least this far from the prediction
-	stepSigmas    = 10   // and this many standard deviations
 	runsZCritical = -1.28
 	// innovationDecay and innovationLimit: see source.innovation.
 	innovationDecay = 0.75
@@ -210,17 +208,6 @@ func (st *sourceStats) delayRatioOK(s *sample, ratio float64) bool {
 	}
 	age := s.t - st.newest().t
 	return s.delay <= st.baseDelay()*ratio+age*(st.skew+st.params().clockError)
-}
-
-// outlier reports whether s is too far from the prediction to belong to
-// the same line: a spike, or the first sample after the source stepped.
-func (st *sourceStats) outlier(s *sample) bool {
-	if !st.ok {
-		return false
-	}
-	pred, psd := st.predict(s.t)
-	bound := max(stepMinimum, stepSigmas*(st.sd+psd)+s.delay/2)
-	return math.Abs(s.offset-pred) > bound
 }
 
 // regress fits offset = offMean + slope·(t - tMean) by weighted least
