@@ -13,8 +13,13 @@ KERNEL_CACHE ?= out/cache
 
 all: build
 
+# The commit `ntpbox version` names, for builds where Go stamps none
+# (GOFLAGS=-buildvcs=false, or no git): the short hash, +changes if the
+# tree differs from it.
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +changes)
+
 build:
-	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/ntpbox
+	$(GO) build -trimpath -ldflags="-s -w -X main.buildCommit=$(COMMIT)" -o $(BIN) ./cmd/ntpbox
 
 # The daemon alone, without QEMU: serve the local clock on a loopback
 # port and show a query answered, then keep serving until Ctrl-C.

@@ -94,3 +94,17 @@ func TestFormatResult(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// `ntpbox version` (and --version) prints one line naming the build.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		out, errOut, code := ntpbox(t, arg)
+		if code != 0 || !strings.HasPrefix(out, "ntpbox ") || !strings.Contains(out, "commit ") ||
+			!strings.Contains(out, "go1.") || strings.Count(out, "\n") != 1 {
+			t.Errorf("ntpbox %s: exit %d, %q %q", arg, code, out, errOut)
+		}
+	}
+	if _, _, code := ntpbox(t, "version", "extra"); code != 2 {
+		t.Errorf("ntpbox version extra: exit %d, want 2", code)
+	}
+}

@@ -11,6 +11,7 @@
 //	ntpbox clients [--json]              the NTP clients served
 //	ntpbox log [-s SOCKET] [-f]          the appliance's console log, kept by PID 1
 //	ntpbox dhcp-snippet --for KIND [ADDR...]  option 42 for an existing DHCP server
+//	ntpbox version                       the build: version, commit, Go toolchain
 package main
 
 import (
@@ -30,6 +31,7 @@ commands:
   log     init's log and the service's output     ntpbox log [-s SOCKET] [-f]
   dhcp-snippet  option 42 lines for an existing DHCP server
                 ntpbox dhcp-snippet --for isc-dhcpd|kea|dnsmasq|openwrt|routeros|windows [-f FILE] [ADDR...]
+  version the build: version, commit, Go      ntpbox version
 
 status of the running server, printed as chronyc does (each takes [-f FILE | -s SOCKET] [--json]):
   sources      the time sources (chronyc sources)     ntpbox sources [-v]
@@ -73,6 +75,8 @@ func main() {
 		code = dhcpSnippet(args)
 	case "log":
 		code = appliance.LogCommand(args)
+	case "version", "-version", "--version":
+		code = version(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
