@@ -315,6 +315,25 @@ func nextCmsg(b []byte) (h *unix.Cmsghdr, data, rest []byte, ok bool) {
 	return h, b[unix.SizeofCmsghdr:l], b[min((l+cmsgAlign-1)&^(cmsgAlign-1), len(b)):], true
 }
 
+// timespecNs reads the struct timespec at the start of a timestamp
+// message (SCM_TIMESTAMPNS, or the first of SCM_TIMESTAMPING's three) as
+// Unix nanoseconds; 0 means none.
+func timespecNs(data []byte) int64 {
+	ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+	return ts.Sec*1e9 + ts.Nsec
+}
+
+// timestampingReport returns the extended error of an IP_RECVERR or
+// IPV6_RECVERR message if it reports a transmit timestamp.
+func timestampingReport(h *unix.Cmsghdr, data []byte) (*unix.SockExtendedErr, bool) {
+	if !(h.Level == unix.IPPROTO_IP && h.Type == unix.IP_RECVERR || h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_RECVERR) ||
+		len(data) < int(unsafe.Sizeof(unix.SockExtendedErr{})) {
+		return nil, false
+	}
+	e := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
+	return e, e.Origin == unix.SO_EE_ORIGIN_TIMESTAMPING
+}
+
 // parseCmsgs walks the control messages at fixed offsets.
 func parseCmsgs(b []byte) rxInfo {
 	var info rxInfo
@@ -326,8 +345,7 @@ func parseCmsgs(b []byte) rxInfo {
 		b = rest
 		switch {
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
-			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
-			info.rxNs = ts.Sec*1e9 + ts.Nsec
+			info.rxNs = timespecNs(data)
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			p := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
 			a := netip.AddrFrom4(p.Addr)
@@ -458,14 +476,11 @@ func parseTxTimestamp(b []byte) (ns int64, ok bool) {
 			break
 		}
 		b = rest
-		switch {
-		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
-			ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
-			ns, haveTs = ts.Sec*1e9+ts.Nsec, ts.Sec != 0 || ts.Nsec != 0
-		case (h.Level == unix.IPPROTO_IP && h.Type == unix.IP_RECVERR ||
-			h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_RECVERR) && len(data) >= int(unsafe.Sizeof(unix.SockExtendedErr{})):
-			e := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
-			isTs = e.Origin == unix.SO_EE_ORIGIN_TIMESTAMPING
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16 {
+			ns = timespecNs(data)
+			haveTs = ns != 0
+		} else if _, ok := timestampingReport(h, data); ok {
+			isTs = true
 		}
 	}
 	return ns, haveTs && isTs

@@ -1,10 +1,8 @@
 package ntpserver
 
 import (
-	"encoding/binary"
 	"net"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,19 +100,12 @@ func parseTxReport(b []byte) (ns int64, id uint32, ok bool) {
 			break
 		}
 		b = rest
-		switch {
-		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPING && len(data) >= 16:
-			sec := int64(binary.NativeEndian.Uint64(data[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(data[8:16]))
-			if sec != 0 || nsec != 0 {
-				ns, haveTs = sec*1e9+nsec, true
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPING && len(data) >= 16 {
+			if t := timespecNs(data); t != 0 {
+				ns, haveTs = t, true
 			}
-		case (h.Level == unix.IPPROTO_IP && h.Type == unix.IP_RECVERR ||
-			h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_RECVERR) && len(data) >= int(unsafe.Sizeof(unix.SockExtendedErr{})):
-			e := (*unix.SockExtendedErr)(unsafe.Pointer(&data[0]))
-			if e.Origin == unix.SO_EE_ORIGIN_TIMESTAMPING {
-				id, haveID = e.Data, true
-			}
+		} else if e, ok := timestampingReport(h, data); ok {
+			id, haveID = e.Data, true
 		}
 	}
 	return ns, id, haveTs && haveID

@@ -1,6 +1,7 @@
 package ntpserver
 
 import (
+	"encoding/binary"
 	"sync"
 
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
@@ -100,15 +101,9 @@ func interleavedRequest(req []byte) (origin wire.Time64, ok bool) {
 	if (req[wire.OffFlags]>>3)&7 != 4 {
 		return 0, false
 	}
-	origin = wire.Time64(be64(req[wire.OffOrigin:]))
-	if origin&1 == 0 || be64(req[wire.OffReceive:]) == be64(req[wire.OffTransmit:]) {
+	origin = wire.Time64(binary.BigEndian.Uint64(req[wire.OffOrigin:]))
+	if origin&1 == 0 || binary.BigEndian.Uint64(req[wire.OffReceive:]) == binary.BigEndian.Uint64(req[wire.OffTransmit:]) {
 		return 0, false
 	}
 	return origin, true
-}
-
-func be64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
 }

@@ -100,18 +100,10 @@ func TestRealClientsAcceptNtpbox(t *testing.T) {
 
 	// chronyd as a full client (no clock control) selects ntpbox as its
 	// source and reports its stratum.
-	dir := t.TempDir()
-	os.Chmod(dir, 0o700) // chronyd refuses a command socket in a directory others can read
-	conf := writeFile(t, dir, "client.conf", fmt.Sprintf(`server 127.0.0.1 iburst minpoll 0 maxpoll 0
-port 0
-cmdport 0
-bindcmdaddress %[1]s/chronyd.sock
-pidfile %[1]s/chronyd.pid
-`, dir))
-	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	sock := startChronydClient(t, ns, "server 127.0.0.1 iburst minpoll 0 maxpoll 0")
 	var sources string
 	waitFor(t, "chronyd to select ntpbox (^*)", 30*time.Second, func() bool {
-		sources, _ = ns.output(5*time.Second, "chronyc", "-h", dir+"/chronyd.sock", "-n", "sources")
+		sources, _ = ns.output(5*time.Second, "chronyc", "-h", sock, "-n", "sources")
 		return strings.Contains(sources, "^* 127.0.0.1")
 	})
 	t.Logf("chronyc sources:\n%s", sources)
@@ -153,18 +145,10 @@ func TestChronydInterleaved(t *testing.T) {
 	requireTools(t, "ip", "setpriv", "chronyd", "chronyc")
 	ns := newNetns(t)
 	startNtpbox(t, ns, "local stratum 3\nallow all\nbindaddress 127.0.0.1\n", "127.0.0.1")
-	dir := t.TempDir()
-	os.Chmod(dir, 0o700) // chronyd refuses a command socket in a directory others can read
-	conf := writeFile(t, dir, "client.conf", fmt.Sprintf(`server 127.0.0.1 iburst minpoll 0 maxpoll 0 xleave
-port 0
-cmdport 0
-bindcmdaddress %[1]s/chronyd.sock
-pidfile %[1]s/chronyd.pid
-`, dir))
-	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	sock := startChronydClient(t, ns, "server 127.0.0.1 iburst minpoll 0 maxpoll 0 xleave")
 	var data string
 	waitFor(t, "chronyd's interleaved exchanges with ntpbox", 30*time.Second, func() bool {
-		data, _ = ns.output(5*time.Second, "chronyc", "-h", dir+"/chronyd.sock", "-n", "ntpdata", "127.0.0.1")
+		data, _ = ns.output(5*time.Second, "chronyc", "-h", sock, "-n", "ntpdata", "127.0.0.1")
 		return regexp.MustCompile(`Interleaved\s*:\s*Yes`).MatchString(data) &&
 			regexp.MustCompile(`Total valid RX\s*:\s*([5-9]|\d\d+)\b`).MatchString(data)
 	})
@@ -176,4 +160,20 @@ pidfile %[1]s/chronyd.pid
 	if off, _ := strconv.ParseFloat(m[1], 64); math.Abs(off) > saneOffset {
 		t.Errorf("offset %v s in interleaved mode", off)
 	}
+}
+
+// startChronydClient runs chronyd -x in ns as a client with the given
+// server line, and returns its command socket for chronyc -h.
+func startChronydClient(t *testing.T, ns *netns, server string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700) // chronyd refuses a command socket in a directory others can read
+	conf := writeFile(t, dir, "client.conf", fmt.Sprintf(`%[2]s
+port 0
+cmdport 0
+bindcmdaddress %[1]s/chronyd.sock
+pidfile %[1]s/chronyd.pid
+`, dir, server))
+	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	return dir + "/chronyd.sock"
 }

@@ -101,9 +101,6 @@ func (s *source) filterOut() (sample, bool) {
 // moved, as the statistics' samples are.
 func (s *source) filterAdjust(now, dOffset, dFreq float64) {
 	for i := range s.filterSamples {
-		x := &s.filterSamples[i]
-		d := dOffset + dFreq*1e-6*(x.t-now)
-		x.offset -= d
-		x.t += d
+		s.filterSamples[i].reframe(now, dOffset, dFreq)
 	}
 }

@@ -291,13 +291,8 @@ func TestAsymmetryOption(t *testing.T) {
 // good replies as without presend, but twice the valid ones.
 func TestPresendOption(t *testing.T) {
 	run := func(presend int) (gaps []float64, good, valid int, err float64) {
-		s := lanSetup()
-		s.servers = 1
-		s.source = config.DefaultSource(false)
-		s.source.IBurst = true
-		s.source.MinPoll, s.source.MaxPoll = 6, 6
+		s := oneSourceSetup(6)
 		s.source.Presend = presend
-		s.cfg.Tuning = config.DefaultTuning()
 		var at []float64
 		s.perServer = func(i int, srv *clocktest.Server) {
 			srv.Up = func(t float64) bool { at = append(at, t); return true }
@@ -380,13 +375,8 @@ func TestFallbackDrift(t *testing.T) {
 // 7 us against 34 us with it, so the test asks only for good time.)
 func TestFilterOption(t *testing.T) {
 	run := func(filter int) (samples int, rms float64) {
-		s := lanSetup()
-		s.servers = 1
-		s.source = config.DefaultSource(false)
-		s.source.IBurst = true
-		s.source.MinPoll, s.source.MaxPoll = 4, 4
+		s := oneSourceSetup(4)
 		s.source.Filter = filter
-		s.cfg.Tuning = config.DefaultTuning()
 		s.link.Late = clocktest.Late{Prob: 0.25, Min: 2 * time.Millisecond, Max: 10 * time.Millisecond, Dir: clocktest.Reply}
 		w := newWorld(t, s)
 		w.Run(time.Hour)
@@ -408,4 +398,16 @@ func TestFilterOption(t *testing.T) {
 	if rmsWith > 200e-6 {
 		t.Errorf("filter 4: RMS error %s", us(rmsWith))
 	}
+}
+
+// oneSourceSetup is the LAN with one server, polled with chrony's
+// defaults and iburst at a fixed poll of 2^poll s.
+func oneSourceSetup(poll int) setup {
+	s := lanSetup()
+	s.servers = 1
+	s.source = config.DefaultSource(false)
+	s.source.IBurst = true
+	s.source.MinPoll, s.source.MaxPoll = poll, poll
+	s.cfg.Tuning = config.DefaultTuning()
+	return s
 }

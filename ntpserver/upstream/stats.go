@@ -39,6 +39,14 @@ type sample struct {
 
 func (s *sample) distance() float64 { return s.delay/2 + s.disp }
 
+// reframe re-expresses s after the cooked clock moved by dOffset seconds
+// and its rate by dFreq ppm at cooked time now.
+func (s *sample) reframe(now, dOffset, dFreq float64) {
+	d := dOffset + dFreq*1e-6*(s.t-now)
+	s.offset -= d
+	s.t += d
+}
+
 // statsParams are a source's statistics settings: chrony's minsamples,
 // maxsamples, maxdelaydevratio, mindelay and maxclockerror.
 type statsParams struct {
@@ -139,10 +147,7 @@ func (st *sourceStats) trim() {
 // dOffset seconds and its rate by dFreq ppm at cooked time now.
 func (st *sourceStats) adjust(now, dOffset, dFreq float64) {
 	for i := range st.samples {
-		s := &st.samples[i]
-		d := dOffset + dFreq*1e-6*(s.t-now)
-		s.offset -= d
-		s.t += d
+		st.samples[i].reframe(now, dOffset, dFreq)
 	}
 	if len(st.samples) > 0 {
 		st.regress()
