@@ -9,6 +9,22 @@ const (
 // msgChangesTime is the error of a directive ntpbox rejects.
 const msgChangesTime = "not implemented by ntpbox; it would change the time served (remove it)"
 
+// msgNoAuth is the error of a directive or option that asks for
+// authenticated time (symmetric keys or NTS), which ntpbox does not
+// build: polling or serving without the authentication that was asked
+// for would fail open.
+const msgNoAuth = "authentication (symmetric keys, NTS) is not built into ntpbox; it would poll or serve time without the authentication this asks for (remove it, or use chronyd)"
+
+// needsAuth reports whether name (lower case) is a directive that asks
+// for authentication ntpbox does not build.
+func needsAuth(name string) bool {
+	switch name {
+	case "keyfile", "ntsserverkey", "ntsservercert":
+		return true
+	}
+	return false
+}
+
 // rejected reports whether name (lower case) is a chrony directive that
 // ntpbox does not implement and that would change the time it serves, so
 // that ignoring it would serve other time than chronyd with the same
@@ -47,7 +63,7 @@ func unimplemented(name string) (msg string, ok bool) {
 		"authselectmode",
 		// NTP server.
 		"binddevice", "broadcast", "ntpsigndsocket", "ntsport",
-		"ntsservercert", "ntsserverkey", "ntsprocesses", "maxntsconnections",
+		"ntsprocesses", "maxntsconnections",
 		"ntsntpserver", "ntsrotate", "ntsratelimit",
 		// Command and monitoring access.
 		"bindcmddevice", "cmdallow", "cmddeny", "cmdratelimit",
@@ -59,7 +75,7 @@ func unimplemented(name string) (msg string, ok bool) {
 		// and chronyd itself falls back to software timestamps when the
 		// hardware cannot; sourcedir adds sources from files, which are
 		// usually absent (Debian's chrony.conf names two).
-		"sourcedir", "hwtimestamp", "keyfile", "lock_all", "ptpport",
+		"sourcedir", "hwtimestamp", "lock_all", "ptpport",
 		"sched_priority", "user",
 		// Undocumented alias of ntsdumpdir that chrony 4.x accepts.
 		"ntscachedir":

@@ -43,11 +43,15 @@ var implemented = map[string]bool{
 // ignoring them would change the time served.
 var rejectedDirectives = []string{"peer", "refclock", "manual", "initstepslew", "smoothtime", "tempcomp"}
 
+// authDirectives are the chrony 4.3 directives that ask for
+// authentication ntpbox does not build: errors, so it fails closed.
+var authDirectives = []string{"keyfile", "ntsserverkey", "ntsservercert"}
+
 // TestEveryChronyDirectiveKnown checks that each chrony 4.3 directive is
 // implemented, rejected or warned about, whatever its arguments.
 func TestEveryChronyDirectiveKnown(t *testing.T) {
 	for _, name := range chrony43Directives {
-		if implemented[name] || slices.Contains(rejectedDirectives, name) {
+		if implemented[name] || slices.Contains(rejectedDirectives, name) || slices.Contains(authDirectives, name) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
@@ -93,6 +97,29 @@ func TestRejectedDirectives(t *testing.T) {
 				}
 				if len(warnings) != 0 {
 					t.Errorf("warnings %v, want none", warnings)
+				}
+			})
+		}
+	}
+}
+
+// TestAuthDirectivesFailClosed: a directive that asks for authenticated
+// time is an error naming its line, whatever its arguments: ntpbox would
+// otherwise serve or poll without the authentication asked for.
+func TestAuthDirectivesFailClosed(t *testing.T) {
+	for _, name := range authDirectives {
+		if !slices.Contains(chrony43Directives, name) {
+			t.Errorf("%s is not a chrony 4.3 directive", name)
+		}
+		if _, ok := unimplemented(name); ok || rejected(name) || implemented[name] {
+			t.Errorf("%s is also in another list", name)
+		}
+		for _, args := range []string{"", " /etc/chrony/chrony.keys", " /etc/ssl/missing.pem"} {
+			t.Run(name+args, func(t *testing.T) {
+				cfg, _, err := ParseBytes(testFile, []byte("server ntp1\nallow\n"+name+args+"\n"))
+				want := "test.conf:3: " + name + ": authentication (symmetric keys, NTS) is not built into ntpbox"
+				if cfg != nil || err == nil || !strings.HasPrefix(err.Error(), want) {
+					t.Errorf("got %v, %v; want an error starting %q", cfg, err, want)
 				}
 			})
 		}

@@ -167,7 +167,7 @@ func TestCmdlinePart(t *testing.T) {
 func TestConfigJSONRoundTrip(t *testing.T) {
 	lease := &Lease{Interface: "eth0", Address: netip.MustParsePrefix("198.18.0.50/24"), Server: netip.MustParseAddr("198.18.0.1"),
 		NTP: []netip.Addr{netip.MustParseAddr("198.18.0.3")}, Obtained: time.Unix(1796000000, 0).UTC(), Duration: time.Hour}
-	parts := applianceParts(t, `server a.example iburst minpoll 0 maxpoll 2 key 5
+	parts := applianceParts(t, `server a.example iburst minpoll 0 maxpoll 2 copy
 pool pool.example maxsources 2
 allow 198.18.0.0/16
 deny all 198.18.1.0/24

@@ -207,6 +207,9 @@ func (p *parser) directive(l *line) error {
 	if ok, err := p.tuningDirective(l); ok {
 		return err
 	}
+	if needsAuth(l.name) {
+		return errors.New(msgNoAuth)
+	}
 	if rejected(l.name) {
 		return errors.New(msgChangesTime)
 	}

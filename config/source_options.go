@@ -27,10 +27,16 @@ func sourceOption(name string) (optionKind, bool) {
 		"presend", "minstratum", "version":
 		return optValue, true
 
-	// Accepted, not implemented.
-	case "nts", "auto_offline", "offline", "copy", "ipv4", "ipv6":
+	// Rejected: they ask for authentication (see msgNoAuth).
+	case "nts":
 		return optFlag, true
-	case "key", "certset", "maxdelayquant", "ntsport", "extfield", "maxunreach":
+	case "key":
+		return optValue, true
+
+	// Accepted, not implemented.
+	case "auto_offline", "offline", "copy", "ipv4", "ipv6":
+		return optFlag, true
+	case "certset", "maxdelayquant", "ntsport", "extfield", "maxunreach":
 		return optValue, true
 	}
 	return 0, false
@@ -45,8 +51,6 @@ func checkOptionValue(name string, kind optionKind, v *string) error {
 	}
 	var err error
 	switch name {
-	case "key":
-		err = parseUint32(name, v, 1)
 	case "certset":
 		err = parseUint32(name, v, 0)
 	case "maxdelayquant":

@@ -74,6 +74,8 @@ func (p *parser) source(l *line) error {
 			src.Trust = true
 		case "require":
 			src.Require = true
+		case "key", "nts":
+			err = fmt.Errorf("option %q: %s", name, msgNoAuth)
 		case "xleave":
 			if !src.XLeave {
 				p.warn(l, msgNotHonoured("option \"xleave\"", "requests are sent in basic mode"))

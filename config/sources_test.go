@@ -44,11 +44,11 @@ func TestSourcesGood(t *testing.T) {
 		{"poll limits", "server ntp1 minpoll -7 maxpoll 24", src("ntp1", false, func(s *Source) { s.MinPoll, s.MaxPoll = -7, 24 }), 0},
 		{"minpoll alone raises maxpoll", "server ntp1 minpoll 12", src("ntp1", false, func(s *Source) { s.MinPoll, s.MaxPoll = 12, 12 }), 0},
 		{"maxpoll alone lowers minpoll", "server ntp1 maxpoll 4", src("ntp1", false, func(s *Source) { s.MinPoll, s.MaxPoll = 4, 4 }), 0},
-		{"unimplemented options", "server ntp1 key 5 nts xleave maxdelay 0.3 extfield F323",
+		{"unimplemented options", "server ntp1 copy xleave maxdelay 0.3 extfield F323",
 			src("ntp1", false, func(s *Source) {
-				s.Options = []string{"key", "nts", "extfield"}
+				s.Options = []string{"copy", "extfield"}
 				s.XLeave, s.MaxDelay = true, 0.3
-			}), 4}, // key, nts, extfield, and xleave is not honoured yet
+			}), 3}, // copy, extfield, and xleave is not honoured yet
 		{"unimplemented option listed once", "server ntp1 copy COPY",
 			src("ntp1", false, func(s *Source) { s.Options = []string{"copy"} }), 1},
 		{"maxsources on a server is ignored", "server ntp1 maxsources 2", src("ntp1", false, nil), 1},
@@ -78,8 +78,8 @@ func TestSourcesGood(t *testing.T) {
 // accepts without implementing, with a valid value.
 func TestSourceUnimplementedOptions(t *testing.T) {
 	options := []string{
-		"nts", "auto_offline", "offline", "copy", "ipv4", "ipv6",
-		"key 1", "key 4294967295", "certset 0", "maxdelayquant 0.2",
+		"auto_offline", "offline", "copy", "ipv4", "ipv6",
+		"certset 0", "maxdelayquant 0.2",
 		"ntsport 4460", "extfield f324", "maxunreach 100",
 	}
 	for _, opt := range options {
@@ -118,8 +118,11 @@ func TestSourcesBad(t *testing.T) {
 		{"port too big", "server ntp1 port 65536", []string{`port: expected an integer 1..65535, got "65536"`}},
 		{"maxsources too big", "pool pool.example maxsources 17", []string{`maxsources: expected an integer 1..16, got "17"`}},
 		{"maxsources zero", "pool pool.example maxsources 0", []string{"maxsources: expected an integer 1..16"}},
-		{"key zero", "server ntp1 key 0", []string{`key: expected an integer 1..4294967295, got "0"`}},
-		{"key too big", "server ntp1 key 4294967296", []string{"key: expected an integer 1..4294967295"}},
+		// Authentication is not built: fail closed, whatever the value.
+		{"key", "server ntp1 iburst key 5", []string{`option "key": authentication (symmetric keys, NTS) is not built into ntpbox`}},
+		{"key zero", "server ntp1 key 0", []string{`option "key": authentication`}},
+		{"nts", "server time.cloudflare.com iburst nts", []string{`option "nts": authentication (symmetric keys, NTS) is not built into ntpbox`}},
+		{"nts on a pool", "pool pool.example NTS", []string{`option "nts": authentication`}},
 		{"version 5", "server ntp1 version 5", []string{`version: expected an integer 1..4, got "5"`}},
 		{"unknown extension field", "server ntp1 extfield F325", []string{"extfield: expected extension field type F323 or F324"}},
 		{"extension field not hex", "server ntp1 extfield xyz", []string{"extfield: expected a hexadecimal number"}},

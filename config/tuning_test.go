@@ -260,7 +260,7 @@ func TestSourceOptionsBad(t *testing.T) {
 // source options that are not at their defaults, each with its origin, in
 // chrony.conf syntax that parses back to the same settings.
 func TestRenderTuning(t *testing.T) {
-	text := `server ntp1 iburst maxdelay 0.3 maxdelayratio 2 maxdelaydevratio 5 mindelay 0.0001 asymmetry 0 offset -5e-05 minstratum 2 filter 3 polltarget 16 presend 9 version 3 minsamples 4 maxsamples 32 xleave key 5
+	text := `server ntp1 iburst maxdelay 0.3 maxdelayratio 2 maxdelaydevratio 5 mindelay 0.0001 asymmetry 0 offset -5e-05 minstratum 2 filter 3 polltarget 16 presend 9 version 3 minsamples 4 maxsamples 32 xleave copy
 pool pool.example maxsources 2 presend 0 asymmetry -0.25
 maxdistance 16
 maxjitter 0.5

@@ -72,6 +72,31 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestFailClosed (issue 11): a config that asks for authenticated time,
+// which ntpbox does not build, is refused by check and by serve, naming
+// the line: ntpbox never polls or serves without the authentication
+// that was asked for.
+func TestFailClosed(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, conf, want string }{
+		{"nts source", "allow\nserver time.cloudflare.com iburst nts\n", "auth.conf:2: server: option \"nts\": authentication (symmetric keys, NTS) is not built into ntpbox"},
+		{"key source", "server ntp1 iburst key 5\n", "auth.conf:1: server: option \"key\": authentication"},
+		{"keyfile naming a missing file", "allow\nlocal stratum 3\nkeyfile " + dir + "/missing.keys\n", "auth.conf:3: keyfile: authentication (symmetric keys, NTS) is not built into ntpbox"},
+		{"ntsserverkey", "ntsserverkey /etc/ssl/box.key\n", "auth.conf:1: ntsserverkey: authentication"},
+		{"ntsservercert", "ntsservercert /etc/ssl/box.crt\n", "auth.conf:1: ntsservercert: authentication"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := writeFile(t, dir, "auth.conf", tc.conf)
+			for _, argv := range [][]string{{"check", f}, {"serve", "-x", "-f", f}} {
+				out, errOut, code := ntpbox(t, argv...)
+				if code != 1 || !strings.Contains(errOut, tc.want) {
+					t.Errorf("ntpbox %s: exit %d, want 1 and %q\n%s%s", argv[0], code, tc.want, out, errOut)
+				}
+			}
+		})
+	}
+}
+
 func TestQueryNoServer(t *testing.T) {
 	_, errOut, code := ntpbox(t, "query", "-p", "9", "-t", "300ms", "127.0.0.1")
 	if code != 1 || !strings.Contains(errOut, "127.0.0.1:9") {
