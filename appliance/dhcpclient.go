@@ -310,10 +310,10 @@ func leaseFromACK(ifname string, ack *dhcpv4.DHCPv4, now time.Time) (*config.Lea
 	if !server.IsValid() {
 		return nil, errors.New("DHCP ACK without a server identifier")
 	}
-	bits := 24 // no subnet mask option: assume a /24, as a home router would give
+	bits := 24 // no subnet mask option, or one that is not a mask: assume a /24, as a home router would give
 	if mask := ack.SubnetMask(); mask != nil {
-		if b, size := mask.Size(); size == 32 && b >= 8 && b <= 32 {
-			bits = b
+		if b, size := mask.Size(); size == 32 {
+			bits = b // Clamp below makes it at most a /16
 		}
 	}
 	l := &config.Lease{
@@ -332,10 +332,13 @@ func leaseFromACK(ifname string, ack *dhcpv4.DHCPv4, now time.Time) (*config.Lea
 		}
 	}
 	for _, a := range ack.NTPServers() {
-		if v := addr4(a); v.IsValid() && !v.IsUnspecified() {
+		if v := addr4(a); v.IsValid() {
 			l.NTP = append(l.NTP, v)
 		}
 	}
+	// What only the admin may decide (issue 11): how wide `allow
+	// connected` is, and how many sources the LAN adds.
+	l.Clamp()
 	return l, nil
 }
 

@@ -209,6 +209,11 @@ func (in *Init) Run(ctx context.Context) error {
 				cfg = next
 				nw.cfg = cfg
 				in.publish(cfg)
+				if !ev.TimesOnly {
+					// What the lease brought, and what of it was
+					// clamped, on the screen as `ntpbox config` shows it.
+					in.printConfig(cfg)
+				}
 			}
 			if !ev.TimesOnly {
 				in.printBanner(cfg, nw, bc)

@@ -151,6 +151,9 @@ func (nw *network) applyLease(ev LeaseEvent) {
 		if old != nil && old.Address != l.Address {
 			in.Log.Warn("DHCP gave a new address", "old", old.Address, "new", l.Address)
 		}
+		for _, c := range l.Clamped {
+			in.Log.Warn("DHCP lease clamped", "why", c)
+		}
 		in.Log.Info("DHCP lease", "address", l.Address, "router", l.Router, "dns", l.DNS, "ntp", l.NTP,
 			"server", l.Server, "lease", l.Duration, "why", ev.Reason)
 		nw.apply([]netip.Prefix{l.Address}, gw)

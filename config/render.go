@@ -84,6 +84,9 @@ func (c *Config) Render(w io.Writer) error {
 		r.comment(fmt.Sprintf("DHCP lease on %s from %s: %s, router %s, DNS %s, NTP %s, for %s from %s (until %s)",
 			l.Interface, l.Server, l.Address, addrOrNone(l.Router), listOrNone(l.DNS), listOrNone(l.NTP),
 			l.Duration, l.Obtained.UTC().Format(time.RFC3339), l.Expires().UTC().Format(time.RFC3339)))
+		for _, c := range l.Clamped {
+			r.comment("clamped: " + c)
+		}
 		if len(n.Nameservers) == 0 && len(l.DNS) > 0 {
 			r.comment("the box resolves names with the lease's DNS servers: " + listOrNone(l.DNS))
 		}

@@ -43,10 +43,20 @@ type Link struct {
 	Addrs []netip.Prefix
 }
 
+// The widest subnets Connected gives: what a LAN can make `allow
+// connected` cover (a DHCP server handing out netmask 0, a rogue router
+// advertising a short prefix) stops there. An admin who serves a wider
+// network says so: `allow 10.0.0.0/8`.
+const (
+	MinConnectedBits4 = 16
+	MinConnectedBits6 = 48
+)
+
 // Connected returns the subnets of the addresses of the links that are
 // up, masked, without loopback, each once: what `allow connected` allows.
-// IPv6 link-local subnets are included; they are on the link by
-// definition.
+// A subnet wider than a /16 (IPv4) or a /48 (IPv6) is narrowed to the
+// /16 or /48 around the address. IPv6 link-local subnets are included;
+// they are on the link by definition.
 func (s State) Connected() []netip.Prefix {
 	var out []netip.Prefix
 	for _, l := range s.Links {
@@ -54,6 +64,13 @@ func (s State) Connected() []netip.Prefix {
 			continue
 		}
 		for _, p := range l.Addrs {
+			minBits := MinConnectedBits4
+			if p.Addr().Is6() {
+				minBits = MinConnectedBits6
+			}
+			if p.Bits() < minBits {
+				p = netip.PrefixFrom(p.Addr(), minBits)
+			}
 			m := p.Masked()
 			if !slices.Contains(out, m) {
 				out = append(out, m)

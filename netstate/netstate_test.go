@@ -46,3 +46,17 @@ func TestEqualIgnoresVersion(t *testing.T) {
 		t.Error("states with other addresses are Equal")
 	}
 }
+
+// TestConnectedClamped (issue 11): a LAN cannot widen `allow connected`
+// beyond a /16 or a /48, whatever prefix it hands the box.
+func TestConnectedClamped(t *testing.T) {
+	st := State{Links: []Link{{Name: "eth0", Up: true, Addrs: []netip.Prefix{
+		netip.MustParsePrefix("198.18.7.9/0"), netip.MustParsePrefix("198.19.0.2/12"),
+		netip.MustParsePrefix("2001:2:3:4::9/16"), netip.MustParsePrefix("2001:2:3:500::9/56"),
+	}}}}
+	want := []netip.Prefix{netip.MustParsePrefix("198.18.0.0/16"), netip.MustParsePrefix("198.19.0.0/16"),
+		netip.MustParsePrefix("2001:2:3::/48"), netip.MustParsePrefix("2001:2:3:500::/56")}
+	if got := st.Connected(); !slices.Equal(got, want) {
+		t.Errorf("Connected() = %v, want %v", got, want)
+	}
+}
