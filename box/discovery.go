@@ -221,12 +221,16 @@ type dhcpService struct {
 	srv    *dhcpopt.Server
 	prober *dhcpopt.ARPProber
 	done   chan struct{}
+	log    *slog.Logger
 }
 
 // close stops the server and waits until it stopped serving.
 func (s *dhcpService) close() {
 	s.srv.Close()
 	<-s.done
+	st := s.srv.Stats()
+	s.log.Info("dhcp server stopped", "lease_writes", st.Writes, "write_errors", st.WriteErr,
+		"dropped_busy", st.Dropped, "off_link", st.OffLink)
 	if s.prober != nil {
 		s.prober.Close()
 	}
@@ -244,7 +248,7 @@ func openDHCP(dc dhcpopt.Config, leaseFile string, lan ifaceAddr, wg *sync.WaitG
 			log.Warn("starting without the saved leases", "err", err)
 		}
 	}
-	s := &dhcpService{done: make(chan struct{})}
+	s := &dhcpService{done: make(chan struct{}), log: log}
 	if ifc, err := net.InterfaceByName(lan.Name); err == nil {
 		// Ignore this box's own search for other servers (dhcp auto).
 		dc.ProbeHW = dhcpopt.ProbeHWAddrFor(ifc.HardwareAddr)

@@ -98,8 +98,14 @@ func TestRunFollowsLinksAndConfig(t *testing.T) {
 		return strings.Join(out, " ")
 	}
 	leased, _, _ := config.Merge(nil, &config.Lease{Interface: "eth9", Address: netip.MustParsePrefix("127.0.0.1/8"),
-		NTP: []netip.Addr{netip.MustParseAddr("127.0.0.3")}, Server: netip.MustParseAddr("127.0.0.3"),
-		Obtained: time.Now(), Duration: time.Hour}, config.FilePart(config.LayerFile, "box.conf", []byte(text)))
+		Server: netip.MustParseAddr("127.0.0.3"), Obtained: time.Now(), Duration: time.Hour},
+		config.FilePart(config.LayerFile, "box.conf", []byte(text)))
+	// Merge drops a loopback option 42 server (Lease.Clamp: the LAN may
+	// not make the box poll itself); this test has only loopback, so the
+	// lease's source is added as Merge adds a LAN one.
+	src := config.DefaultSource(false)
+	src.Host, src.IBurst, src.Origin = "127.0.0.3", true, config.Origin{Layer: config.LayerLease, Note: "option 42 from 127.0.0.3"}
+	leased.Sources = append(leased.Sources, src)
 	updates <- leased
 	eventually(t, "option 42's server is a source", func() bool { return sources() == "127.0.0.3:123" })
 	updates <- cfg

@@ -215,6 +215,38 @@ func (h *Handler) offLink(req *dhcpv4.DHCPv4, mt dhcpv4.MessageType) error {
 	return nil
 }
 
+// Length caps on what the handler stores from a request (issue 11: a
+// flood of clients must cost bounded memory and a bounded lease file).
+const (
+	// MaxClientID is the longest client identifier (option 61) taken;
+	// a longer one is malformed. Real ones are a type byte and a MAC
+	// (7 bytes) or an RFC 4361 IAID and DUID (at most 1+4+130).
+	MaxClientID = 136
+	// MaxHostname is the longest host name (option 12) stored: one DNS
+	// label.
+	MaxHostname = 63
+)
+
+// hostname is the request's host name (option 12) as stored with its
+// lease: letters, digits, '-' and '_' only (anything else becomes '-'),
+// at most MaxHostname bytes.
+func hostname(req *dhcpv4.DHCPv4) string {
+	h := req.Options.Get(dhcpv4.OptionHostName)
+	if len(h) > MaxHostname {
+		h = h[:MaxHostname]
+	}
+	b := make([]byte, len(h))
+	for i, c := range h {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			b[i] = c
+		default:
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
 // check validates the fields every request needs and returns the client key.
 func check(req *dhcpv4.DHCPv4) (string, error) {
 	if req == nil {
@@ -227,6 +259,9 @@ func check(req *dhcpv4.DHCPv4) (string, error) {
 		return "", fmt.Errorf("%w: no message type", ErrMalformed)
 	}
 	if id := req.Options.Get(dhcpv4.OptionClientIdentifier); len(id) > 0 {
+		if len(id) > MaxClientID {
+			return "", fmt.Errorf("%w: client identifier of %d bytes (at most %d)", ErrMalformed, len(id), MaxClientID)
+		}
 		return "id:" + hex.EncodeToString(id), nil
 	}
 	if len(req.ClientHWAddr) == 0 {

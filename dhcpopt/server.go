@@ -1,12 +1,13 @@
 package dhcpopt
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -21,23 +22,70 @@ const (
 
 // ServerConfig holds what the UDP wrapper needs besides the handler.
 type ServerConfig struct {
-	// LeaseFile, when set, receives the leases after every change.
+	// LeaseFile, when set, receives the leases after every change,
+	// coalesced: at most one write (and fsync) per CommitInterval. A
+	// DHCPACK that binds a lease is sent only once the lease is in the
+	// file (RFC 2131 §4.3.2), so no acknowledged lease is lost in a
+	// power cut.
 	LeaseFile string
+	// CommitInterval is the shortest time between two lease-file
+	// writes; default 1 s.
+	CommitInterval time.Duration
+	// Workers handle requests; default 4. Queue is how many received
+	// requests may wait for a worker; default 256. When the queue is
+	// full a request is dropped (Stats().Dropped): the client retries.
+	Workers, Queue int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// Server runs a Handler on a packet connection.
-type Server struct {
-	h     *Handler
-	cfg   ServerConfig
-	srv   *server4.Server
-	conn  net.PacketConn
-	mu    sync.Mutex // serialises lease file writes
-	saved uint64
+// ServerStats counts what the UDP wrapper did, beside the handler's
+// Stats.
+type ServerStats struct {
+	Dropped  uint64 // requests dropped because every worker was busy and the queue full
+	OffLink  uint64 // replies not sent: their destination was off the LAN
+	Writes   uint64 // lease-file writes
+	WriteErr uint64 // lease-file writes that failed
 }
+
+// Server runs a Handler on a packet connection: one reader, a fixed pool
+// of workers, and one committer that writes the lease file (issue 11: a
+// flood of random clients costs bounded memory, goroutines and disk
+// writes).
+type Server struct {
+	h    *Handler
+	cfg  ServerConfig
+	conn net.PacketConn
+
+	queue  chan received
+	closed chan struct{}
+	once   sync.Once
+
+	mu      sync.Mutex // the committer's state
+	saved   uint64     // the handler generation in the file
+	pending []pendingReply
+	kick    chan struct{}
+
+	dropped, offLink, writes, writeErr atomic.Uint64
+}
+
+type received struct {
+	data []byte
+	peer net.Addr
+}
+
+// pendingReply is a DHCPACK waiting for its lease to reach the file.
+type pendingReply struct {
+	gen  uint64
+	data []byte
+	dst  *net.UDPAddr
+}
+
+// maxPacket is the largest request read; a DHCP message fits an
+// Ethernet frame.
+const maxPacket = 1500
 
 // Listen opens the socket a LAN server needs: UDP port 67 on all
 // addresses, bound to the interface ifname, with SO_BROADCAST and
@@ -60,25 +108,82 @@ func NewServer(conn net.PacketConn, h *Handler, cfg ServerConfig) (*Server, erro
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{h: h, cfg: cfg, conn: conn, saved: h.Generation()}
-	srv, err := server4.NewServer("", nil, s.serve, server4.WithConn(conn), server4.WithLogger(parseCounter{h}))
-	if err != nil {
-		return nil, fmt.Errorf("dhcp server: %w", err)
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = time.Second
 	}
-	s.srv = srv
-	return s, nil
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 256
+	}
+	return &Server{h: h, cfg: cfg, conn: conn, saved: h.Generation(),
+		queue: make(chan received, cfg.Queue), closed: make(chan struct{}), kick: make(chan struct{}, 1)}, nil
 }
 
-// Serve answers requests until the connection is closed.
-func (s *Server) Serve() error { return s.srv.Serve() }
+// Serve answers requests until the connection is closed; it then writes
+// the leases a last time and returns nil.
+func (s *Server) Serve() error {
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Go(s.work)
+	}
+	var cwg sync.WaitGroup
+	cwg.Go(s.commit)
+	err := s.read()
+	close(s.queue)
+	wg.Wait()
+	s.once.Do(func() { close(s.closed) })
+	cwg.Wait()
+	return err
+}
 
-// LocalAddr is the address the server answers on.
-func (s *Server) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+// read receives requests and queues them for the workers, dropping them
+// when the queue is full. A temporary error backs off (5 ms doubling to
+// 1 s) instead of spinning; the connection's closing ends it.
+func (s *Server) read() error {
+	buf := make([]byte, maxPacket)
+	var backoff time.Duration
+	for {
+		n, peer, err := s.conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.cfg.Logger.Warn("dhcp: read", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.closed:
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		select {
+		case s.queue <- received{data: append([]byte(nil), buf[:n]...), peer: peer}:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+}
 
-// Close closes the connection.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) work() {
+	for r := range s.queue {
+		req, err := dhcpv4.FromBytes(r.data)
+		if err != nil {
+			s.h.CountMalformed()
+			continue
+		}
+		s.serve(r.peer, req)
+	}
+}
 
-func (s *Server) serve(conn net.PacketConn, peer net.Addr, req *dhcpv4.DHCPv4) {
+func (s *Server) serve(peer net.Addr, req *dhcpv4.DHCPv4) {
 	resp, err := s.h.Handle(req, s.cfg.Now())
 	if err != nil {
 		s.cfg.Logger.Debug("dhcp: dropped", "peer", peer, "xid", req.TransactionID, "err", err)
@@ -86,33 +191,127 @@ func (s *Server) serve(conn net.PacketConn, peer net.Addr, req *dhcpv4.DHCPv4) {
 	for _, a := range s.h.TakeConflicts() {
 		s.cfg.Logger.Warn("dhcp: address in use on the LAN, not offered", "addr", a, "client", req.ClientHWAddr.String())
 	}
-	s.persist()
+	gen := s.h.Generation()
+	dirty := s.cfg.LeaseFile != "" && gen != s.savedGen()
+	if dirty {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
 	if resp == nil {
 		return
 	}
 	up, _ := peer.(*net.UDPAddr)
 	dst := Destination(req, resp, up)
-	if _, err := conn.WriteTo(resp.ToBytes(), dst); err != nil {
+	if !s.onLink(dst) {
+		s.offLink.Add(1)
+		s.cfg.Logger.Debug("dhcp: no reply off the LAN", "to", dst, "xid", req.TransactionID)
+		return
+	}
+	data := resp.ToBytes()
+	if dirty && resp.MessageType() == dhcpv4.MessageTypeAck {
+		// The ACK binds a lease: it waits for the lease file.
+		s.mu.Lock()
+		if gen > s.saved {
+			s.pending = append(s.pending, pendingReply{gen: gen, data: data, dst: dst})
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+	s.send(data, dst)
+}
+
+func (s *Server) send(data []byte, dst *net.UDPAddr) {
+	if _, err := s.conn.WriteTo(data, dst); err != nil && !errors.Is(err, net.ErrClosed) {
 		s.cfg.Logger.Warn("dhcp: reply", "to", dst, "err", err)
 	}
 }
 
-func (s *Server) persist() {
+// onLink reports whether a reply may go to dst: broadcast, loopback (tests
+// and the box itself), or an address in the LAN's subnet. A request
+// whose source is off the LAN gets no unicast answer: the box would
+// otherwise send datagrams to any address a spoofed request names.
+func (s *Server) onLink(dst *net.UDPAddr) bool {
+	a := addr4(dst.IP)
+	sub := s.h.cfg.Subnet
+	return !sub.IsValid() || a == addr4(net.IPv4bcast) || a.IsLoopback() || sub.Contains(a)
+}
+
+func (s *Server) savedGen() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saved
+}
+
+// commit writes the lease file when the leases changed, at most once per
+// CommitInterval, and then sends the ACKs that waited for it. A write
+// that fails is logged, and the ACKs are sent all the same: the lease
+// holds in memory, and a box whose disk is full keeps serving its LAN.
+func (s *Server) commit() {
 	if s.cfg.LeaseFile == "" {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	gen := s.h.Generation()
-	if gen == s.saved {
-		return
+	var last time.Time
+	for {
+		final := false
+		select {
+		case <-s.kick:
+		case <-s.closed:
+			final = true
+		}
+		if wait := s.cfg.CommitInterval - time.Since(last); !final && wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-s.closed:
+				final = true
+			}
+		}
+		gen := s.h.Generation() // before the snapshot: the file then holds at least gen
+		if gen != s.savedGen() {
+			err := SaveLeases(s.cfg.LeaseFile, s.h.Leases())
+			last = time.Now()
+			s.writes.Add(1)
+			if err != nil {
+				s.writeErr.Add(1)
+				s.cfg.Logger.Error("dhcp: leases not saved; acknowledging from memory", "err", err)
+			}
+			s.mu.Lock()
+			s.saved = gen
+			var ready []pendingReply
+			keep := s.pending[:0]
+			for _, p := range s.pending {
+				if p.gen <= gen {
+					ready = append(ready, p)
+				} else {
+					keep = append(keep, p)
+				}
+			}
+			s.pending = keep
+			s.mu.Unlock()
+			if !final {
+				for _, p := range ready {
+					s.send(p.data, p.dst)
+				}
+			}
+		}
+		if final {
+			return
+		}
 	}
-	if err := SaveLeases(s.cfg.LeaseFile, s.h.Leases()); err != nil {
-		s.cfg.Logger.Error("dhcp: leases", "err", err)
-		return
-	}
-	s.saved = gen
 }
+
+// Stats returns the wrapper's counters.
+func (s *Server) Stats() ServerStats {
+	return ServerStats{Dropped: s.dropped.Load(), OffLink: s.offLink.Load(), Writes: s.writes.Load(), WriteErr: s.writeErr.Load()}
+}
+
+// LocalAddr is the address the server answers on.
+func (s *Server) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+
+// Close closes the connection; Serve then returns.
+func (s *Server) Close() error { return s.conn.Close() }
 
 // Destination is where a reply goes (RFC 2131 §4.1): to the relay at
 // giaddr; a NAK is broadcast; to ciaddr when the client has one; back to
@@ -147,15 +346,3 @@ func addrOf(u *net.UDPAddr) (a netip.Addr) {
 	}
 	return addr4(u.IP)
 }
-
-// parseCounter is the server4 logger: it counts the packets server4 could
-// not decode and otherwise stays quiet.
-type parseCounter struct{ h *Handler }
-
-func (p parseCounter) Printf(format string, v ...any) {
-	if strings.HasPrefix(format, "Error parsing") {
-		p.h.CountMalformed()
-	}
-}
-
-func (p parseCounter) PrintMessage(string, *dhcpv4.DHCPv4) {}

@@ -34,7 +34,7 @@ func (h *Handler) discover(req *dhcpv4.DHCPv4, key string, now time.Time) (*dhcp
 		return nil, fmt.Errorf("%w: %v-%v", ErrExhausted, h.cfg.RangeStart, h.cfg.RangeEnd)
 	}
 	if l, ok := h.leases.byClient[key]; !ok || l.Addr != a || !l.active(now) {
-		h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(offerHold), Offered: true, Hostname: req.HostName()})
+		h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(offerHold), Offered: true, Hostname: hostname(req)})
 	}
 	r := h.newReply(req, dhcpv4.MessageTypeOffer)
 	r.YourIPAddr = ip(a)
@@ -67,7 +67,7 @@ func (h *Handler) pick(req *dhcpv4.DHCPv4, key string, now time.Time) (netip.Add
 		// The probe may take the prober's whole timeout: other clients
 		// are served meanwhile, and the offer reserves a for this one so
 		// that none of them is offered it too.
-		h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(offerHold), Offered: true, Hostname: req.HostName()})
+		h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(offerHold), Offered: true, Hostname: hostname(req)})
 		h.probing[key] = true
 		h.mu.Unlock()
 		inUse := h.prober.InUse(a)
@@ -157,7 +157,7 @@ func (h *Handler) confirm(req *dhcpv4.DHCPv4, key string, l *Lease, a netip.Addr
 // ack binds a to key and builds the DHCPACK.
 func (h *Handler) ack(req *dhcpv4.DHCPv4, key string, a netip.Addr, now time.Time) *dhcpv4.DHCPv4 {
 	d := h.cfg.lease()
-	h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(d), Hostname: req.HostName()})
+	h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(d), Hostname: hostname(req)})
 	h.gen++
 	r := h.newReply(req, dhcpv4.MessageTypeAck)
 	r.ClientIPAddr = ip(addr4(req.ClientIPAddr))
