@@ -1,7 +1,7 @@
 package ntpserver
 
 import (
-	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
@@ -42,7 +42,7 @@ const (
 type ClientLog struct {
 	buckets []clBucket
 	mask    uint64
-	seed    uint64
+	seed    maphash.Seed
 	limit   bool
 	cost    int64 // nanoseconds of credit one response costs: 2^Interval s
 	maxCred int64 // Burst * cost
@@ -83,7 +83,7 @@ func NewClientLog(limitBytes int, rl *RateLimit) *ClientLog {
 	c := &ClientLog{
 		buckets: make([]clBucket, n),
 		mask:    uint64(n - 1),
-		seed:    rand.Uint64() | 1,
+		seed:    maphash.MakeSeed(),
 	}
 	if rl != nil {
 		c.limit = true
@@ -103,10 +103,13 @@ func NewClientLog(limitBytes int, rl *RateLimit) *ClientLog {
 // Capacity is the number of clients the log can hold.
 func (c *ClientLog) Capacity() int { return len(c.buckets) * slotsPerBucket }
 
+// hash is a keyed hash of the whole address (IPv4 addresses mapped): a
+// random seed per log, so that nobody can choose addresses that share a
+// bucket and evict each other's, or a victim's, records. (It used to
+// multiply only the first 8 bytes by the seed, which are zero for every
+// IPv4 address.)
 func (c *ClientLog) hash(a *[16]byte) uint64 {
-	h := binary.LittleEndian.Uint64(a[:8])*c.seed ^ binary.LittleEndian.Uint64(a[8:])
-	h *= 0x9E3779B97F4A7C15
-	return h ^ h>>29
+	return maphash.Bytes(c.seed, a[:])
 }
 
 // Request logs a request from addr received at now (ns) and decides

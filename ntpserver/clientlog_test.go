@@ -1,7 +1,9 @@
 package ntpserver
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -129,5 +131,90 @@ func BenchmarkClientLogRequest(b *testing.B) {
 	for b.Loop() {
 		now += 1000
 		c.Request(a, now)
+	}
+}
+
+// TestClientLogFloodMemoryBound (issue 11): a million source addresses,
+// IPv4 and IPv6 (random across a /48 and across the whole space), cost
+// no memory beyond the configured table: Request does not allocate, and
+// the log holds at most its capacity.
+func TestClientLogFloodMemoryBound(t *testing.T) {
+	c := NewClientLog(512*1024, &RateLimit{Interval: 3, Burst: 8, Leak: 2})
+	r := rand.New(rand.NewPCG(5, 6))
+	addr := func(i int) netip.Addr {
+		switch i % 3 {
+		case 0:
+			return netip.AddrFrom4([4]byte{198, 18 + byte(r.UintN(2)), byte(r.UintN(256)), byte(r.UintN(256))})
+		case 1:
+			var b [16]byte
+			b[0], b[1], b[2], b[3] = 0x20, 0x01, 0x00, 0x02 // 2001:2::/48, RFC 5180
+			for j := 6; j < 16; j++ {
+				b[j] = byte(r.UintN(256))
+			}
+			return netip.AddrFrom16(b)
+		default:
+			var b [16]byte
+			for j := range b {
+				b[j] = byte(r.UintN(256))
+			}
+			return netip.AddrFrom16(b)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const n = 1_000_000
+	for i := range n {
+		c.Request(addr(i), int64(i)*1000) // 1 µs apart: full rate
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 256*1024 {
+		t.Errorf("the heap grew by %d bytes over %d addresses", grew, n)
+	}
+	if got := len(c.Clients()); got > c.Capacity() {
+		t.Errorf("%d records in a log of %d", got, c.Capacity())
+	}
+	a := netip.MustParseAddr("2001:2::1")
+	if allocs := testing.AllocsPerRun(1000, func() { c.Request(a, n*1000) }); allocs != 0 {
+		t.Errorf("Request allocates %.1f times", allocs)
+	}
+}
+
+// TestClientLogHashSeeded (issue 11): the bucket of an address depends on
+// a random seed per log, for IPv4 as for IPv6, so addresses that share a
+// bucket in one log (which an attacker could find offline for an
+// unseeded hash) are spread over many in another.
+func TestClientLogHashSeeded(t *testing.T) {
+	a := NewClientLog(64*1024, nil) // 64 buckets
+	bucket := func(c *ClientLog, ad netip.Addr) uint64 {
+		k := ad.Unmap().As16()
+		return c.hash(&k) & c.mask
+	}
+	for _, family := range []string{"IPv4", "IPv6"} {
+		var same []netip.Addr
+		for i := 0; len(same) < 64 && i < 1<<16; i++ {
+			ad := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+			if family == "IPv6" {
+				ad = netip.AddrFrom16([16]byte{0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(i >> 8), byte(i)})
+			}
+			if bucket(a, ad) == 0 {
+				same = append(same, ad)
+			}
+		}
+		if len(same) < 64 {
+			t.Errorf("%s: only %d of 65536 addresses in bucket 0 of 64", family, len(same))
+			continue
+		}
+		b := NewClientLog(64*1024, nil)
+		spread := map[uint64]bool{}
+		for _, ad := range same {
+			spread[bucket(b, ad)] = true
+		}
+		// 64 addresses thrown at 64 buckets land in about 40; 16 is
+		// far below any seeded outcome and far above an unseeded one (1).
+		if len(spread) < 16 {
+			t.Errorf("%s: 64 addresses of one bucket in a log land in %d buckets of another", family, len(spread))
+		}
 	}
 }
