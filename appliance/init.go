@@ -36,6 +36,8 @@ type System interface {
 	// DisableCtrlAltDel makes Ctrl-Alt-Del send SIGINT to init instead
 	// of rebooting at once.
 	DisableCtrlAltDel() error
+	// WriteSysctl writes value to a /proc/sys file, in place.
+	WriteSysctl(path, value string) error
 	// LoadDrivers loads the modules the devices present need, and the
 	// named extra ones; it returns the names of the modules loaded.
 	LoadDrivers(extra ...string) ([]string, error)
@@ -258,6 +260,7 @@ func (in *Init) boot() (bool, *boxConfig) {
 		in.Mounted()
 	}
 	in.checkClock()
+	in.setSysctls()
 	if err := in.Sys.DisableCtrlAltDel(); err != nil {
 		in.Log.Error("disable Ctrl-Alt-Del", "err", err)
 	}

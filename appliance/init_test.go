@@ -88,6 +88,15 @@ func (s *fakeSystem) WriteFile(name string, data []byte) error {
 	return nil
 }
 func (s *fakeSystem) DisableCtrlAltDel() error { s.call("cad off"); return nil }
+func (s *fakeSystem) WriteSysctl(path, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if strings.Contains(path, "bpf_jit_harden") {
+		return os.ErrNotExist // a kernel without the BPF JIT
+	}
+	s.files[path] = []byte(value + "\n")
+	return nil
+}
 func (s *fakeSystem) LoadDrivers(extra ...string) ([]string, error) {
 	s.call("load drivers %v", extra)
 	return []string{"virtio_pci", "virtio_net"}, errors.New("load module e1000: no such device")

@@ -58,6 +58,18 @@ func (l *Linux) WriteFile(name string, data []byte) error {
 	return persist.Write(name, data, 0o644)
 }
 
+func (l *Linux) WriteSysctl(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (l *Linux) DisableCtrlAltDel() error {
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
 		return fmt.Errorf("reboot(CAD_OFF): %w", err)

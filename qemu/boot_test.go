@@ -83,6 +83,11 @@ func TestBootServesRealClients(t *testing.T) {
 	if _, err := vm.Expect(appliance.SentinelServing, bootTimeout); err != nil {
 		t.Fatal(err)
 	}
+	// Init set every hardening sysctl and read each back (issue 11).
+	if n := discConsoleCount(vm, fmt.Sprintf(`ok=%d of=%d`, len(appliance.Sysctls), len(appliance.Sysctls))); n != 1 {
+		t.Errorf("the console does not say that all %d sysctls were set (%d lines); sysctl warnings: %d",
+			len(appliance.Sysctls), n, discConsoleCount(vm, "sysctl not set"))
+	}
 
 	out, err := lab.Client("ntpdig", "-j", qemu.LabVMAddr).CombinedOutput()
 	if err != nil {
