@@ -3,6 +3,7 @@ module github.com/ntpbox/ntpbox
 go 1.26.0
 
 require (
+	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae
 	github.com/klauspost/compress v1.18.0
 	github.com/miekg/dns v1.1.73

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/ntpbox/ntpbox/config"
@@ -25,12 +26,50 @@ import (
 	"github.com/ntpbox/ntpbox/ntpserver/daemon"
 )
 
+// Service is one of the box's services. `ntpbox serve` runs them all in
+// one process; the appliance runs each as its own process, with its own
+// user, capabilities and seccomp filter (`serve --service`), so that a
+// crash or a compromise of one does not take the others with it.
+type Service string
+
+const (
+	// ServiceNTP is the NTP service: sync, serving, and the control
+	// socket.
+	ServiceNTP Service = "ntp"
+	// ServiceDHCP is discovery over DHCP: option 42 (`dhcp`) on UDP 67
+	// and option 56 (`dhcp6`) on UDP 547.
+	ServiceDHCP Service = "dhcp"
+	// ServiceDNS is the _ntp._udp SRV zone (`dns zone`) on port 53.
+	ServiceDNS Service = "dns"
+)
+
+// Services are all the services, in the order the appliance starts them.
+var Services = []Service{ServiceNTP, ServiceDHCP, ServiceDNS}
+
+// ParseService parses a service name.
+func ParseService(s string) (Service, error) {
+	for _, v := range Services {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("unknown service %q (want ntp, dhcp or dns)", s)
+}
+
 // Options are the knobs of Run that do not come from the config.
 type Options struct {
 	daemon.Options
 	// Links delivers the box's links, the current ones first; default
 	// netstate.Watch.
 	Links <-chan netstate.State
+	// Only, when not empty, are the services Run runs; the others are
+	// left to other processes. Empty runs all of them.
+	Only []Service
+}
+
+// runs reports whether Run runs service s.
+func (o Options) runs(s Service) bool {
+	return len(o.Only) == 0 || slices.Contains(o.Only, s)
 }
 
 // Run is `ntpbox serve`: it starts the NTP service, the control socket
@@ -76,13 +115,19 @@ func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config,
 	log := o.Logger
 	ns := *cur
 	defer func() { *cur = ns }()
-	ntp, err := daemon.Start(ctx, cfg, ns, o.Options)
-	if err != nil {
-		return nil, err
+	var ntp *daemon.Service
+	var ntpDone <-chan struct{}
+	if o.runs(ServiceNTP) {
+		var err error
+		if ntp, err = daemon.Start(ctx, cfg, ns, o.Options); err != nil {
+			return nil, err
+		}
+		ntpDone = ntp.Done()
 	}
+	var err error
 	var wg sync.WaitGroup
 	var ln net.Listener
-	if path := control.SocketPath(cfg); path != "" {
+	if path := control.SocketPath(cfg); path != "" && ntp != nil {
 		ln, err = control.Listen(path)
 		if err != nil {
 			log.Warn("control socket not available; ntpbox sources/tracking will not reach this daemon", "err", err)
@@ -91,7 +136,7 @@ func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config,
 			wg.Go(func() { control.Serve(ln, provider{ntp}, log.With("component", "control")) })
 		}
 	}
-	disc := &discoveryRunner{log: log, wg: &wg}
+	disc := &discoveryRunner{log: log, wg: &wg, dhcp: o.runs(ServiceDHCP), dns: o.runs(ServiceDNS)}
 	disc.follow(cfg, ns)
 
 	var restart *config.Config
@@ -100,7 +145,7 @@ loop:
 		select {
 		case <-ctx.Done():
 			break loop
-		case <-ntp.Done():
+		case <-ntpDone:
 			break loop
 		case st, ok := <-links:
 			if !ok {
@@ -111,7 +156,9 @@ loop:
 				log.Info("network changed", "links", st.String())
 			}
 			ns = st
-			ntp.Update(cfg, ns)
+			if ntp != nil {
+				ntp.Update(cfg, ns)
+			}
 			disc.follow(cfg, ns)
 		case next, ok := <-updates:
 			if !ok {
@@ -123,17 +170,21 @@ loop:
 				break loop
 			}
 			cfg = next
-			ntp.Update(cfg, ns)
+			if ntp != nil {
+				ntp.Update(cfg, ns)
+			}
 			disc.follow(cfg, ns)
 		}
 	}
-	ntp.Stop()
+	if ntp != nil {
+		ntp.Stop()
+	}
 	disc.stop()
 	if ln != nil {
 		ln.Close()
 	}
 	wg.Wait()
-	if err == nil && restart == nil {
+	if ntp != nil && restart == nil {
 		err = ntp.Err()
 	}
 	return restart, err
@@ -160,7 +211,8 @@ func sameStatic(a, b *config.Config) bool {
 // starts it again when what it depends on changes (the LAN address, the
 // lease, the router or resolvers it hands out).
 type discoveryRunner struct {
-	log     *slog.Logger
+	log       *slog.Logger
+	dhcp, dns bool // the services this process runs
 	wg      *sync.WaitGroup
 	running *discovery
 	key     string
@@ -174,7 +226,7 @@ func (r *discoveryRunner) follow(cfg *config.Config, ns netstate.State) {
 	}
 	r.stop()
 	r.key = key
-	d, err := startDiscovery(cfg, ns, r.wg, r.log)
+	d, err := startDiscovery(cfg, ns, r.wg, r.log, r.dhcp, r.dns)
 	if err != nil {
 		// The LAN may not be there yet (no lease): try again when the
 		// links change; say so once per reason.

@@ -152,13 +152,18 @@ func (d *discovery) close() {
 // startDiscovery opens the DHCP and DNS sockets cfg asks for and serves
 // them in wg. A service that cannot start is an error: nothing is left
 // open then.
-func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, log *slog.Logger) (*discovery, error) {
+//
+// withDHCP and withDNS say which of them this process runs (the
+// appliance runs each in its own process).
+func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, log *slog.Logger, withDHCP, withDNS bool) (*discovery, error) {
 	d := &discovery{}
 	// `dhcp6` first: it does not need an IPv4 LAN.
-	if err := d.startDHCP6(cfg, ns, wg, log.With("component", "dhcp6")); err != nil {
-		return nil, err
+	if withDHCP {
+		if err := d.startDHCP6(cfg, ns, wg, log.With("component", "dhcp6")); err != nil {
+			return nil, err
+		}
 	}
-	if !wantsDiscovery(cfg) {
+	if !(withDHCP && wantsDHCP(cfg) || withDNS && cfg.DNSZone != "") {
 		return d, nil
 	}
 	lan, err := pickLAN(cfg, lanAddrs(ns))
@@ -166,13 +171,13 @@ func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, l
 		d.close()
 		return nil, err
 	}
-	if wantsDHCP(cfg) {
+	if withDHCP && wantsDHCP(cfg) {
 		if err := d.startDHCP(cfg, lan, wg, log.With("component", "dhcp")); err != nil {
 			d.close()
 			return nil, err
 		}
 	}
-	if cfg.DNSZone != "" {
+	if withDNS && cfg.DNSZone != "" {
 		if err := d.startDNS(cfg, lan, wg, log.With("component", "dns")); err != nil {
 			d.close()
 			return nil, err

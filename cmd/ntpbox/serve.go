@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ntpbox/ntpbox/box"
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/sandbox"
 )
 
 const defaultConfig = "/etc/ntpbox.conf"
@@ -22,7 +25,40 @@ func serve(args []string) int {
 	noClock := fs.Bool("x", false, "never adjust the system clock (like chronyd -x)")
 	debug := fs.Bool("d", false, "log debug messages")
 	workers := fs.Int("workers", 0, "sockets per address (default: one per CPU)")
+	only := fs.String("service", "", "run only these `services` (comma-separated: ntp, dhcp, dns); default all")
+	sandboxed := fs.Bool("sandbox", false, "set no_new_privs and load the services' seccomp filter before serving (Linux; the appliance does)")
+	testSyscall := fs.Duration("testsyscall", 0, "test hook: make a forbidden system call after this `delay` (the seccomp filter kills the process)")
 	fs.Parse(args)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ntpbox serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var services []box.Service
+	var names []string
+	if *only != "" {
+		for _, n := range strings.Split(*only, ",") {
+			s, err := box.ParseService(strings.TrimSpace(n))
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "ntpbox serve: -service: %v\n", err)
+				return 2
+			}
+			services, names = append(services, s), append(names, string(s))
+		}
+	}
+	if *sandboxed {
+		if len(names) == 0 {
+			for _, s := range box.Services {
+				names = append(names, string(s))
+			}
+		}
+		if err := sandbox.Apply(names); err != nil {
+			fmt.Fprintf(os.Stderr, "ntpbox serve: %v\n", err)
+			return 1
+		}
+	}
+	if *testSyscall > 0 {
+		time.AfterFunc(*testSyscall, forbiddenSyscall)
+	}
 
 	level := slog.LevelInfo
 	if *debug {
@@ -33,6 +69,10 @@ func serve(args []string) int {
 	defer stop()
 	opts := box.Options{}
 	opts.Logger, opts.Workers, opts.NoClockControl = log, *workers, *noClock
+	opts.Only = services
+	if *sandboxed {
+		log.Info("sandboxed", "services", names)
+	}
 
 	var cfg *config.Config
 	var updates <-chan *config.Config
@@ -67,4 +107,12 @@ func load(file string, log *slog.Logger) (*config.Config, bool) {
 		return nil, false
 	}
 	return cfg, true
+}
+
+// forbiddenSyscall is the -testsyscall hook: keyctl, which no service's
+// seccomp filter allows (and which does nothing harmful without one).
+func forbiddenSyscall() {
+	fmt.Fprintln(os.Stderr, "ntpbox serve: -testsyscall: making a forbidden system call (keyctl)")
+	syscall.Syscall(syscall.SYS_KEYCTL, 0 /* KEYCTL_GET_KEYRING_ID */, 0, 0)
+	fmt.Fprintln(os.Stderr, "ntpbox serve: -testsyscall: the forbidden system call returned: no seccomp filter")
 }

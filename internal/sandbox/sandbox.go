@@ -1,0 +1,90 @@
+// Package sandbox confines a service process of the appliance: the
+// no_new_privs bit and a seccomp filter that allows the system calls the
+// service needs and kills the process on any other (issue 11). The user
+// and the capabilities are set by init when it starts the process (see
+// package appliance); this is the part a process does to itself, before
+// it reads a packet from the LAN.
+//
+// The allow-lists are per service: only the NTP service may set the
+// clock, only the DHCP service may open packet sockets (the ARP check of
+// an address before it is offered, DHCP auto's probe), and none may
+// execute a program, trace a process, load a module or a BPF program,
+// mount, reboot or change its credentials.
+package sandbox
+
+import "fmt"
+
+// Service names, as `ntpbox serve --service` takes them.
+const (
+	NTP  = "ntp"
+	DHCP = "dhcp"
+	DNS  = "dns"
+)
+
+// base are the system calls every service needs: the Go runtime
+// (threads, memory, signals, timers, the network poller), files (the
+// config it follows, the state it writes atomically: drift, leases),
+// sockets (UDP and TCP on the LAN, netlink for the links, the control
+// socket), and its own limits and identity.
+var base = []string{
+	// Go runtime: threads, memory, scheduling, signals, time.
+	"arch_prctl", "brk", "clone", "clone3", "exit", "exit_group", "futex", "getpid", "gettid", "getppid",
+	"madvise", "mmap", "mprotect", "munmap", "mremap", "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres",
+	"gettimeofday", "time", "restart_syscall", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
+	"sched_getaffinity", "sched_yield", "set_robust_list", "set_tid_address", "tgkill", "tkill", "getrandom", "uname",
+	"getrlimit", "prlimit64", "getuid", "geteuid", "getgid", "getegid", "getgroups", "capget", "prctl",
+	// The network poller, pipes and events.
+	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait", "eventfd2",
+	"pipe", "pipe2", "poll", "ppoll", "pselect6", "select",
+	// Files.
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "close", "fcntl", "dup", "dup2", "dup3", "lseek",
+	"open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "fstatfs", "statfs", "readlink", "readlinkat",
+	"access", "faccessat", "faccessat2", "getdents64", "getcwd",
+	// linux/386 multiplexes the socket calls (no family check there).
+	"socketcall",
+	"fsync", "fdatasync", "ftruncate", "rename", "renameat", "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat",
+	"fchmod", "fchmodat", "chmod", "umask", "flock",
+	// Sockets (the families are checked in socketFamilies).
+	"bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname", "getpeername",
+	"setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "socketpair",
+	// ioctl: FIONREAD, SIOCGIF* and the like (argument checks would
+	// follow every library's choice; the dangerous ioctls need
+	// capabilities the services do not have).
+	"ioctl",
+}
+
+// extra are the system calls of one service only.
+var extra = map[string][]string{
+	NTP: {"adjtimex", "clock_adjtime", "clock_settime", "settimeofday"},
+}
+
+// Socket families (<sys/socket.h>).
+const (
+	afUnix    = 1
+	afInet    = 2
+	afInet6   = 10
+	afNetlink = 16
+	afPacket  = 17
+)
+
+// socketFamilies are the address families a service may open sockets
+// of: the Internet, netlink (the links and addresses: package netstate)
+// and Unix (the control socket); the DHCP service also packet sockets.
+var socketFamilies = map[string][]uint64{
+	NTP:  {afUnix, afInet, afInet6, afNetlink},
+	DHCP: {afUnix, afInet, afInet6, afNetlink, afPacket},
+	DNS:  {afUnix, afInet, afInet6, afNetlink},
+}
+
+// Check reports whether services names only known services.
+func Check(services []string) error {
+	for _, s := range services {
+		if _, ok := socketFamilies[s]; !ok {
+			return fmt.Errorf("sandbox: unknown service %q", s)
+		}
+	}
+	if len(services) == 0 {
+		return fmt.Errorf("sandbox: no service named")
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package sandbox
+
+import (
+	"fmt"
+	"slices"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+)
+
+// Policy is the seccomp policy for a process that runs services: the
+// union of their allow-lists; anything else kills the process.
+func Policy(services []string) (seccomp.Policy, error) {
+	if err := Check(services); err != nil {
+		return seccomp.Policy{}, err
+	}
+	names := slices.Clone(base)
+	var families []uint64
+	for _, s := range services {
+		names = append(names, extra[s]...)
+		families = append(families, socketFamilies[s]...)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	slices.Sort(families)
+	families = slices.Compact(families)
+	var socket []seccomp.NameWithConditions
+	for _, f := range families {
+		socket = append(socket, seccomp.NameWithConditions{Name: "socket",
+			Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: f}}})
+	}
+	return seccomp.Policy{
+		DefaultAction: seccomp.ActionKillProcess,
+		Syscalls: []seccomp.SyscallGroup{
+			{Names: supported(names), Action: seccomp.ActionAllow},
+			{NamesWithCondtions: socket, Action: seccomp.ActionAllow},
+		},
+	}, nil
+}
+
+// Apply sets no_new_privs and loads the seccomp filter of services into
+// every thread of the process (TSYNC: the Go runtime has several). It
+// cannot be undone.
+func Apply(services []string) error {
+	p, err := Policy(services)
+	if err != nil {
+		return err
+	}
+	if !seccomp.Supported() {
+		return fmt.Errorf("sandbox: the kernel has no seccomp filter support")
+	}
+	if err := seccomp.LoadFilter(seccomp.Filter{NoNewPrivs: true, Flag: seccomp.FilterFlagTSync, Policy: p}); err != nil {
+		return fmt.Errorf("sandbox: load the seccomp filter: %w", err)
+	}
+	return nil
+}
+
+// supported keeps the names this architecture has (amd64 has open, stat
+// and epoll_wait; arm64 only their *at and pwait forms).
+func supported(names []string) []string {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return names
+	}
+	var out []string
+	for _, n := range names {
+		if _, ok := info.SyscallNames[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
