@@ -213,10 +213,10 @@ func sameStatic(a, b *config.Config) bool {
 type discoveryRunner struct {
 	log       *slog.Logger
 	dhcp, dns bool // the services this process runs
-	wg      *sync.WaitGroup
-	running *discovery
-	key     string
-	lastErr string
+	wg        *sync.WaitGroup
+	running   *discovery
+	key       string
+	lastErr   string
 }
 
 func (r *discoveryRunner) follow(cfg *config.Config, ns netstate.State) {
