@@ -57,7 +57,7 @@ func TestInitClockFloor(t *testing.T) {
 			<-r.sys.powerOff
 			<-r.done
 			calls := r.sys.Calls()
-			want := "cad off"
+			want := "service dir /run/ntpbox group 100"
 			if tc.wantCall {
 				want = "set clock 2026-11-26T03:00:00Z"
 			}

@@ -53,6 +53,7 @@ type fakeStarter struct {
 	mu       sync.Mutex
 	procs    []*fakeProc
 	argv     [][]string
+	creds    []*Cred
 	failNext int // fail this many starts first
 	onSignal func(p *fakeProc, sig syscall.Signal)
 	started  chan *fakeProc
@@ -60,7 +61,9 @@ type fakeStarter struct {
 
 func newFakeStarter() *fakeStarter { return &fakeStarter{started: make(chan *fakeProc, 100)} }
 
-func (s *fakeStarter) Start(argv []string) (Process, error) {
+func (s *fakeStarter) Start(argv []string) (Process, error) { return s.StartAs(argv, nil) }
+
+func (s *fakeStarter) StartAs(argv []string, cred *Cred) (Process, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failNext > 0 {
@@ -70,6 +73,7 @@ func (s *fakeStarter) Start(argv []string) (Process, error) {
 	p := &fakeProc{pid: 100 + len(s.procs), done: make(chan struct{}), onSignal: s.onSignal}
 	s.procs = append(s.procs, p)
 	s.argv = append(s.argv, argv)
+	s.creds = append(s.creds, cred)
 	s.started <- p
 	return p, nil
 }

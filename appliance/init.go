@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -38,6 +39,9 @@ type System interface {
 	DisableCtrlAltDel() error
 	// WriteSysctl writes value to a /proc/sys file, in place.
 	WriteSysctl(path, value string) error
+	// ServiceDir makes directory path owned by root and group gid, mode
+	// 0770: the services' place under /run.
+	ServiceDir(path string, gid int) error
 	// LoadDrivers loads the modules the devices present need, and the
 	// named extra ones; it returns the names of the modules loaded.
 	LoadDrivers(extra ...string) ([]string, error)
@@ -149,16 +153,12 @@ func (in *Init) Run(ctx context.Context) error {
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	defer stopSvc()
 	ready := make(chan struct{}, 1)
-	sup := &Supervisor{
-		Argv:        serveArgv(in.Self, bc),
-		Start:       in.Start,
-		Log:         in.Log.With("service", "ntpbox serve"),
-		StopTimeout: in.StopTimeout,
-		Ready:       func() bool { return port == 0 || in.Sys.ListensUDP(port) },
-		OnReady: func(p Process, run int) {
+	supDone := in.startServices(svcCtx, bc.hooks,
+		func() bool { return port == 0 || in.Sys.ListensUDP(port) },
+		func(p Process, run int) {
 			fmt.Fprintf(in.Console, "%s (run %d, pid %d, udp port %d)\n", SentinelServing, run, p.Pid(), port)
-			if _, ok := bc.hooks["testkill"]; ok && run == 1 {
-				in.Log.Warn("ntpbox.testkill: killing the service once", "pid", p.Pid())
+			if k, ok := bc.hooks["testkill"]; ok && (k == "" || k == "1" || k == "ntp") && run == 1 {
+				in.Log.Warn("ntpbox.testkill: killing the service once", "service", "ntp", "pid", p.Pid())
 				p.Signal(syscall.SIGKILL)
 				return
 			}
@@ -166,14 +166,7 @@ func (in *Init) Run(ctx context.Context) error {
 			case ready <- struct{}{}:
 			default:
 			}
-		},
-	}
-	supDone := make(chan struct{})
-	go func() {
-		defer close(supDone)
-		defer in.recoverLog("supervisor")
-		sup.Run(svcCtx)
-	}()
+		})
 
 	var reason string
 	var lastLinks netstate.State
@@ -261,6 +254,11 @@ func (in *Init) boot() (bool, *boxConfig) {
 	}
 	in.checkClock()
 	in.setSysctls()
+	// The services (their own users, group ServiceGID) read the merged
+	// config and make the control socket here.
+	if err := in.Sys.ServiceDir(filepath.Dir(RunConfig), ServiceGID); err != nil {
+		in.Log.Error("make the services' directory", "err", err)
+	}
 	if err := in.Sys.DisableCtrlAltDel(); err != nil {
 		in.Log.Error("disable Ctrl-Alt-Del", "err", err)
 	}
@@ -370,15 +368,4 @@ func (in *Init) setHostname(name string) {
 	if err := in.Sys.Sethostname(name); err != nil {
 		in.Log.Error("set host name", "err", err)
 	}
-}
-
-// serveArgv is the service's command line; ntpbox.testdebug on the
-// kernel command line adds -d (debug messages: each sample's fate), for
-// diagnosing the time a box serves.
-func serveArgv(self string, bc *boxConfig) []string {
-	argv := []string{self, "serve", "-c", RunConfig}
-	if _, ok := bc.hooks["testdebug"]; ok {
-		argv = append(argv, "-d")
-	}
-	return argv
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -88,6 +89,10 @@ func (s *fakeSystem) WriteFile(name string, data []byte) error {
 	return nil
 }
 func (s *fakeSystem) DisableCtrlAltDel() error { s.call("cad off"); return nil }
+func (s *fakeSystem) ServiceDir(path string, gid int) error {
+	s.call("service dir %s group %d", path, gid)
+	return nil
+}
 func (s *fakeSystem) WriteSysctl(path, value string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -247,9 +252,30 @@ func TestInitBootsServesAndPowersOff(t *testing.T) {
 	r := startInit(t, "console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.gateway=198.18.0.1 ntpbox.allow=all ntpbox.local=stratum,12 ntpbox.bogus.x=1")
 	p := <-r.st.started
 	r.waitConsole(t, SentinelServing+" (run 1, pid 100, udp port 123)")
-	if want := []string{"/init", "serve", "-c", RunConfig}; !reflect.DeepEqual(r.st.argv[0], want) {
+	if want := []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox"}; !reflect.DeepEqual(r.st.argv[0], want) {
 		t.Errorf("service argv %v, want %v", r.st.argv[0], want)
 	}
+	// Then DHCP and DNS, each its own process, user and capabilities.
+	for range 2 {
+		<-r.st.started
+	}
+	r.st.mu.Lock()
+	for i, svc := range []string{"ntp", "dhcp", "dns"} {
+		var got []string
+		var cred *Cred
+		for j, a := range r.st.argv {
+			if slices.Contains(a, svc) {
+				got, cred = a, r.st.creds[j]
+			}
+		}
+		if want := []string{"/init", "serve", "-c", RunConfig, "-service", svc, "-sandbox"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s argv %v, want %v", svc, got, want)
+		}
+		if cred == nil || cred.UID != uint32(101+i) || cred.GID != ServiceGID || len(cred.Caps) == 0 {
+			t.Errorf("%s runs as %+v", svc, cred)
+		}
+	}
+	r.st.mu.Unlock()
 	r.waitConsole(t, "ntpbox: ntpbox-abcdef at 198.18.0.2/24 on eth0 (static)")
 	r.waitConsole(t, "check it from the LAN: ntpdate -q 198.18.0.2")
 	r.shutdown <- syscall.SIGTERM
@@ -262,6 +288,7 @@ func TestInitBootsServesAndPowersOff(t *testing.T) {
 	}
 	want := []string{
 		"mount proc /proc", "mount sysfs /sys", "mount devtmpfs /dev", "mount tmpfs /run", "mount tmpfs /tmp",
+		"service dir /run/ntpbox group 100",
 		"cad off",
 		"load drivers [evdev vfat nls_cp437 nls_ascii nls_utf8]",
 		"find fat NTPBOX",

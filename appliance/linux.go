@@ -58,6 +58,16 @@ func (l *Linux) WriteFile(name string, data []byte) error {
 	return persist.Write(name, data, 0o644)
 }
 
+func (l *Linux) ServiceDir(path string, gid int) error {
+	if err := os.MkdirAll(path, 0o770); err != nil {
+		return err
+	}
+	if err := os.Chown(path, 0, gid); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o770)
+}
+
 func (l *Linux) WriteSysctl(path, value string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {

@@ -33,7 +33,11 @@ const (
 // kernel would otherwise make the whole partition read-only at the first
 // read of it, and nothing would persist until someone ran fsck):
 // package persist then removes that copy and writes it afresh.
-const PermMountOptions = "flush,errors=continue"
+//
+// The services write their state there (drift, leases) as their own
+// users: files and directories belong to root and group ServiceGID, and
+// only they may read or write them.
+const PermMountOptions = "flush,errors=continue,uid=0,gid=100,fmask=0117,dmask=0007"
 
 // StorageModules are the drivers init loads, beside the ones the
 // devices' modaliases match, to reach and mount the FAT partition: vfat

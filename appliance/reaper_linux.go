@@ -83,7 +83,13 @@ func exitOf(ws unix.WaitStatus) Exit {
 }
 
 // Start starts argv in its own process group with the Reaper's files.
-func (r *Reaper) Start(argv []string) (Process, error) {
+func (r *Reaper) Start(argv []string) (Process, error) { return r.StartAs(argv, nil) }
+
+// StartAs is Start as the user, groups and capabilities of cred (nil:
+// as init, root with every capability). The capabilities are raised as
+// ambient ones, so that they survive the change of user and the exec,
+// and the process has no others.
+func (r *Reaper) StartAs(argv []string, cred *Cred) (Process, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("start: empty argv")
 	}
@@ -97,10 +103,15 @@ func (r *Reaper) Start(argv []string) (Process, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if cred != nil {
+		sys.Credential = &syscall.Credential{Uid: cred.UID, Gid: cred.GID, Groups: cred.Groups}
+		sys.AmbientCaps = cred.Caps
+	}
 	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: fds,
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		Sys:   sys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)

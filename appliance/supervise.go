@@ -41,6 +41,20 @@ type Starter interface {
 	Start(argv []string) (Process, error)
 }
 
+// Cred is who a service runs as: a user, its groups, and the only
+// capabilities it keeps (raised as ambient capabilities, <linux/capability.h>
+// numbers).
+type Cred struct {
+	UID, GID uint32
+	Groups   []uint32
+	Caps     []uintptr
+}
+
+// CredStarter is a Starter that can start a process as another user.
+type CredStarter interface {
+	StartAs(argv []string, cred *Cred) (Process, error)
+}
+
 // Supervisor keeps one service running, as gokrazy's supervise does: it
 // restarts the service whenever it ends, after a backoff that doubles
 // from MinBackoff to MaxBackoff and starts over once a run lasted Stable,
@@ -49,6 +63,14 @@ type Supervisor struct {
 	Argv  []string
 	Start Starter
 	Log   *slog.Logger
+	// ArgvFor, if set, gives the command line of each run (1 for the
+	// first) instead of Argv.
+	ArgvFor func(run int) []string
+	// Cred, if set, is who the service runs as; Start must then be a
+	// CredStarter.
+	Cred *Cred
+	// OnStart, if set, is called in its own goroutine after each start.
+	OnStart func(p Process, run int)
 
 	MinBackoff  time.Duration // default 1 s
 	MaxBackoff  time.Duration // default 1 min
@@ -71,12 +93,19 @@ func (s *Supervisor) Run(ctx context.Context) {
 	backoff := minB
 	for run := 1; ctx.Err() == nil; run++ {
 		started := time.Now()
-		s.Log.Info("starting service", "run", run, "argv", s.Argv)
-		p, err := s.Start.Start(s.Argv)
+		argv := s.Argv
+		if s.ArgvFor != nil {
+			argv = s.ArgvFor(run)
+		}
+		s.Log.Info("starting service", "run", run, "argv", argv)
+		p, err := s.start(argv)
 		if err != nil {
 			s.Log.Error("start service", "err", err)
 		} else {
 			go s.watchReady(ctx, p, run)
+			if s.OnStart != nil {
+				go s.OnStart(p, run)
+			}
 			select {
 			case <-p.Done():
 			case <-ctx.Done():
@@ -102,6 +131,17 @@ func (s *Supervisor) Run(ctx context.Context) {
 		}
 		backoff = min(2*backoff, maxB)
 	}
+}
+
+func (s *Supervisor) start(argv []string) (Process, error) {
+	if s.Cred == nil {
+		return s.Start.Start(argv)
+	}
+	cs, ok := s.Start.(CredStarter)
+	if !ok {
+		return nil, fmt.Errorf("start %s: this starter cannot start a process as uid %d", argv[0], s.Cred.UID)
+	}
+	return cs.StartAs(argv, s.Cred)
 }
 
 func (s *Supervisor) watchReady(ctx context.Context, p Process, run int) {

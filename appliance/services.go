@@ -1,0 +1,182 @@
+package appliance
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Capabilities (<linux/capability.h>).
+const (
+	capNetBindService = 10
+	capNetRaw         = 13
+	capSysTime        = 25
+)
+
+// ServiceGID is the group of every service: it may write the state on
+// PermDir (mounted with this group) and the control socket's directory.
+const ServiceGID = 100
+
+// ServiceSpec is one of the box's services as init runs it: its own
+// process (`ntpbox serve --service NAME --sandbox`), user and
+// capabilities (issue 11). The README's privilege table lists the same.
+type ServiceSpec struct {
+	Name string
+	Cred Cred
+	// CapEff is what /proc/PID/status shows for it.
+	CapEff string
+	Why    string
+}
+
+// ServiceSpecs are the services, NTP first.
+var ServiceSpecs = []ServiceSpec{
+	{Name: "ntp", Cred: Cred{UID: 101, GID: ServiceGID, Caps: []uintptr{capNetBindService, capSysTime}},
+		CapEff: "0000000002000400", Why: "CAP_SYS_TIME to steer the clock, CAP_NET_BIND_SERVICE for UDP 123"},
+	{Name: "dhcp", Cred: Cred{UID: 102, GID: ServiceGID, Caps: []uintptr{capNetBindService, capNetRaw}},
+		CapEff: "0000000000002400", Why: "CAP_NET_BIND_SERVICE for UDP 67 and 547, CAP_NET_RAW for the ARP check before an offer and dhcp auto's probe"},
+	{Name: "dns", Cred: Cred{UID: 103, GID: ServiceGID, Caps: []uintptr{capNetBindService}},
+		CapEff: "0000000000000400", Why: "CAP_NET_BIND_SERVICE for port 53"},
+}
+
+// serviceArgv is the command line of run of service svc; ntpbox.testdebug
+// on the kernel command line adds -d (debug messages: each sample's
+// fate), for diagnosing the time a box serves; ntpbox.testsyscall=SVC
+// makes the first run of SVC make a forbidden system call after 3 s, so
+// that a test sees the filter kill it and the supervisor restart it.
+func serviceArgv(self, svc string, run int, hooks map[string]string) []string {
+	argv := []string{self, "serve", "-c", RunConfig, "-service", svc, "-sandbox"}
+	if _, ok := hooks["testdebug"]; ok {
+		argv = append(argv, "-d")
+	}
+	if hooks["testsyscall"] == svc && run == 1 {
+		argv = append(argv, "-testsyscall", "3s")
+	}
+	return argv
+}
+
+// procStatus is what /proc/PID/status says about a process's privileges.
+type procStatus struct {
+	UID, CapEff, NoNewPrivs, Seccomp string
+}
+
+func parseProcStatus(b []byte) procStatus {
+	var st procStatus
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		switch k {
+		case "Uid":
+			st.UID = f[0] // real; effective, saved and fs follow
+		case "CapEff":
+			st.CapEff = f[0]
+		case "NoNewPrivs":
+			st.NoNewPrivs = f[0]
+		case "Seccomp":
+			st.Seccomp = f[0]
+		}
+	}
+	return st
+}
+
+// watchSandbox reads /proc/PID/status of a service until its seccomp
+// filter is in place (Seccomp: 2), and logs its privileges; or warns,
+// after 5 s, that it is not confined as it should be.
+func (in *Init) watchSandbox(ctx context.Context, spec ServiceSpec, p Process) {
+	path := fmt.Sprintf("/proc/%d/status", p.Pid())
+	deadline := time.Now().Add(5 * time.Second)
+	var st procStatus
+	for {
+		b, err := in.Sys.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return // gone already: the supervisor says how it ended
+		}
+		st = parseProcStatus(b)
+		if st.Seccomp == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			in.Log.Warn("service not confined", "service", spec.Name, "pid", p.Pid(), "uid", st.UID, "capeff", st.CapEff,
+				"no_new_privs", st.NoNewPrivs, "seccomp", st.Seccomp)
+			return
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-p.Done():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+	lvl, msg := in.Log.Info, "service confined"
+	if st.UID == "0" || st.CapEff != spec.CapEff || st.NoNewPrivs != "1" {
+		lvl, msg = in.Log.Warn, "service confined, but not as it should be"
+	}
+	lvl(msg, "service", spec.Name, "pid", p.Pid(), "uid", st.UID, "capeff", st.CapEff, "no_new_privs", st.NoNewPrivs, "seccomp", st.Seccomp)
+}
+
+// startServices supervises each service in its own goroutine, NTP first:
+// the others start once NTP's first process has started. ntp is the
+// NTP supervisor's Ready and OnReady. It returns a channel closed once
+// every supervisor has stopped its service (after ctx is done).
+func (in *Init) startServices(ctx context.Context, hooks map[string]string, ready func() bool, onReady func(p Process, run int)) <-chan struct{} {
+	done := make(chan struct{})
+	ntpStarted := make(chan struct{})
+	var running []chan struct{}
+	for i, spec := range ServiceSpecs {
+		cred := spec.Cred
+		sup := &Supervisor{
+			ArgvFor:     func(run int) []string { return serviceArgv(in.Self, spec.Name, run, hooks) },
+			Start:       in.Start,
+			Cred:        &cred,
+			Log:         in.Log.With("service", spec.Name),
+			StopTimeout: in.StopTimeout,
+			OnStart: func(p Process, run int) {
+				if i == 0 && run == 1 {
+					close(ntpStarted)
+				}
+				in.watchSandbox(ctx, spec, p)
+				if hooks["testkill"] == spec.Name && run == 1 && i > 0 {
+					in.Log.Warn("ntpbox.testkill: killing the service once", "service", spec.Name, "pid", p.Pid())
+					p.Signal(syscall.SIGKILL)
+				}
+			},
+		}
+		if i == 0 {
+			sup.Ready, sup.OnReady = ready, onReady
+		}
+		c := make(chan struct{})
+		running = append(running, c)
+		go func() {
+			defer close(c)
+			defer in.recoverLog("supervisor " + spec.Name)
+			if i > 0 {
+				select {
+				case <-ntpStarted:
+				case <-ctx.Done():
+					return
+				}
+			}
+			sup.Run(ctx)
+		}()
+	}
+	go func() {
+		for _, c := range running {
+			<-c
+		}
+		close(done)
+	}()
+	return done
+}

@@ -1,0 +1,54 @@
+package appliance
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestParseProcStatus(t *testing.T) {
+	b := []byte("Name:\tntpbox\nUid:\t103\t103\t103\t103\nGid:\t100\t100\t100\t100\nCapInh:\t0000000000000400\n" +
+		"CapPrm:\t0000000000000400\nCapEff:\t0000000000000400\nCapAmb:\t0000000000000400\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n")
+	want := procStatus{UID: "103", CapEff: "0000000000000400", NoNewPrivs: "1", Seccomp: "2"}
+	if got := parseProcStatus(b); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+// The CapEff each service should show is its capabilities' bits.
+func TestServiceSpecsCapEff(t *testing.T) {
+	for _, s := range ServiceSpecs {
+		var bits uint64
+		for _, c := range s.Cred.Caps {
+			bits |= 1 << c
+		}
+		if got := fmtCap(bits); got != s.CapEff {
+			t.Errorf("%s: caps %v are %s, CapEff says %s", s.Name, s.Cred.Caps, got, s.CapEff)
+		}
+		if s.Cred.UID == 0 || s.Cred.GID != ServiceGID {
+			t.Errorf("%s runs as %d:%d", s.Name, s.Cred.UID, s.Cred.GID)
+		}
+	}
+}
+
+func fmtCap(bits uint64) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 16)
+	for i := 15; i >= 0; i-- {
+		b[i] = hex[bits&15]
+		bits >>= 4
+	}
+	return string(b)
+}
+
+func TestServiceArgvHooks(t *testing.T) {
+	hooks := map[string]string{"testsyscall": "dns", "testdebug": ""}
+	if got, want := serviceArgv("/init", "dns", 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "dns", "-sandbox", "-d", "-testsyscall", "3s"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("run 1: %v", got)
+	}
+	if got, want := serviceArgv("/init", "dns", 2, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "dns", "-sandbox", "-d"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("run 2: %v", got)
+	}
+	if got, want := serviceArgv("/init", "ntp", 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox", "-d"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ntp: %v", got)
+	}
+}
