@@ -15,8 +15,11 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+	"github.com/mdlayher/packet"
 	"github.com/ntpbox/ntpbox/netstate"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // LinuxNet is the real [NetOps]: netlink, and a DHCP client on a raw
@@ -153,23 +156,23 @@ func (LinuxNet) Links(ctx context.Context) <-chan netstate.State {
 }
 
 func (LinuxNet) DHCP(ctx context.Context, link netstate.Link, hostname string, linkUp <-chan struct{}, events chan<- LeaseEvent, log *slog.Logger) error {
-	conn, err := nclient4.NewRawUDPConn(link.Name, nclient4.ClientPort)
+	filter, err := assembledDHCPClientFilter()
 	if err != nil {
 		return fmt.Errorf("DHCP client on %s: %w", link.Name, err)
 	}
-	// Three tries an exchange, 2, 4 and 8 s apart (RFC 2131 §4.1's
-	// doubling, cut short: the client's own loop asks again soon after).
-	nc, err := nclient4.NewWithConn(conn, link.MAC, nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
+	// Check now that the socket opens, so a broken interface is an
+	// error here; each exchange then opens its own (see rawTransport).
+	tr := rawTransport{ifname: link.Name, mac: link.MAC, filter: filter}
+	conn, err := tr.open()
 	if err != nil {
-		conn.Close()
 		return fmt.Errorf("DHCP client on %s: %w", link.Name, err)
 	}
+	conn.Close()
 	c := &dhcpClient{
-		tr: rawTransport{nc}, mac: link.MAC, ifname: link.Name, hostname: hostname,
+		tr: tr, mac: link.MAC, ifname: link.Name, hostname: hostname,
 		log: log, now: time.Now, events: events, linkUp: linkUp,
 	}
 	go func() {
-		defer nc.Close()
 		// A bug in the client must not leave the box without an
 		// address for good: log it and start the client over.
 		for !runLogged(ctx, c, log) {
@@ -196,15 +199,47 @@ func runLogged(ctx context.Context, c *dhcpClient, log *slog.Logger) (ok bool) {
 	return true
 }
 
-// rawTransport is the [dhcpTransport] over nclient4's raw socket.
-type rawTransport struct{ c *nclient4.Client }
+// rawTransport is the [dhcpTransport] over nclient4 on a packet socket
+// (the interface may have no address yet). The socket is open only
+// during an exchange, and its BPF filter (dhcpClientFilter) passes only
+// UDP datagrams to port 68: between a lease's renewals init reads
+// nothing from the LAN (issue 11).
+type rawTransport struct {
+	ifname string
+	mac    net.HardwareAddr
+	filter []bpf.RawInstruction
+}
+
+func (t rawTransport) open() (net.PacketConn, error) {
+	ifc, err := net.InterfaceByName(t.ifname)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := packet.Listen(ifc, packet.Datagram, unix.ETH_P_IP, &packet.Config{Filter: t.filter})
+	if err != nil {
+		return nil, err
+	}
+	return nclient4.NewBroadcastUDPConn(raw, &net.UDPAddr{Port: nclient4.ClientPort}), nil
+}
 
 func (t rawTransport) Exchange(ctx context.Context, msg *dhcpv4.DHCPv4, to netip.Addr, accept func(*dhcpv4.DHCPv4) bool) (*dhcpv4.DHCPv4, error) {
+	conn, err := t.open()
+	if err != nil {
+		return nil, fmt.Errorf("DHCP client on %s: %w", t.ifname, err)
+	}
+	// Three tries an exchange, 2, 4 and 8 s apart (RFC 2131 §4.1's
+	// doubling, cut short: the client's own loop asks again soon after).
+	nc, err := nclient4.NewWithConn(conn, t.mac, nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("DHCP client on %s: %w", t.ifname, err)
+	}
+	defer nc.Close() // closes conn
 	dest := &net.UDPAddr{IP: net.IPv4bcast, Port: nclient4.ServerPort}
 	if to.IsValid() {
 		dest.IP = to.AsSlice()
 	}
-	return t.c.SendAndRead(ctx, dest, msg, accept)
+	return nc.SendAndRead(ctx, dest, msg, accept)
 }
 
-func (t rawTransport) Close() error { return t.c.Close() }
+func (t rawTransport) Close() error { return nil }

@@ -46,16 +46,25 @@ var ServiceSpecs = []ServiceSpec{
 
 // serviceArgv is the command line of run of service svc; ntpbox.testdebug
 // on the kernel command line adds -d (debug messages: each sample's
-// fate), for diagnosing the time a box serves; ntpbox.testsyscall=SVC
-// makes the first run of SVC make a forbidden system call after 3 s, so
-// that a test sees the filter kill it and the supervisor restart it.
+// fate), for diagnosing the time a box serves; ntpbox.testsyscall=SVC[:S],...
+// makes the first run of each SVC named make a forbidden system call
+// after S seconds (default 3), so that a test sees the filter kill it
+// and the supervisor restart it.
 func serviceArgv(self, svc string, run int, hooks map[string]string) []string {
 	argv := []string{self, "serve", "-c", RunConfig, "-service", svc, "-sandbox"}
 	if _, ok := hooks["testdebug"]; ok {
 		argv = append(argv, "-d")
 	}
-	if hooks["testsyscall"] == svc && run == 1 {
-		argv = append(argv, "-testsyscall", "3s")
+	if run == 1 {
+		for _, e := range strings.Split(hooks["testsyscall"], ",") {
+			name, secs, ok := strings.Cut(e, ":")
+			if !ok {
+				secs = "3"
+			}
+			if name == svc {
+				argv = append(argv, "-testsyscall", secs+"s")
+			}
+		}
 	}
 	return argv
 }

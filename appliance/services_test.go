@@ -51,4 +51,10 @@ func TestServiceArgvHooks(t *testing.T) {
 	if got, want := serviceArgv("/init", "ntp", 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox", "-d"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("ntp: %v", got)
 	}
+	hooks = map[string]string{"testsyscall": "dns:20,dhcp:35,ntp"}
+	for svc, delay := range map[string]string{"dns": "20s", "dhcp": "35s", "ntp": "3s"} {
+		if got, want := serviceArgv("/init", svc, 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", svc, "-sandbox", "-testsyscall", delay}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v", svc, got)
+		}
+	}
 }
