@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -143,6 +144,10 @@ func (in *Init) watchSandbox(ctx context.Context, spec ServiceSpec, p Process) {
 func (in *Init) startServices(ctx context.Context, hooks map[string]string, ready func() bool, onReady func(p Process, run int)) <-chan struct{} {
 	done := make(chan struct{})
 	ntpStarted := make(chan struct{})
+	pids := &servicePids{m: map[string]int{}}
+	if _, ok := hooks["testrss"]; ok {
+		go in.logRSS(ctx, pids)
+	}
 	var running []chan struct{}
 	for i, spec := range ServiceSpecs {
 		cred := spec.Cred
@@ -153,6 +158,7 @@ func (in *Init) startServices(ctx context.Context, hooks map[string]string, read
 			Log:         in.Log.With("service", spec.Name),
 			StopTimeout: in.StopTimeout,
 			OnStart: func(p Process, run int) {
+				pids.set(spec.Name, p.Pid())
 				if i == 0 && run == 1 {
 					close(ntpStarted)
 				}
@@ -188,4 +194,59 @@ func (in *Init) startServices(ctx context.Context, hooks map[string]string, read
 		close(done)
 	}()
 	return done
+}
+
+// servicePids are the services' current processes.
+type servicePids struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (s *servicePids) set(name string, pid int) {
+	s.mu.Lock()
+	s.m[name] = pid
+	s.mu.Unlock()
+}
+
+func (s *servicePids) get(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[name]
+}
+
+// vmRSS is the VmRSS line of /proc/PID/status, in kB ("" if unknown).
+func vmRSS(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			return strings.TrimSuffix(strings.TrimSpace(v), " kB")
+		}
+	}
+	return ""
+}
+
+// logRSS is the ntpbox.testrss hook, a test convenience: init logs the
+// resident memory of itself and of each service once a second, so that
+// a load test can bound it from outside the box.
+func (in *Init) logRSS(ctx context.Context, pids *servicePids) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		args := []any{}
+		self, _ := in.Sys.ReadFile("/proc/self/status")
+		args = append(args, "init_kb", vmRSS(self))
+		for _, spec := range ServiceSpecs {
+			var rss string
+			if pid := pids.get(spec.Name); pid > 0 {
+				b, _ := in.Sys.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+				rss = vmRSS(b)
+			}
+			args = append(args, spec.Name+"_kb", rss)
+		}
+		in.Log.Info("rss", args...)
+	}
 }

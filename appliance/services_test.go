@@ -58,3 +58,12 @@ func TestServiceArgvHooks(t *testing.T) {
 		}
 	}
 }
+
+func TestVmRSS(t *testing.T) {
+	if got := vmRSS([]byte("Name:\tx\nVmHWM:\t  9000 kB\nVmRSS:\t   12345 kB\nRssAnon:\t 1 kB\n")); got != "12345" {
+		t.Errorf("got %q", got)
+	}
+	if got := vmRSS(nil); got != "" {
+		t.Errorf("nil: %q", got)
+	}
+}
