@@ -30,7 +30,7 @@ func readDrift(path string) (ppm float64, ok bool, err error) {
 		return 0, false, fmt.Errorf("drift file %s: empty", path)
 	}
 	ppm, err = strconv.ParseFloat(f[0], 64)
-	if err != nil || ppm < -500 || ppm > 500 {
+	if err != nil || !(ppm >= -500 && ppm <= 500) { // NaN too: it would poison the clock's frequency
 		return 0, false, fmt.Errorf("drift file %s: %q is not a frequency in ppm (-500..500)", path, f[0])
 	}
 	return ppm, true, nil
