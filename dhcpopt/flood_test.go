@@ -237,3 +237,85 @@ func TestStoredOptionCaps(t *testing.T) {
 		t.Errorf("leases %+v, want hostname %q", l, want)
 	}
 }
+
+// TestServerDiscoverFloodDoesNotStarveOthers: with the workers slowed by
+// the ARP check of each DISCOVER's address, an INFORM sent after 200
+// DISCOVERs is answered before most of them: DISCOVERs wait in their own
+// queue.
+func TestServerDiscoverFloodDoesNotStarveOthers(t *testing.T) {
+	cfg := serverConfig()
+	cfg.RangeStart, cfg.RangeEnd = netip.MustParseAddr("198.18.0.20"), netip.MustParseAddr("198.18.0.250")
+	var mu sync.Mutex
+	probed := 0
+	p := proberFunc(func(netip.Addr) bool {
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		probed++
+		mu.Unlock()
+		return false
+	})
+	h := newHandler(t, cfg, p)
+	srv, err := NewServer(listen(t), h, ServerConfig{Workers: 2, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	defer func() { srv.Close(); <-done }()
+	c := listen(t)
+	defer c.Close()
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := range 200 {
+		c.WriteTo(msg(t, dhcpv4.MessageTypeDiscover, randomMAC(r)).ToBytes(), srv.LocalAddr())
+		if i%20 == 19 {
+			time.Sleep(2 * time.Millisecond) // not beyond the socket's buffer
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); srv.Stats().Received < 200 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	// The INFORM, retried as a client does, every 2 s.
+	inform := msg(t, dhcpv4.MessageTypeInform, hwA, dhcpv4.WithClientIP(net.IPv4(127, 0, 0, 1))).ToBytes()
+	buf := make([]byte, 1500)
+	answered := false
+	for try := 0; try < 10 && !answered; try++ {
+		c.WriteTo(inform, srv.LocalAddr())
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			if m, err := dhcpv4.FromBytes(buf[:n]); err == nil && m.MessageType() == dhcpv4.MessageTypeAck {
+				answered = true
+				break
+			}
+		}
+	}
+	if !answered {
+		t.Fatal("no reply to the INFORM")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if offers := h.Stats().Offers; offers > 20 {
+		t.Errorf("the INFORM was answered after %d of the 200 DISCOVERs", offers)
+	}
+}
+
+// TestProbeNotRepeated: an address the prober found free is offered
+// again within probeFresh without another probe, so a flood of
+// DISCOVERs costs one probe per address.
+func TestProbeNotRepeated(t *testing.T) {
+	probes := 0
+	h := newHandler(t, serverConfig(), proberFunc(func(netip.Addr) bool { probes++; return false }))
+	for i := range 6 {
+		hw := net.HardwareAddr{0x52, 0x54, 0, 0, 2, byte(i)}
+		// Offers expire (offerHold) while new clients keep asking.
+		if resp, err := handle(t, h, msg(t, dhcpv4.MessageTypeDiscover, hw), t0.Add(time.Duration(i)*offerHold/2)); err != nil || resp == nil {
+			t.Fatal(resp, err)
+		}
+	}
+	if probes > 4 { // the range has 4 addresses
+		t.Errorf("%d probes for 6 DISCOVERs over a range of 4", probes)
+	}
+}

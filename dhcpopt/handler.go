@@ -29,6 +29,10 @@ var (
 // maxProbes bounds how many addresses one DISCOVER may probe.
 const maxProbes = 3
 
+// probeFresh is how long an address the prober found free is offered
+// again without a new probe.
+const probeFresh = 5 * time.Minute
+
 // A Prober checks whether an address is already in use on the network
 // (an ARP or ICMP echo probe) before the handler offers it. It may block.
 type Prober interface {
@@ -55,6 +59,9 @@ type Handler struct {
 	gen    uint64
 	// probing holds the clients whose DISCOVER waits for the prober.
 	probing map[string]bool
+	// probedFree is when the prober last found each address free (at
+	// most one entry per address of the range).
+	probedFree map[netip.Addr]time.Time
 	// found holds the addresses the prober found in use since the last
 	// TakeConflicts, at most maxFound, for the log.
 	found []netip.Addr
@@ -88,7 +95,7 @@ func NewHandler(cfg Config, prober Prober, leases []Lease) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, prober: prober, leases: newLeaseTable(), probing: map[string]bool{},
+	h := &Handler{cfg: cfg, prober: prober, leases: newLeaseTable(), probing: map[string]bool{}, probedFree: map[netip.Addr]time.Time{},
 		attempts: map[string]attempt{}, sighted: make(chan struct{}, 1),
 		auto: AutoDecision{Mode: AutoInform, Reason: "starting"}}
 	for _, l := range leases {

@@ -31,9 +31,13 @@ type ServerConfig struct {
 	// CommitInterval is the shortest time between two lease-file
 	// writes; default 1 s.
 	CommitInterval time.Duration
-	// Workers handle requests; default 4. Queue is how many received
-	// requests may wait for a worker; default 256. When the queue is
-	// full a request is dropped (Stats().Dropped): the client retries.
+	// Workers handle requests; default 16 (a DISCOVER may wait half a
+	// second for the ARP check of an address). Queue is how many
+	// received requests of each kind may wait for a worker; default 256.
+	// DISCOVERs wait in their own queue, which a worker takes from only
+	// when no other message waits: a flood of DISCOVERs does not starve
+	// the REQUESTs, RELEASEs and INFORMs of clients. When a queue is full
+	// a request is dropped (Stats().Dropped): the client retries.
 	Workers, Queue int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -44,6 +48,7 @@ type ServerConfig struct {
 // ServerStats counts what the UDP wrapper did, beside the handler's
 // Stats.
 type ServerStats struct {
+	Received uint64 // requests received that decode
 	Dropped  uint64 // requests dropped because every worker was busy and the queue full
 	OffLink  uint64 // replies not sent: their destination was off the LAN
 	Writes   uint64 // lease-file writes
@@ -59,7 +64,8 @@ type Server struct {
 	cfg  ServerConfig
 	conn net.PacketConn
 
-	queue  chan received
+	queue  chan received // DISCOVERs
+	prio   chan received // everything else
 	closed chan struct{}
 	once   sync.Once
 
@@ -68,11 +74,11 @@ type Server struct {
 	pending []pendingReply
 	kick    chan struct{}
 
-	dropped, offLink, writes, writeErr atomic.Uint64
+	received, dropped, offLink, writes, writeErr atomic.Uint64
 }
 
 type received struct {
-	data []byte
+	req  *dhcpv4.DHCPv4
 	peer net.Addr
 }
 
@@ -112,13 +118,14 @@ func NewServer(conn net.PacketConn, h *Handler, cfg ServerConfig) (*Server, erro
 		cfg.CommitInterval = time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 4
+		cfg.Workers = 16
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 256
 	}
 	return &Server{h: h, cfg: cfg, conn: conn, saved: h.Generation(),
-		queue: make(chan received, cfg.Queue), closed: make(chan struct{}), kick: make(chan struct{}, 1)}, nil
+		queue: make(chan received, cfg.Queue), prio: make(chan received, cfg.Queue),
+		closed: make(chan struct{}), kick: make(chan struct{}, 1)}, nil
 }
 
 // Serve answers requests until the connection is closed; it then writes
@@ -131,9 +138,8 @@ func (s *Server) Serve() error {
 	var cwg sync.WaitGroup
 	cwg.Go(s.commit)
 	err := s.read()
-	close(s.queue)
-	wg.Wait()
 	s.once.Do(func() { close(s.closed) })
+	wg.Wait()
 	cwg.Wait()
 	return err
 }
@@ -164,22 +170,40 @@ func (s *Server) read() error {
 			continue
 		}
 		backoff = 0
+		req, err := dhcpv4.FromBytes(buf[:n]) // copies what it keeps
+		if err != nil {
+			s.h.CountMalformed()
+			continue
+		}
+		s.received.Add(1)
+		q := s.prio
+		if req.MessageType() == dhcpv4.MessageTypeDiscover {
+			q = s.queue
+		}
 		select {
-		case s.queue <- received{data: append([]byte(nil), buf[:n]...), peer: peer}:
+		case q <- received{req: req, peer: peer}:
 		default:
 			s.dropped.Add(1)
 		}
 	}
 }
 
+// work handles requests until the server closes: any other message
+// before a DISCOVER.
 func (s *Server) work() {
-	for r := range s.queue {
-		req, err := dhcpv4.FromBytes(r.data)
-		if err != nil {
-			s.h.CountMalformed()
-			continue
+	for {
+		var r received
+		select {
+		case r = <-s.prio:
+		default:
+			select {
+			case r = <-s.prio:
+			case r = <-s.queue:
+			case <-s.closed:
+				return
+			}
 		}
-		s.serve(r.peer, req)
+		s.serve(r.peer, r.req)
 	}
 }
 
@@ -304,7 +328,7 @@ func (s *Server) commit() {
 
 // Stats returns the wrapper's counters.
 func (s *Server) Stats() ServerStats {
-	return ServerStats{Dropped: s.dropped.Load(), OffLink: s.offLink.Load(), Writes: s.writes.Load(), WriteErr: s.writeErr.Load()}
+	return ServerStats{Received: s.received.Load(), Dropped: s.dropped.Load(), OffLink: s.offLink.Load(), Writes: s.writes.Load(), WriteErr: s.writeErr.Load()}
 }
 
 // LocalAddr is the address the server answers on.

@@ -60,6 +60,13 @@ func (h *Handler) pick(req *dhcpv4.DHCPv4, key string, now time.Time) (netip.Add
 		if h.prober == nil {
 			return true
 		}
+		if at, ok := h.probedFree[a]; ok && now.Sub(at) >= 0 && now.Sub(at) < probeFresh {
+			// Found free moments ago, offered to a client that did not
+			// take it: a flood of DISCOVERs does not make the box probe
+			// the same address again and again.
+			h.leases.put(Lease{Client: key, Addr: a, Expires: now.Add(offerHold), Offered: true, Hostname: hostname(req)})
+			return true
+		}
 		if probes >= maxProbes {
 			return false
 		}
@@ -82,6 +89,7 @@ func (h *Handler) pick(req *dhcpv4.DHCPv4, key string, now time.Time) (netip.Add
 			h.gen++
 			return false
 		}
+		h.probedFree[a] = now
 		l, ok := h.leases.byAddr[a]
 		return ok && l.Client == key
 	}
