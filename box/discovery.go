@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +18,8 @@ import (
 )
 
 // This file runs discovery: DHCP option 42 (`dhcp inform|server`) on UDP 67
-// and the _ntp._udp SRV zone (`dns zone`) on UDP and TCP 53.
+// and the _ntp._udp SRV zone (`dns zone`) on UDP 53, and on TCP 53 of the
+// LAN address.
 
 // ifaceAddr is one IPv4 address of a local interface.
 type ifaceAddr struct {
@@ -300,6 +300,11 @@ func rangeString(c dhcpopt.Config) string {
 	return c.RangeStart.String() + "-" + c.RangeEnd.String()
 }
 
+// startDNS serves the zone on port 53: over UDP on every address (or
+// each bindaddress) with dns.Server, and over TCP with dnssrv's bounded
+// server on the LAN address only (or each bindaddress). A TCP connection
+// is state the box holds for a client, so only the LAN that the box
+// serves gets to open one.
 func (d *discovery) startDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
 	r, err := dnssrv.New(dnssrv.Config{
 		Zone:    cfg.DNSZone,
@@ -309,47 +314,78 @@ func (d *discovery) startDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGro
 	if err != nil {
 		return err
 	}
-	hosts := []string{""}
-	if len(cfg.BindAddresses) > 0 {
-		hosts = hosts[:0]
-		for _, a := range cfg.BindAddresses {
-			hosts = append(hosts, a.String())
-		}
-	}
-	var listening []string
-	for _, h := range hosts {
-		addr := net.JoinHostPort(h, strconv.Itoa(53))
-		pc, err := net.ListenPacket("udp", addr)
+	udpHosts, tcpHosts := dnsHosts(cfg, lan)
+	var udpAddrs, tcpAddrs []string
+	for _, h := range udpHosts {
+		addr, err := d.serveDNSUDP(net.JoinHostPort(h, "53"), r, wg, log)
 		if err != nil {
-			return fmt.Errorf("listen udp %s: %w", addr, err)
+			return err
 		}
+		udpAddrs = append(udpAddrs, addr)
+	}
+	for _, h := range tcpHosts {
+		addr := net.JoinHostPort(h, "53")
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			pc.Close()
 			return fmt.Errorf("listen tcp %s: %w", addr, err)
 		}
-		for _, s := range []*dns.Server{{PacketConn: pc, Handler: r}, {Listener: ln, Handler: r}} {
-			// Shutdown only works on a started server: wait for it.
-			started := make(chan struct{})
-			s.NotifyStartedFunc = func() { close(started) }
-			done := make(chan struct{})
-			wg.Go(func() {
-				defer close(done)
-				if err := s.ActivateAndServe(); err != nil {
-					log.Debug("dns server stopped", "err", err)
-				}
-			})
-			select {
-			case <-started:
-				d.closers = append(d.closers, func() { s.Shutdown() })
-			case <-done:
-				return fmt.Errorf("serve dns %s: stopped at start", addr)
-			}
-		}
-		listening = append(listening, pc.LocalAddr().String())
+		s := dnssrv.NewTCPServer(ln, r, dnssrv.TCPConfig{Logger: log})
+		done := make(chan struct{})
+		wg.Go(func() {
+			defer close(done)
+			s.Serve()
+		})
+		d.closers = append(d.closers, func() {
+			s.Close()
+			<-done
+			st := s.Stats()
+			log.Info("dns tcp stopped", "addr", addr, "accepted", st.Accepted, "refused", st.Refused, "timed_out", st.TimedOut,
+				"oversized", st.Oversized, "malformed", st.Malformed, "max_queries", st.MaxQueries, "queries", st.Queries, "accept_errors", st.AcceptErrors)
+		})
+		tcpAddrs = append(tcpAddrs, ln.Addr().String())
 	}
-	log.Info("dns", "zone", r.Zone(), "addrs", listening, "servers", advertised(cfg, lan.Prefix.Addr()))
+	log.Info("dns", "zone", r.Zone(), "udp", udpAddrs, "tcp", tcpAddrs, "servers", advertised(cfg, lan.Prefix.Addr()))
 	return nil
+}
+
+// dnsHosts are the addresses DNS listens on, "" for every address: UDP
+// on every address and TCP on the LAN address, or both on each
+// bindaddress.
+func dnsHosts(cfg *config.Config, lan ifaceAddr) (udp, tcp []string) {
+	if len(cfg.BindAddresses) == 0 {
+		return []string{""}, []string{lan.Prefix.Addr().String()}
+	}
+	for _, a := range cfg.BindAddresses {
+		udp = append(udp, a.String())
+	}
+	return udp, udp
+}
+
+// serveDNSUDP runs dns.Server for r on UDP addr and returns the address
+// it listens on.
+func (d *discovery) serveDNSUDP(addr string, r dns.Handler, wg *sync.WaitGroup, log *slog.Logger) (string, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen udp %s: %w", addr, err)
+	}
+	s := &dns.Server{PacketConn: pc, Handler: r}
+	// Shutdown only works on a started server: wait for it.
+	started := make(chan struct{})
+	s.NotifyStartedFunc = func() { close(started) }
+	done := make(chan struct{})
+	wg.Go(func() {
+		defer close(done)
+		if err := s.ActivateAndServe(); err != nil {
+			log.Debug("dns server stopped", "err", err)
+		}
+	})
+	select {
+	case <-started:
+		d.closers = append(d.closers, func() { s.Shutdown() })
+	case <-done:
+		return "", fmt.Errorf("serve dns udp %s: stopped at start", addr)
+	}
+	return pc.LocalAddr().String(), nil
 }
 
 // stats logs what the DHCP handler did.

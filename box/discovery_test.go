@@ -1,6 +1,7 @@
 package box
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -89,5 +90,25 @@ func TestAutoRange(t *testing.T) {
 		if err != nil || s.String() != tc.start || e.String() != tc.end {
 			t.Errorf("%s: got %v-%v, %v; want %s-%s", tc.prefix, s, e, err, tc.start, tc.end)
 		}
+	}
+}
+
+// DNS over TCP listens only on the LAN address (a connection is state
+// the box holds), UDP on every address; bindaddress restricts both.
+func TestDNSHosts(t *testing.T) {
+	lan := ifaceAddr{"eth0", netip.MustParsePrefix("198.18.0.2/24")}
+	for _, tc := range []struct{ name, conf, udp, tcp string }{
+		{"no bindaddress", "dns zone lab.test", `[""]`, `["198.18.0.2"]`},
+		{"bindaddresses", "bindaddress 198.18.0.2\nbindaddress 2001:db8::2\ndns zone lab.test", `["198.18.0.2" "2001:db8::2"]`, `["198.18.0.2" "2001:db8::2"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			udp, tcp := dnsHosts(parse(t, tc.conf), lan)
+			if got := fmt.Sprintf("%q", udp); got != tc.udp {
+				t.Errorf("udp %s, want %s", got, tc.udp)
+			}
+			if got := fmt.Sprintf("%q", tcp); got != tc.tcp {
+				t.Errorf("tcp %s, want %s", got, tc.tcp)
+			}
+		})
 	}
 }
