@@ -200,8 +200,10 @@ func TestServerQueueBounded(t *testing.T) {
 	for srv.Stats().Dropped < 100-8-1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := srv.Stats().Dropped; got != 100-8-1 {
-		t.Errorf("dropped %d, want %d (1 in the worker, 8 queued)", got, 100-8-1)
+	// 1 in the worker, 8 queued, the rest dropped; one more when the
+	// queue filled before the worker took its first.
+	if got := srv.Stats().Dropped; got < 100-8-1 || got > 100-8 {
+		t.Errorf("dropped %d, want %d or %d (1 in the worker, 8 queued)", got, 100-8-1, 100-8)
 	}
 }
 

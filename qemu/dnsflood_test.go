@@ -62,7 +62,12 @@ func TestDNSFloodInVM(t *testing.T) {
 	}
 	img := qemu.FindImage()
 	qemu.RequireT(t, img, "dig")
-	lab, vm := bootLab(t, "virtio-net-pci", discMemMiB, "ntpbox.dns=zone,"+discZone, "ntpbox.testrss")
+	// e1000, the NIC of the old PCs the box is for. With virtio-net,
+	// 4 of 18 full floods stalled the guest's transmit queue for good
+	// (NETDEV WATCHDOG; QEMU had used every buffer the guest offered and
+	// Linux 6.1's virtio-net never resets a queue after a timeout), a
+	// fault of the guest driver below ntpbox; e1000 resets.
+	lab, vm := bootLab(t, "e1000", discMemMiB, "ntpbox.dns=zone,"+discZone, "ntpbox.testrss")
 	for _, want := range []string{appliance.SentinelServing, "zone=" + discZone, "msg=rss "} {
 		if _, err := discWaitLine(vm, want, bootTimeout); err != nil {
 			t.Fatal(err)

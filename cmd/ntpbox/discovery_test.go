@@ -408,7 +408,10 @@ func probeServers(t *testing.T, ns *netns, eth string, window time.Duration) str
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if s, ok := strings.CutPrefix(line, "servers="); ok {
-			if took > window+2*time.Second {
+			// The probe ends with its context; the margin is for starting
+			// the helper process on a loaded machine (CI runs the VM
+			// tests beside this), not a measure of speed.
+			if took > window+15*time.Second {
 				t.Errorf("ProbeServers with a %v context returned after %v", window, took)
 			}
 			return s
