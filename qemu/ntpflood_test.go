@@ -179,8 +179,19 @@ func TestNTPFloodInVM(t *testing.T) {
 	peak := ntpRSS(vm, floodFrom, floodTo)
 	t.Logf("%d requests from as many sources (half IPv6) sent in %.1f s (%.0f/s, %d send errors); NTP service RSS %d kB before, %d kB peak",
 		sources, took.Seconds(), float64(sources)/took.Seconds(), failed, before, peak)
-	if _, err := query(lab, qemu.LabVMAddr); err != nil {
-		t.Errorf("a LAN client is not answered after the flood: %v", err)
+	// A LAN client is answered again once the flood's incomplete ARP
+	// entries (its sources inside the box's /24: the replies to them wait
+	// for ARP) have timed out; CI saw the first query after a full flood
+	// unanswered once.
+	var qerr error
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+		if _, qerr = query(lab, qemu.LabVMAddr); qerr == nil {
+			t.Logf("a LAN client is answered %.1f s after the flood", time.Since(began.Add(took)).Seconds())
+			break
+		}
+	}
+	if qerr != nil {
+		t.Errorf("a LAN client is not answered 20 s after the flood: %v", qerr)
 	}
 	powerOff(t, vm)
 	line, err := discWaitLine(vm, "msg=stopped received=", time.Second)
