@@ -40,7 +40,7 @@ type System interface {
 	// WriteSysctl writes value to a /proc/sys file, in place.
 	WriteSysctl(path, value string) error
 	// ServiceDir makes directory path owned by root and group gid, mode
-	// 0770: the services' place under /run.
+	// 01770 (sticky): the services' place under /run.
 	ServiceDir(path string, gid int) error
 	// LoadDrivers loads the modules the devices present need, and the
 	// named extra ones; it returns the names of the modules loaded.

@@ -65,7 +65,10 @@ func (l *Linux) ServiceDir(path string, gid int) error {
 	if err := os.Chown(path, 0, gid); err != nil {
 		return err
 	}
-	return os.Chmod(path, 0o770)
+	// Sticky: a service may add its own files (the control socket) but
+	// not remove or replace init's (config.json, which every service
+	// follows).
+	return os.Chmod(path, 0o770|os.ModeSticky)
 }
 
 func (l *Linux) WriteSysctl(path, value string) error {
