@@ -321,3 +321,41 @@ func TestProbeNotRepeated(t *testing.T) {
 		t.Errorf("%d probes for 6 DISCOVERs over a range of 4", probes)
 	}
 }
+
+// TestServerDropsOffLinkSource (issue 11): a request whose UDP source is
+// off the LAN (spoofed; not relayed) binds nothing and gets nothing; the
+// same from the LAN, from 0.0.0.0 or relayed is handled.
+func TestServerDropsOffLinkSource(t *testing.T) {
+	h := newHandler(t, serverConfig(), nil)
+	srv, err := NewServer(listen(t), h, ServerConfig{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	offer, err := handle(t, h, msg(t, dhcpv4.MessageTypeDiscover, hwA), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := msg(t, dhcpv4.MessageTypeRequest, hwA, dhcpv4.WithOption(dhcpv4.OptServerIdentifier(ip(box))),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(offer.YourIPAddr)))
+	srv.serve(&net.UDPAddr{IP: net.IPv4(198, 19, 5, 5), Port: 68}, req)
+	if l := h.Leases(); len(l) != 0 || srv.Stats().OffLink != 1 {
+		t.Errorf("an off-link REQUEST: leases %v, off-link count %d", l, srv.Stats().OffLink)
+	}
+	for _, tc := range []struct {
+		peer    net.IP
+		relayed bool
+		want    bool
+	}{
+		{net.IPv4(198, 19, 5, 5), false, false}, {net.IPv4(198, 18, 0, 77), false, true},
+		{net.IPv4zero, false, true}, {net.IPv4(127, 0, 0, 1), false, true}, {net.IPv4(198, 19, 5, 5), true, true},
+	} {
+		m := msg(t, dhcpv4.MessageTypeRequest, hwA)
+		if tc.relayed {
+			m.GatewayIPAddr = net.IPv4(198, 18, 0, 254)
+		}
+		if got := srv.fromLAN(&net.UDPAddr{IP: tc.peer, Port: 68}, m); got != tc.want {
+			t.Errorf("from %v relayed %v: %v, want %v", tc.peer, tc.relayed, got, tc.want)
+		}
+	}
+}

@@ -208,6 +208,11 @@ func (s *Server) work() {
 }
 
 func (s *Server) serve(peer net.Addr, req *dhcpv4.DHCPv4) {
+	if up, _ := peer.(*net.UDPAddr); !s.fromLAN(up, req) {
+		// A spoofed source off the LAN: it binds nothing and gets nothing.
+		s.offLink.Add(1)
+		return
+	}
 	resp, err := s.h.Handle(req, s.cfg.Now())
 	if err != nil {
 		s.cfg.Logger.Debug("dhcp: dropped", "peer", peer, "xid", req.TransactionID, "err", err)
@@ -261,6 +266,18 @@ func (s *Server) onLink(dst *net.UDPAddr) bool {
 	a := addr4(dst.IP)
 	sub := s.h.cfg.Subnet
 	return !sub.IsValid() || a == addr4(net.IPv4bcast) || a.IsLoopback() || sub.Contains(a)
+}
+
+// fromLAN reports whether a request may be handled: its source is
+// 0.0.0.0 (a client without an address), loopback, or in the LAN's
+// subnet; or it was relayed (the handler checks giaddr).
+func (s *Server) fromLAN(peer *net.UDPAddr, req *dhcpv4.DHCPv4) bool {
+	sub := s.h.cfg.Subnet
+	if !sub.IsValid() || peer == nil || addr4(req.GatewayIPAddr).IsValid() {
+		return true
+	}
+	a := addr4(peer.IP)
+	return !a.IsValid() || a.IsLoopback() || sub.Contains(a)
 }
 
 func (s *Server) savedGen() uint64 {
