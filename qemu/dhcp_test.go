@@ -99,18 +99,7 @@ func TestDHCPAddressAndNTPServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(syncWithin)
-	for {
-		st, off, err := digMedian(lab, 3)
-		if err == nil && st == 3 {
-			t.Logf("serving stratum 3 (offset %v) %.1f s after QEMU started", off, time.Since(vm.Started).Seconds())
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not serving stratum 3 within %v: stratum %d, %v", syncWithin, st, err)
-		}
-		time.Sleep(time.Second)
-	}
+	waitStratum3(t, lab, vm)
 	// The lease is a minute long: a renewal comes at its half.
 	for n := 0; n < 2; n++ {
 		select {
@@ -161,12 +150,19 @@ func TestDHCPLeaseClamped(t *testing.T) {
 	if n := discConsoleCount(vm, "config: server "+qemu.LabVMAddr+" "); n != 0 {
 		t.Errorf("the box polls itself (%d config lines)", n)
 	}
+	waitStratum3(t, lab, vm)
+}
+
+// waitStratum3 waits until the box serves stratum 3 (synchronised to the
+// lab's upstream), or fails the test after syncWithin.
+func waitStratum3(t *testing.T, lab *qemu.Lab, vm *qemu.VM) {
+	t.Helper()
 	deadline := time.Now().Add(syncWithin)
 	for {
 		st, off, err := digMedian(lab, 3)
 		if err == nil && st == 3 {
 			t.Logf("serving stratum 3 (offset %v) %.1f s after QEMU started", off, time.Since(vm.Started).Seconds())
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not serving stratum 3 within %v: stratum %d, %v", syncWithin, st, err)
