@@ -182,16 +182,26 @@ func TestNTPFloodInVM(t *testing.T) {
 	// A LAN client is answered again once the flood's incomplete ARP
 	// entries (its sources inside the box's /24: the replies to them wait
 	// for ARP) have timed out; CI saw the first query after a full flood
-	// unanswered once.
+	// unanswered once, and a slower CI machine none for 20 s (the guest
+	// then took half the flood where this machine takes 90%): 60 s, and
+	// each different error is logged, so that a failure says why.
 	var qerr error
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
-		if _, qerr = query(lab, qemu.LabVMAddr); qerr == nil {
-			t.Logf("a LAN client is answered %.1f s after the flood", time.Since(began.Add(took)).Seconds())
+	failures := 0
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+		var err error
+		if _, err = query(lab, qemu.LabVMAddr); err == nil {
+			t.Logf("a LAN client is answered %.1f s after the flood (%d queries unanswered before)", time.Since(began.Add(took)).Seconds(), failures)
+			qerr = nil
 			break
 		}
+		failures++
+		if qerr == nil || err.Error() != qerr.Error() {
+			t.Logf("%.1f s after the flood: %v", time.Since(began.Add(took)).Seconds(), err)
+		}
+		qerr = err
 	}
 	if qerr != nil {
-		t.Errorf("a LAN client is not answered 20 s after the flood: %v", qerr)
+		t.Errorf("a LAN client is not answered 60 s after the flood (%d queries): %v", failures, qerr)
 	}
 	powerOff(t, vm)
 	line, err := discWaitLine(vm, "msg=stopped received=", time.Second)
@@ -200,7 +210,9 @@ func TestNTPFloodInVM(t *testing.T) {
 	}
 	t.Logf("the NTP service: %s", line)
 	if m := regexp.MustCompile(`received=(\d+)`).FindStringSubmatch(line); m != nil {
-		if n, _ := strconv.Atoi(m[1]); n < sources/2 {
+		// A tenth is 100,000 distinct sources, 12 times what the client
+		// log holds; a slow CI machine's guest took 51% of the flood.
+		if n, _ := strconv.Atoi(m[1]); n < sources/10 {
 			t.Errorf("the NTP service received %d of the %d requests: the flood did not reach it", n, sources)
 		}
 	}
