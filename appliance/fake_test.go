@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -63,7 +64,7 @@ func newFakeStarter() *fakeStarter { return &fakeStarter{started: make(chan *fak
 
 func (s *fakeStarter) Start(argv []string) (Process, error) { return s.StartAs(argv, nil) }
 
-func (s *fakeStarter) StartAs(argv []string, cred *Cred) (Process, error) {
+func (s *fakeStarter) StartAs(argv []string, cred *Cred, extra ...*os.File) (Process, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failNext > 0 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -120,6 +121,9 @@ type Init struct {
 	Entropy     Entropy
 	SeedRefresh time.Duration
 	seeds       *Seeds
+	// published is the config publish wrote last: what stateAllow
+	// checks the services' requests against.
+	published atomic.Pointer[config.Config]
 }
 
 // Run boots the machine, runs the service and follows the network until
@@ -285,6 +289,7 @@ func (in *Init) boot() (bool, *boxConfig) {
 // publish writes the merged config for `ntpbox serve` (which follows the
 // file) and `ntpbox config`.
 func (in *Init) publish(cfg *config.Config) {
+	in.published.Store(cfg)
 	b, err := config.Encode(cfg)
 	if err == nil {
 		err = in.Sys.WriteFile(RunConfig, b)

@@ -252,7 +252,7 @@ func TestInitBootsServesAndPowersOff(t *testing.T) {
 	r := startInit(t, "console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.gateway=198.18.0.1 ntpbox.allow=all ntpbox.local=stratum,12 ntpbox.bogus.x=1")
 	p := <-r.st.started
 	r.waitConsole(t, SentinelServing+" (run 1, pid 100, udp port 123)")
-	if want := []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox"}; !reflect.DeepEqual(r.st.argv[0], want) {
+	if want := []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox", "-statefd", "3"}; !reflect.DeepEqual(r.st.argv[0], want) {
 		t.Errorf("service argv %v, want %v", r.st.argv[0], want)
 	}
 	// Then DHCP and DNS, each its own process, user and capabilities.
@@ -268,7 +268,7 @@ func TestInitBootsServesAndPowersOff(t *testing.T) {
 				got, cred = a, r.st.creds[j]
 			}
 		}
-		if want := []string{"/init", "serve", "-c", RunConfig, "-service", svc, "-sandbox"}; !reflect.DeepEqual(got, want) {
+		if want := []string{"/init", "serve", "-c", RunConfig, "-service", svc, "-sandbox", "-statefd", "3"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s argv %v, want %v", svc, got, want)
 		}
 		if cred == nil || cred.UID != uint32(101+i) || cred.GID != ServiceGID || len(cred.Caps) == 0 {

@@ -34,10 +34,13 @@ const (
 // read of it, and nothing would persist until someone ran fsck):
 // package persist then removes that copy and writes it afresh.
 //
-// The services write their state there (drift, leases) as their own
-// users: files and directories belong to root and group ServiceGID, and
-// only they may read or write them.
-const PermMountOptions = "flush,errors=continue,uid=0,gid=100,fmask=0117,dmask=0007"
+// Only root reads or writes it (uid=0,gid=0, files 0600, directories
+// 0700): it is also the boot partition, with the kernel, the initramfs,
+// the boot loader and the admin's config, and a service taken over from
+// the LAN must not change what boots next, nor read the random seed.
+// The services keep their state there (drift, leases) through init
+// (stateServer), which allows each only its own files.
+const PermMountOptions = "flush,errors=continue,uid=0,gid=0,fmask=0077,dmask=0077"
 
 // StorageModules are the drivers init loads, beside the ones the
 // devices' modaliases match, to reach and mount the FAT partition: vfat

@@ -89,7 +89,7 @@ func (r *Reaper) Start(argv []string) (Process, error) { return r.StartAs(argv, 
 // as init, root with every capability). The capabilities are raised as
 // ambient ones, so that they survive the change of user and the exec,
 // and the process has no others.
-func (r *Reaper) StartAs(argv []string, cred *Cred) (Process, error) {
+func (r *Reaper) StartAs(argv []string, cred *Cred, extra ...*os.File) (Process, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("start: empty argv")
 	}
@@ -97,9 +97,9 @@ func (r *Reaper) StartAs(argv []string, cred *Cred) (Process, error) {
 	if files == nil {
 		files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	}
-	fds := make([]uintptr, len(files))
-	for i, f := range files {
-		fds[i] = f.Fd()
+	fds := make([]uintptr, 0, len(files)+len(extra))
+	for _, f := range append(files[:len(files):len(files)], extra...) {
+		fds = append(fds, f.Fd())
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ntpbox/ntpbox/internal/persist"
 )
 
 // Capabilities (<linux/capability.h>).
@@ -20,9 +24,15 @@ const (
 	capSysTime        = 25
 )
 
-// ServiceGID is the group of every service: it may write the state on
-// PermDir (mounted with this group) and the control socket's directory.
+// ServiceGID is the group of every service: it may read the merged
+// config and make the control socket in their directory, /run/ntpbox.
+// The services cannot read or write PermDir: init keeps their state files
+// there for them (stateServer).
 const ServiceGID = 100
+
+// stateFD is the descriptor on which a service reaches init's
+// stateServer (`ntpbox serve -statefd 3`).
+const stateFD = 3
 
 // ServiceSpec is one of the box's services as init runs it: its own
 // process (`ntpbox serve --service NAME --sandbox`), user and
@@ -50,11 +60,16 @@ var ServiceSpecs = []ServiceSpec{
 // fate), for diagnosing the time a box serves; ntpbox.testsyscall=SVC[:S],...
 // makes the first run of each SVC named make a forbidden system call
 // after S seconds (default 3), so that a test sees the filter kill it
-// and the supervisor restart it.
+// and the supervisor restart it; ntpbox.testperm makes each service try
+// to write PermDir and read its random seed at start, and log the
+// outcome.
 func serviceArgv(self, svc string, run int, hooks map[string]string) []string {
-	argv := []string{self, "serve", "-c", RunConfig, "-service", svc, "-sandbox"}
+	argv := []string{self, "serve", "-c", RunConfig, "-service", svc, "-sandbox", "-statefd", strconv.Itoa(stateFD)}
 	if _, ok := hooks["testdebug"]; ok {
 		argv = append(argv, "-d")
+	}
+	if _, ok := hooks["testperm"]; ok && run == 1 {
+		argv = append(argv, "-testperm", PermDir)
 	}
 	if run == 1 {
 		for _, e := range strings.Split(hooks["testsyscall"], ",") {
@@ -157,6 +172,7 @@ func (in *Init) startServices(ctx context.Context, hooks map[string]string, read
 			Cred:        &cred,
 			Log:         in.Log.With("service", spec.Name),
 			StopTimeout: in.StopTimeout,
+			FilesFor:    func(int) ([]*os.File, func(), error) { return in.stateServer(spec.Name) },
 			OnStart: func(p Process, run int) {
 				pids.set(spec.Name, p.Pid())
 				if i == 0 && run == 1 {
@@ -194,6 +210,57 @@ func (in *Init) startServices(ctx context.Context, hooks map[string]string, read
 		close(done)
 	}()
 	return done
+}
+
+// stateServer makes the socket on which one run of service svc asks init
+// to read, write and remove its state files on PermDir (package persist's
+// Serve), and serves it until the run ends: the file for the service
+// (its descriptor 3), and what the supervisor calls then. Only the paths
+// the published config gives that service (config.StateFiles) are
+// allowed, as they are when the request comes.
+func (in *Init) stateServer(svc string) ([]*os.File, func(), error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state socket: %w", err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "state-"+svc), os.NewFile(uintptr(fds[1]), "state")
+	log := in.Log.With("service", svc)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer in.recoverLog("state server " + svc)
+		err := persist.Serve(mine, in.stateAllow(svc), func(op byte, path string, err error) {
+			log.Warn("state file request refused", "op", string(op), "path", path, "err", err)
+		})
+		if err != nil {
+			log.Warn("state file requests: connection ended", "err", err)
+		}
+	}()
+	return []*os.File{theirs}, func() {
+		mine.Close() // ends Serve if the service left a request half sent
+		<-done
+	}, nil
+}
+
+// stateAllow is what service svc may keep through stateServer: the state
+// files of the config init published last.
+func (in *Init) stateAllow(svc string) persist.Allow {
+	return func(path string) error {
+		cfg := in.published.Load()
+		if cfg == nil {
+			return errors.New("no config published yet")
+		}
+		files := cfg.StateFiles(svc)
+		for _, f := range files {
+			if f == path {
+				return nil
+			}
+		}
+		if len(files) == 0 {
+			return fmt.Errorf("the %s service keeps no state files with this config", svc)
+		}
+		return fmt.Errorf("not a state file of the %s service (%s)", svc, strings.Join(files, ", "))
+	}
 }
 
 // servicePids are the services' current processes.

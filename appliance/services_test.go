@@ -1,8 +1,19 @@
 package appliance
 
 import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/persist"
 )
 
 func TestParseProcStatus(t *testing.T) {
@@ -42,18 +53,18 @@ func fmtCap(bits uint64) string {
 
 func TestServiceArgvHooks(t *testing.T) {
 	hooks := map[string]string{"testsyscall": "dns", "testdebug": ""}
-	if got, want := serviceArgv("/init", "dns", 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "dns", "-sandbox", "-d", "-testsyscall", "3s"}; !reflect.DeepEqual(got, want) {
+	if got, want := serviceArgv("/init", "dns", 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "dns", "-sandbox", "-statefd", "3", "-d", "-testsyscall", "3s"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("run 1: %v", got)
 	}
-	if got, want := serviceArgv("/init", "dns", 2, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "dns", "-sandbox", "-d"}; !reflect.DeepEqual(got, want) {
+	if got, want := serviceArgv("/init", "dns", 2, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "dns", "-sandbox", "-statefd", "3", "-d"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("run 2: %v", got)
 	}
-	if got, want := serviceArgv("/init", "ntp", 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox", "-d"}; !reflect.DeepEqual(got, want) {
+	if got, want := serviceArgv("/init", "ntp", 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox", "-statefd", "3", "-d"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("ntp: %v", got)
 	}
 	hooks = map[string]string{"testsyscall": "dns:20,dhcp:35,ntp"}
 	for svc, delay := range map[string]string{"dns": "20s", "dhcp": "35s", "ntp": "3s"} {
-		if got, want := serviceArgv("/init", svc, 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", svc, "-sandbox", "-testsyscall", delay}; !reflect.DeepEqual(got, want) {
+		if got, want := serviceArgv("/init", svc, 1, hooks), []string{"/init", "serve", "-c", RunConfig, "-service", svc, "-sandbox", "-statefd", "3", "-testsyscall", delay}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %v", svc, got)
 		}
 	}
@@ -65,5 +76,56 @@ func TestVmRSS(t *testing.T) {
 	}
 	if got := vmRSS(nil); got != "" {
 		t.Errorf("nil: %q", got)
+	}
+}
+
+// Init keeps each service's state files for it, and only those: the
+// drift file for NTP, the lease file and the record of other servers
+// for DHCP, nothing for DNS; the kernel beside them is refused to all.
+func TestStateServerAllowsOnlyTheServiceFiles(t *testing.T) {
+	dir := t.TempDir()
+	drift, leases, record := filepath.Join(dir, "ntpbox.drift"), filepath.Join(dir, "dhcp.leases"), filepath.Join(dir, "dhcp.servers")
+	kernel := filepath.Join(dir, "vmlinuz")
+	cfg, _, err := config.ParseBytes("test.conf", []byte("driftfile "+drift+"\ndhcp auto\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf bytes.Buffer
+	in := &Init{Log: slog.New(slog.NewTextHandler(&logBuf, nil))}
+	in.published.Store(cfg)
+	defer persist.UseRemote(nil)
+	for _, tc := range []struct {
+		svc     string
+		allowed []string
+	}{
+		{"ntp", []string{drift}},
+		{"dhcp", []string{leases, record}},
+		{"dns", nil},
+	} {
+		files, ended, err := in.stateServer(tc.svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		persist.UseRemote(files[0])
+		for _, p := range []string{drift, leases, record, kernel} {
+			err := persist.Write(p, []byte(tc.svc+"\n"), 0o644)
+			if want := slices.Contains(tc.allowed, p); (err == nil) != want {
+				t.Errorf("%s writes %s: %v (allowed: %v)", tc.svc, filepath.Base(p), err, want)
+			}
+			if err == nil {
+				if b, rerr := persist.Read(p); rerr != nil || string(b) != tc.svc+"\n" {
+					t.Errorf("%s reads back %s: %q, %v", tc.svc, filepath.Base(p), b, rerr)
+				}
+			}
+		}
+		persist.UseRemote(nil)
+		files[0].Close()
+		ended()
+	}
+	if _, err := os.Stat(kernel); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a service wrote %s: %v", kernel, err)
+	}
+	if n := strings.Count(logBuf.String(), "state file request refused"); n != 9 {
+		t.Errorf("%d refusals logged, want 9:\n%s", n, logBuf.String())
 	}
 }

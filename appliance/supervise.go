@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"syscall"
 	"time"
 )
@@ -52,7 +53,9 @@ type Cred struct {
 
 // CredStarter is a Starter that can start a process as another user.
 type CredStarter interface {
-	StartAs(argv []string, cred *Cred) (Process, error)
+	// StartAs starts argv as cred; extra become its file descriptors 3
+	// and on.
+	StartAs(argv []string, cred *Cred, extra ...*os.File) (Process, error)
 }
 
 // Supervisor keeps one service running, as gokrazy's supervise does: it
@@ -71,6 +74,11 @@ type Supervisor struct {
 	Cred *Cred
 	// OnStart, if set, is called in its own goroutine after each start.
 	OnStart func(p Process, run int)
+	// FilesFor, if set, gives the files each run inherits as its
+	// descriptors 3 and on (Cred must be set), and a function called
+	// once that run has ended. The supervisor closes its copies of the
+	// files once the process has started.
+	FilesFor func(run int) (extra []*os.File, ended func(), err error)
 
 	MinBackoff  time.Duration // default 1 s
 	MaxBackoff  time.Duration // default 1 min
@@ -98,8 +106,26 @@ func (s *Supervisor) Run(ctx context.Context) {
 			argv = s.ArgvFor(run)
 		}
 		s.Log.Info("starting service", "run", run, "argv", argv)
-		p, err := s.start(argv)
+		var extra []*os.File
+		ended := func() {}
+		var err error
+		if s.FilesFor != nil {
+			var e func()
+			if extra, e, err = s.FilesFor(run); err != nil {
+				err = fmt.Errorf("the files of run %d: %w", run, err)
+			} else if e != nil {
+				ended = e
+			}
+		}
+		var p Process
+		if err == nil {
+			p, err = s.start(argv, extra)
+		}
+		for _, f := range extra {
+			f.Close()
+		}
 		if err != nil {
+			ended()
 			s.Log.Error("start service", "err", err)
 		} else {
 			go s.watchReady(ctx, p, run)
@@ -108,8 +134,10 @@ func (s *Supervisor) Run(ctx context.Context) {
 			}
 			select {
 			case <-p.Done():
+				ended()
 			case <-ctx.Done():
 				s.stop(p)
+				ended()
 				return
 			}
 			exit := p.Exit()
@@ -133,15 +161,18 @@ func (s *Supervisor) Run(ctx context.Context) {
 	}
 }
 
-func (s *Supervisor) start(argv []string) (Process, error) {
+func (s *Supervisor) start(argv []string, extra []*os.File) (Process, error) {
 	if s.Cred == nil {
+		if len(extra) > 0 {
+			return nil, fmt.Errorf("start %s: files to inherit need a Cred", argv[0])
+		}
 		return s.Start.Start(argv)
 	}
 	cs, ok := s.Start.(CredStarter)
 	if !ok {
 		return nil, fmt.Errorf("start %s: this starter cannot start a process as uid %d", argv[0], s.Cred.UID)
 	}
-	return cs.StartAs(argv, s.Cred)
+	return cs.StartAs(argv, s.Cred, extra...)
 }
 
 func (s *Supervisor) watchReady(ctx context.Context, p Process, run int) {

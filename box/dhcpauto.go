@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -111,15 +110,6 @@ func autoAddrSource(cfg *config.Config) dhcpopt.AddrSource {
 	return dhcpopt.AddrStatic
 }
 
-// autoRecordFile is where `dhcp auto` keeps its record of other DHCP
-// servers: dhcp.servers beside the lease file; "" when there is none.
-func autoRecordFile(cfg *config.Config) string {
-	if lf := cfg.DHCPLeaseFile(); lf != "" {
-		return filepath.Join(filepath.Dir(lf), "dhcp.servers")
-	}
-	return ""
-}
-
 // autoDHCP is the running `dhcp auto` service.
 type autoDHCP struct {
 	cfg    *config.Config
@@ -171,7 +161,7 @@ func (d *discovery) startAutoDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.Wa
 // and the record of other servers. It fails when the subnet has no room
 // to lease from.
 func newAutoDHCP(cfg *config.Config, lan ifaceAddr, log *slog.Logger) (*autoDHCP, error) {
-	a := &autoDHCP{cfg: cfg, lan: lan, log: log, record: autoRecordFile(cfg), addr: autoAddrSource(cfg),
+	a := &autoDHCP{cfg: cfg, lan: lan, log: log, record: cfg.DHCPServerRecordFile(), addr: autoAddrSource(cfg),
 		stop: make(chan struct{}), done: make(chan struct{}), saved: map[dhcpopt.SeenServer]time.Time{}}
 	start, end, err := autoRange(lan.Prefix)
 	if err != nil {

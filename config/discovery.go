@@ -68,6 +68,38 @@ func (c *Config) DHCPLeaseFile() string {
 	return ""
 }
 
+// DHCPServerRecordFile is where `dhcp auto` keeps its record of other
+// DHCP servers: dhcp.servers beside the lease file; "" when there is none.
+func (c *Config) DHCPServerRecordFile() string {
+	if lf := c.DHCPLeaseFile(); lf != "" {
+		return filepath.Join(filepath.Dir(lf), "dhcp.servers")
+	}
+	return ""
+}
+
+// StateFiles are the files that service ("ntp", "dhcp" or "dns") keeps
+// across restarts with this config: the drift file; the lease file and
+// the record of other DHCP servers. On the appliance, init writes them
+// for the service and refuses any other path (package persist's Serve).
+func (c *Config) StateFiles(service string) []string {
+	var files []string
+	add := func(f string) {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	switch service {
+	case "ntp":
+		add(c.DriftFile)
+	case "dhcp":
+		add(c.DHCPLeaseFile())
+		if c.DHCP != nil && c.DHCP.Mode == DHCPAuto {
+			add(c.DHCPServerRecordFile())
+		}
+	}
+	return files
+}
+
 // advertise handles `advertise ADDR...`: the NTP servers announced by DHCP
 // and DNS. Repeated lines add to the list; each address may appear once.
 func (p *parser) advertise(l *line) error {

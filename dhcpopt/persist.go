@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
-	"strconv"
 	"time"
 
-	"github.com/ntpbox/ntpbox/internal/atomicfile"
 	"github.com/ntpbox/ntpbox/internal/persist"
 )
 
@@ -59,7 +56,7 @@ func LoadLeases(path string) ([]Lease, error) {
 	if err == nil {
 		return leases, nil
 	}
-	saved, rerr := moveAside(path, data)
+	saved, rerr := persist.SetAside(path, data)
 	if rerr != nil {
 		return nil, fmt.Errorf("lease file %s:%d: %v; moving it aside: %w", path, line, err, rerr)
 	}
@@ -95,22 +92,6 @@ func parseLeases(data []byte) ([]Lease, int, error) {
 		return nil, n, errors.New("truncated last line")
 	}
 	return leases, 0, nil
-}
-
-// moveAside keeps data, the lease file's contents, in a free name beside
-// it, then removes the lease file (both copies, on FAT).
-func moveAside(path string, data []byte) (string, error) {
-	dst := path + ".corrupt"
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		dst = path + ".corrupt." + strconv.Itoa(i)
-	}
-	if err := atomicfile.Write(dst, data, 0o644); err != nil {
-		return dst, err
-	}
-	return dst, persist.Remove(path)
 }
 
 // SaveLeases writes leases to path so that a crash or a power cut leaves
@@ -212,7 +193,7 @@ func LoadServers(path string) ([]SeenServer, error) {
 	if err == nil {
 		return seen, nil
 	}
-	saved, rerr := moveAside(path, data)
+	saved, rerr := persist.SetAside(path, data)
 	if rerr != nil {
 		return nil, fmt.Errorf("DHCP server record %s:%d: %v; moving it aside: %w", path, line, err, rerr)
 	}

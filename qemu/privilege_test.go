@@ -24,7 +24,7 @@ var privConf = "address " + qemu.LabVMAddr + "/24\nserver " + qemu.LabHostAddr +
 
 // privBoot boots the disk image with privConf and cmdline (hooks) in a
 // lab with an upstream, and waits until all three services are confined.
-func privBoot(t *testing.T, cmdline string) (*qemu.Lab, *qemu.VM) {
+func privBoot(t *testing.T, cmdline string) (*qemu.Lab, *qemu.VM, string) {
 	t.Helper()
 	img := qemu.FindImage()
 	qemu.RequireT(t, img, "chronyd", "setpriv", "busybox", "dig", "mcopy")
@@ -39,7 +39,7 @@ func privBoot(t *testing.T, cmdline string) (*qemu.Lab, *qemu.VM) {
 		}
 	}
 	waitAnswers(t, lab, qemu.LabVMAddr, 0, bootTimeout)
-	return lab, vm
+	return lab, vm, disk
 }
 
 // privAnswers checks that each named service answers now: NTP a query,
@@ -80,7 +80,7 @@ func serviceEnded(vm *qemu.VM, svc string) int {
 // (SIGSYS), the other two keep answering, and it is back after a
 // restart.
 func TestPrivilegeSeccompInVM(t *testing.T) {
-	lab, vm := privBoot(t, "ntpbox.testsyscall=dns:25,dhcp:55,ntp:85")
+	lab, vm, disk := privBoot(t, "ntpbox.testperm ntpbox.testsyscall=dns:25,dhcp:55,ntp:85")
 	confined := regexp.MustCompile(`service=(\w+) pid=\d+ uid=(\d+) capeff=([0-9a-f]+) no_new_privs=(\d) seccomp=(\d)`)
 	for i, spec := range appliance.ServiceSpecs {
 		line, _ := discWaitLine(vm, "service confined\" component=init service="+spec.Name, time.Second)
@@ -93,6 +93,19 @@ func TestPrivilegeSeccompInVM(t *testing.T) {
 		}
 	}
 	privAnswers(t, lab, "at boot", "ntp", "dhcp", "dns")
+	// The persistent partition is also the boot partition: no service
+	// may write it or read the random seed (ntpbox.testperm: each tries
+	// at start). Their state goes through init (checked at the end).
+	for _, what := range []string{"create", "write config", "read seed"} {
+		line := "ntpbox serve: -testperm: " + what + ": "
+		denied := discConsoleCount(vm, line+"open "+appliance.PermDir)
+		if all := discConsoleCount(vm, line); denied != 3 || all != 3 || discConsoleCount(vm, "permission denied") < 3 {
+			t.Errorf("%s on %s: %d of %d attempts refused, want 3 of 3", what, appliance.PermDir, denied, all)
+		}
+	}
+	if n := discConsoleCount(vm, "-testperm: ") - discConsoleCount(vm, ": permission denied"); n != 0 {
+		t.Errorf("%d attempts on %s not refused with permission denied", n, appliance.PermDir)
+	}
 
 	all := []string{"ntp", "dhcp", "dns"}
 	for _, svc := range []string{"dns", "dhcp", "ntp"} {
@@ -133,13 +146,27 @@ func TestPrivilegeSeccompInVM(t *testing.T) {
 		}
 	}
 	powerOff(t, vm)
+	// The leases DHCP gave are on the disk all the same: init wrote
+	// them for it; and it asked for nothing else.
+	b, err := (qemu.DiskFile{Disk: disk, Name: "dhcp.leases"}).ReadPersisted()
+	if err != nil || !strings.Contains(string(b), `"addr":"`) {
+		t.Errorf("dhcp.leases on the disk: %q, %v", b, err)
+	} else {
+		t.Logf("dhcp.leases, written by init for the DHCP service: %d leases", strings.Count(string(b), "\n"))
+	}
+	if n := discConsoleCount(vm, "state file request refused"); n != 0 {
+		t.Errorf("%d state file requests refused", n)
+	}
+	if _, err := (qemu.DiskFile{Disk: disk, Name: "ntpbox-testperm"}).ReadPersisted(); err == nil {
+		t.Errorf("a service created ntpbox-testperm on the disk")
+	}
 }
 
 // Crash isolation: the DNS service is killed (ntpbox.testkill=dns, by
 // init, once it is confined): NTP and DHCP keep answering, and DNS is
 // back within 5 s.
 func TestCrashIsolationInVM(t *testing.T) {
-	lab, vm := privBoot(t, "ntpbox.testkill=dns")
+	lab, vm, _ := privBoot(t, "ntpbox.testkill=dns")
 	if _, err := discWaitLine(vm, "ntpbox.testkill: killing the service once", time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ntpbox/ntpbox/box"
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/persist"
 	"github.com/ntpbox/ntpbox/internal/sandbox"
 )
 
@@ -27,6 +29,8 @@ func serve(args []string) int {
 	workers := fs.Int("workers", 0, "sockets per address (default: one per CPU)")
 	only := fs.String("service", "", "run only these `services` (comma-separated: ntp, dhcp, dns); default all")
 	sandboxed := fs.Bool("sandbox", false, "set no_new_privs and load the services' seccomp filter before serving (Linux; the appliance does)")
+	stateFD := fs.Int("statefd", -1, "keep the state files (drift, leases) through init over this inherited socket `fd` instead of writing them (the appliance's services may not write its disk)")
+	testPerm := fs.String("testperm", "", "test hook: try to create a file in, write the config of and read the random seed of this `dir`, and log each outcome")
 	testSyscall := fs.Duration("testsyscall", 0, "test hook: make a forbidden system call after this `delay` (the seccomp filter kills the process)")
 	fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -55,6 +59,17 @@ func serve(args []string) int {
 			fmt.Fprintf(os.Stderr, "ntpbox serve: %v\n", err)
 			return 1
 		}
+	}
+	if *stateFD >= 0 {
+		f := os.NewFile(uintptr(*stateFD), "state")
+		if f == nil {
+			fmt.Fprintf(os.Stderr, "ntpbox serve: -statefd %d: not an open file descriptor\n", *stateFD)
+			return 2
+		}
+		persist.UseRemote(f)
+	}
+	if *testPerm != "" {
+		tryPerm(*testPerm)
 	}
 	if *testSyscall > 0 {
 		time.AfterFunc(*testSyscall, forbiddenSyscall)
@@ -115,4 +130,29 @@ func forbiddenSyscall() {
 	fmt.Fprintln(os.Stderr, "ntpbox serve: -testsyscall: making a forbidden system call (keyctl)")
 	syscall.Syscall(syscall.SYS_KEYCTL, 0 /* KEYCTL_GET_KEYRING_ID */, 0, 0)
 	fmt.Fprintln(os.Stderr, "ntpbox serve: -testsyscall: the forbidden system call returned: no seccomp filter")
+}
+
+// tryPerm is the -testperm hook: what this process may do to the
+// appliance's persistent partition, each attempt's outcome on stderr
+// (the appliance's services must be refused all three).
+func tryPerm(dir string) {
+	say := func(what string, err error) {
+		res := "done"
+		if err != nil {
+			res = err.Error()
+		}
+		fmt.Fprintf(os.Stderr, "ntpbox serve: -testperm: %s: %s\n", what, res)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "ntpbox-testperm"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		f.Close()
+	}
+	say("create", err)
+	f, err = os.OpenFile(filepath.Join(dir, "ntpbox.conf"), os.O_WRONLY, 0)
+	if err == nil {
+		f.Close()
+	}
+	say("write config", err)
+	_, err = os.ReadFile(filepath.Join(dir, "random-seed"))
+	say("read seed", err)
 }

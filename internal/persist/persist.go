@@ -62,18 +62,39 @@ const SecondSuffix = ".2"
 // there are none it returns an error that matches fs.ErrNotExist; on
 // FAT that includes copies that are all torn (the message says why).
 func Read(path string) ([]byte, error) {
-	return osFS{}.read(path)
+	if c := remote.Load(); c != nil {
+		return c.do(opRead, path, nil)
+	}
+	return readLocal(path)
 }
 
 // Write stores data at path so that a power cut leaves the old or the
 // new contents (see the package doc); perm is the mode of a new file.
 func Write(path string, data []byte, perm os.FileMode) error {
+	if c := remote.Load(); c != nil {
+		_, err := c.do(opWrite, path, data)
+		return err
+	}
+	return writeLocal(path, data, perm)
+}
+
+func readLocal(path string) ([]byte, error) { return osFS{}.read(path) }
+
+func writeLocal(path string, data []byte, perm os.FileMode) error {
 	return osFS{}.write(path, data, perm)
 }
 
 // Remove removes path and, on FAT, its second copy. A missing file is
 // not an error.
 func Remove(path string) error {
+	if c := remote.Load(); c != nil {
+		_, err := c.do(opRemove, path, nil)
+		return err
+	}
+	return removeLocal(path)
+}
+
+func removeLocal(path string) error {
 	var errs []error
 	for _, p := range []string{path, path + SecondSuffix} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
