@@ -35,6 +35,7 @@ var Sysctls = []Sysctl{
 	{"kernel.dmesg_restrict", "1", "the kernel log only for CAP_SYSLOG"},
 	{"kernel.unprivileged_bpf_disabled", "1", "no BPF programs without CAP_BPF (cannot be undone until reboot)"},
 	{"net.core.bpf_jit_harden", "2", "constant blinding for every JITed BPF program"},
+	{"user.max_user_namespaces", "0", "no user namespaces: nothing on the box needs one, and a service taken over would use one to reach kernel code that needs privilege"},
 }
 
 // sysctlPath is the /proc/sys file of a dotted key.

@@ -27,7 +27,7 @@ func TestSysctls(t *testing.T) {
 	if p := sysctlPath("net.ipv4.conf.all.rp_filter"); p != "/proc/sys/net/ipv4/conf/all/rp_filter" {
 		t.Errorf("path %s", p)
 	}
-	for _, want := range []string{`msg="sysctl not set" key=net.core.bpf_jit_harden want=2`, `msg="sysctls set" ok=19 of=20`} {
+	for _, want := range []string{`msg="sysctl not set" key=net.core.bpf_jit_harden want=2`, `msg="sysctls set" ok=20 of=21`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}

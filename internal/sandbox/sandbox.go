@@ -28,11 +28,11 @@ const (
 // socket), and its own limits and identity.
 var base = []string{
 	// Go runtime: threads, memory, scheduling, signals, time.
-	"arch_prctl", "brk", "clone", "clone3", "exit", "exit_group", "futex", "getpid", "gettid", "getppid",
+	"arch_prctl", "brk", "exit", "exit_group", "futex", "getpid", "gettid", "getppid",
 	"madvise", "mmap", "mprotect", "munmap", "mremap", "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres",
 	"gettimeofday", "time", "restart_syscall", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
 	"sched_getaffinity", "sched_yield", "set_robust_list", "set_tid_address", "tgkill", "tkill", "getrandom", "uname",
-	"getrlimit", "prlimit64", "getuid", "geteuid", "getgid", "getegid", "getgroups", "capget", "prctl",
+	"getrlimit", "prlimit64", "getuid", "geteuid", "getgid", "getegid", "getgroups", "capget",
 	// The network poller, pipes and events.
 	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait", "eventfd2",
 	"pipe", "pipe2", "poll", "ppoll", "pselect6", "select",
@@ -47,11 +47,30 @@ var base = []string{
 	// Sockets (the families are checked in socketFamilies).
 	"bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname", "getpeername",
 	"setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "socketpair",
-	// ioctl: FIONREAD, SIOCGIF* and the like (argument checks would
-	// follow every library's choice; the dangerous ioctls need
-	// capabilities the services do not have).
-	"ioctl",
+	// clone and ioctl are allowed with conditions (sandbox_linux.go):
+	// clone without a namespace flag, ioctl without TIOCSTI or
+	// TIOCLINUX (keystrokes into the console); clone3, whose flags a
+	// filter cannot read, fails with ENOSYS, so that a caller falls back
+	// to clone. prctl is not allowed: nothing calls it once the filter
+	// is in place.
 }
+
+// Flags of clone (<linux/sched.h>) that make new namespaces.
+const cloneNewNamespaces = 0x00020000 | // CLONE_NEWNS
+	0x02000000 | // CLONE_NEWCGROUP
+	0x04000000 | // CLONE_NEWUTS
+	0x08000000 | // CLONE_NEWIPC
+	0x10000000 | // CLONE_NEWUSER
+	0x20000000 | // CLONE_NEWPID
+	0x40000000 // CLONE_NEWNET
+
+// ioctls no service may make (<asm-generic/ioctls.h>): TIOCSTI pushes
+// bytes into a terminal's input, TIOCLINUX selects and pastes on the
+// virtual console; the services' stderr is the console.
+const (
+	ioctlTIOCSTI   = 0x5412
+	ioctlTIOCLINUX = 0x541C
+)
 
 // extra are the system calls of one service only.
 var extra = map[string][]string{

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"slices"
+	"syscall"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -29,11 +30,24 @@ func Policy(services []string) (seccomp.Policy, error) {
 		socket = append(socket, seccomp.NameWithConditions{Name: "socket",
 			Conditions: []seccomp.Condition{{Argument: 0, Operation: seccomp.Equal, Value: f}}})
 	}
+	conditional := append(socket,
+		// Threads, never namespaces. (clone's flags are its first
+		// argument on amd64, 386 and arm64.)
+		seccomp.NameWithConditions{Name: "clone", Conditions: []seccomp.Condition{
+			{Argument: 0, Operation: seccomp.BitsNotSet, Value: cloneNewNamespaces}}},
+		// The request is an unsigned int: a value with high bits set
+		// would pass a NotEqual and still reach the kernel as TIOCSTI.
+		seccomp.NameWithConditions{Name: "ioctl", Conditions: []seccomp.Condition{
+			{Argument: 1, Operation: seccomp.LessOrEqual, Value: 0xffffffff},
+			{Argument: 1, Operation: seccomp.NotEqual, Value: ioctlTIOCSTI},
+			{Argument: 1, Operation: seccomp.NotEqual, Value: ioctlTIOCLINUX}}},
+	)
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionKillProcess,
 		Syscalls: []seccomp.SyscallGroup{
 			{Names: supported(names), Action: seccomp.ActionAllow},
-			{NamesWithCondtions: socket, Action: seccomp.ActionAllow},
+			{NamesWithCondtions: conditional, Action: seccomp.ActionAllow},
+			{Names: supported([]string{"clone3"}), Action: seccomp.ActionErrno | seccomp.Action(syscall.ENOSYS)},
 		},
 	}, nil
 }

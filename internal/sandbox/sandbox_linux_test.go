@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 )
 
 // The child side: apply the sandbox of $SANDBOX_SERVICES, then do
@@ -51,6 +52,35 @@ func TestMain(m *testing.M) {
 			exec.Command("/bin/true").Run()
 		case "packet":
 			syscall.Socket(syscall.AF_PACKET, syscall.SOCK_DGRAM, 0)
+		case "clone-newuser":
+			// Fork-like clone into a new user namespace; the child, if
+			// any, exits at once.
+			pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD|syscall.CLONE_NEWUSER), 0, 0, 0, 0, 0)
+			if errno == 0 && pid == 0 {
+				syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
+			}
+		case "clone3":
+			// clone3 with an empty argument: ENOSYS from the filter
+			// (without one, EINVAL or EFAULT); exit 7 on anything else.
+			_, _, errno := syscall.Syscall(435 /* clone3 */, 0, 0, 0)
+			if errno != syscall.ENOSYS {
+				os.Stderr.WriteString("clone3: " + errno.Error())
+				os.Exit(7)
+			}
+		case "tiocsti", "tiocsti-high":
+			// TIOCSTI on stdin (whatever it is: the filter decides
+			// before the kernel looks); the high bits would be cut.
+			req := uintptr(0x5412)
+			if os.Getenv("SANDBOX_DO") == "tiocsti-high" {
+				req |= 1 << 32
+			}
+			c := byte('x')
+			syscall.Syscall(syscall.SYS_IOCTL, 0, req, uintptr(unsafe.Pointer(&c)))
+		case "fionread":
+			var n int32
+			syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+		case "prctl":
+			syscall.Syscall(syscall.SYS_PRCTL, 16 /* PR_GET_NAME */, uintptr(unsafe.Pointer(new([16]byte))), 0)
 		case "adjtimex":
 			var tx syscall.Timex // modes 0: reads the clock's state, sets nothing
 			syscall.Adjtimex(&tx)
@@ -82,7 +112,9 @@ func killedBySIGSYS(err error) bool {
 
 // TestSandbox: each service's filter lets it serve, and kills it on a
 // system call outside its list: keyctl and execve for all, the clock for
-// all but NTP, packet sockets for all but DHCP.
+// all but NTP, packet sockets for all but DHCP; clone into a new
+// namespace, prctl and the console's TIOCSTI (also with high bits set
+// in the request) for all; clone3 fails with ENOSYS; other ioctls pass.
 func TestSandbox(t *testing.T) {
 	for _, tc := range []struct {
 		services, do string
@@ -93,6 +125,9 @@ func TestSandbox(t *testing.T) {
 		{"ntp", "execve", true}, {"dns", "execve", true},
 		{"ntp", "adjtimex", false}, {"dhcp", "adjtimex", true}, {"dns", "adjtimex", true},
 		{"dhcp", "packet", false}, {"ntp", "packet", true}, {"dns", "packet", true},
+		{"ntp", "clone-newuser", true}, {"dhcp", "clone-newuser", true}, {"ntp,dhcp,dns", "clone-newuser", true},
+		{"dns", "clone3", false}, {"ntp", "prctl", true},
+		{"dns", "tiocsti", true}, {"dns", "tiocsti-high", true}, {"dhcp", "fionread", false},
 	} {
 		err := runChild(t, tc.services, tc.do)
 		switch {
