@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 // LogSocket is where init serves its [Ring] to `ntpbox log`.
@@ -33,14 +35,22 @@ func ServeLog(ctx context.Context, ln net.Listener, r *Ring, log *slog.Logger) {
 		<-ctx.Done()
 		ln.Close()
 	}()
+	var pause backoff.Backoff
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				log.Error("accept", "socket", ln.Addr().String(), "err", err)
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// EMFILE, say: wait for connections to end, as net/http
+			// does, instead of spinning or giving the socket up.
+			log.Error("accept", "socket", ln.Addr().String(), "err", err)
+			if !pause.Wait(ctx.Done()) {
+				return
+			}
+			continue
 		}
+		pause.Reset()
 		go serveLogConn(ctx, c, r)
 	}
 }

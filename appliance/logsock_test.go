@@ -141,3 +141,52 @@ func TestInitServesLog(t *testing.T) {
 	<-sys.powerOff
 	<-done
 }
+
+// failingListener fails its first n Accepts with EMFILE.
+type failingListener struct {
+	net.Listener
+	n int
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.n > 0 {
+		l.n--
+		return nil, &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// An accept that fails (EMFILE) is waited out, 5 ms doubling, and the
+// socket serves again afterwards: `ntpbox log` still works.
+func TestServeLogWaitsOutAcceptErrors(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "run", "ntpbox", "init.sock")
+	ln, err := ListenLog(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Ring{}
+	r.Write([]byte("a line before\n"))
+	logs := &syncBuffer{}
+	done := make(chan struct{})
+	began := time.Now()
+	go func() { ServeLog(ctx, &failingListener{Listener: ln, n: 3}, r, newSlog(logs)); close(done) }()
+	defer func() { cancel(); <-done }()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\n"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, _ := io.ReadAll(c)
+	if !strings.Contains(string(b), "a line before") {
+		t.Fatalf("after 3 failed accepts: %q", b)
+	}
+	if d := time.Since(began); d < 35*time.Millisecond {
+		t.Errorf("3 failed accepts took %v: no backoff", d)
+	}
+	if n := strings.Count(logs.String(), "too many open files"); n != 3 {
+		t.Errorf("%d accept errors logged, want 3:\n%s", n, logs.String())
+	}
+}

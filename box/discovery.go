@@ -14,6 +14,7 @@ import (
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
 	"github.com/ntpbox/ntpbox/dnssrv"
+	"github.com/ntpbox/ntpbox/internal/backoff"
 	"github.com/ntpbox/ntpbox/netstate"
 )
 
@@ -362,30 +363,78 @@ func dnsHosts(cfg *config.Config, lan ifaceAddr) (udp, tcp []string) {
 }
 
 // serveDNSUDP runs dns.Server for r on UDP addr and returns the address
-// it listens on.
+// it listens on. Read errors are paced (dnssrv.PaceReadErrors); if the
+// server still stops (miekg/dns gives up on a read error it does not
+// call temporary), it is started again on the same address, after a
+// wait that doubles from 5 ms to 1 s, until the discovery stops.
 func (d *discovery) serveDNSUDP(addr string, r dns.Handler, wg *sync.WaitGroup, log *slog.Logger) (string, error) {
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return "", fmt.Errorf("listen udp %s: %w", addr, err)
 	}
-	s := &dns.Server{PacketConn: pc, Handler: r}
+	local := pc.LocalAddr().String()
+	newServer := func(pc net.PacketConn) *dns.Server {
+		return &dns.Server{PacketConn: pc, Handler: r, DecorateReader: dnssrv.PaceReadErrors(log)}
+	}
+	var mu sync.Mutex
+	s := newServer(pc)
+	cur, stop := s, make(chan struct{})
 	// Shutdown only works on a started server: wait for it.
 	started := make(chan struct{})
 	s.NotifyStartedFunc = func() { close(started) }
 	done := make(chan struct{})
 	wg.Go(func() {
 		defer close(done)
-		if err := s.ActivateAndServe(); err != nil {
-			log.Debug("dns server stopped", "err", err)
+		var pause backoff.Backoff
+		srv := s
+		for {
+			ran := time.Now()
+			err := srv.ActivateAndServe()
+			select {
+			case <-stop:
+				return
+			case <-started:
+			default:
+				log.Warn("dns udp: could not start", "addr", local, "err", err)
+				return
+			}
+			if time.Since(ran) > time.Minute {
+				pause.Reset()
+			}
+			log.Warn("dns udp stopped; serving it again", "addr", local, "err", err)
+			for {
+				if !pause.Wait(stop) {
+					return
+				}
+				pc, err := net.ListenPacket("udp", local)
+				if err != nil {
+					log.Warn("dns udp: listen again", "addr", local, "err", err)
+					continue
+				}
+				mu.Lock()
+				srv = newServer(pc)
+				cur = srv
+				mu.Unlock()
+				break
+			}
 		}
 	})
 	select {
 	case <-started:
-		d.closers = append(d.closers, func() { s.Shutdown() })
+		d.closers = append(d.closers, func() {
+			mu.Lock()
+			close(stop)
+			c := cur
+			mu.Unlock()
+			// Shutdown fails on a server that has not started yet
+			// (the loop's next one): closing its socket ends it too.
+			c.Shutdown()
+			c.PacketConn.Close()
+		})
 	case <-done:
 		return "", fmt.Errorf("serve dns udp %s: stopped at start", addr)
 	}
-	return pc.LocalAddr().String(), nil
+	return local, nil
 }
 
 // stats logs what the DHCP handler did.

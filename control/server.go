@@ -11,6 +11,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 // The commands a client may send.
@@ -27,8 +29,6 @@ const (
 	maxResponse = 64 << 20        // bytes of a response a client accepts
 	connTimeout = 5 * time.Second // for the whole exchange
 	maxConns    = 16              // served at once; more wait in the backlog
-	maxBackoff  = 1 * time.Second // between failing Accepts
-	minBackoff  = 5 * time.Millisecond
 )
 
 // request and response are the two JSON lines of a connection.
@@ -69,7 +69,7 @@ func (s *server) serve(ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, maxConns)
-	var delay time.Duration
+	var pause backoff.Backoff // between failing Accepts: 5 ms doubling to 1 s
 	for {
 		sem <- struct{}{}
 		conn, err := ln.Accept()
@@ -79,12 +79,12 @@ func (s *server) serve(ln net.Listener) error {
 				return nil
 			}
 			// E.g. EMFILE: wait for connections to finish, as net/http does.
-			delay = min(max(2*delay, minBackoff), maxBackoff)
-			s.log.Warn("control accept failed", "err", err, "retry_in", delay)
-			time.Sleep(delay)
+			d := pause.Next()
+			s.log.Warn("control accept failed", "err", err, "retry_in", d)
+			time.Sleep(d)
 			continue
 		}
-		delay = 0
+		pause.Reset()
 		wg.Go(func() {
 			defer func() { <-sem }()
 			s.serveConn(conn)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
+	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 // Ports of RFC 2131 §4.1.
@@ -149,7 +150,7 @@ func (s *Server) Serve() error {
 // 1 s) instead of spinning; the connection's closing ends it.
 func (s *Server) read() error {
 	buf := make([]byte, maxPacket)
-	var backoff time.Duration
+	var pause backoff.Backoff
 	for {
 		n, peer, err := s.conn.ReadFrom(buf)
 		if err != nil {
@@ -160,16 +161,13 @@ func (s *Server) read() error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.cfg.Logger.Warn("dhcp: read", "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-s.closed:
+			s.cfg.Logger.Warn("dhcp: read", "err", err)
+			if !pause.Wait(s.closed) {
 				return nil
 			}
 			continue
 		}
-		backoff = 0
+		pause.Reset()
 		req, err := dhcpv4.FromBytes(buf[:n]) // copies what it keeps
 		if err != nil {
 			s.h.CountMalformed()

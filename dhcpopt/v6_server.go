@@ -4,6 +4,9 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"time"
+
+	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 // Server6 runs a Handler6 on a packet connection.
@@ -39,14 +42,21 @@ func (s *Server6) Close() error { return s.conn.Close() }
 // names.
 func (s *Server6) Serve() error {
 	buf := make([]byte, 65536)
+	var pause backoff.Backoff
 	for {
 		n, peer, err := s.conn.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return err
+			// A failed read (ENOMEM, say) is waited out: neither a
+			// tight loop nor the end of DHCPv6.
+			d := pause.Next()
+			s.log.Warn("dhcp6: read", "err", err, "retry_in", d)
+			time.Sleep(d)
+			continue
 		}
+		pause.Reset()
 		up, ok := peer.(*net.UDPAddr)
 		if !ok || !(up.IP.IsLinkLocalUnicast() || up.IP.IsLoopback()) {
 			s.h.countIgnored()

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
+	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 var (
@@ -368,4 +370,34 @@ func FuzzHandle6(f *testing.F) {
 			t.Fatalf("reply %x does not decode: %v", resp, err)
 		}
 	})
+}
+
+// A failed read is waited out (5, 10, 20 ms for three in a row) and the
+// next request is answered: the loop neither spins nor ends.
+func TestServer6WaitsOutReadErrors(t *testing.T) {
+	peer := &net.UDPAddr{IP: net.ParseIP("fe80::5054:ff:fe00:1"), Port: 546}
+	conn := backoff.NewScriptConn(&net.UDPAddr{IP: net.ParseIP("fe80::1"), Port: 547},
+		backoff.Read{Err: syscall.ENOMEM}, backoff.Read{Err: syscall.ENOBUFS}, backoff.Read{Err: syscall.EIO},
+		backoff.Read{Data: msg6(11, optClientID, cliDUID, optORO, oro(56)), From: peer})
+	s := NewServer6(conn, newHandler6(t, v6Config()), nil)
+	began := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	for len(conn.Written()) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Serve ended after the read errors: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if d := time.Since(began); d < 35*time.Millisecond {
+		t.Errorf("three read errors in a row took %v: no backoff", d)
+	}
+	if w := conn.Written(); w[0][0] != 7 {
+		t.Errorf("answer %x, want a Reply", w[0])
+	}
+	s.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 // Defaults for TCPConfig fields left zero. RFC 7766 §6.2.3 leaves the
@@ -150,7 +152,8 @@ func (s *TCPServer) Stats() TCPStats {
 // closet must not stop answering) is retried after a back-off that
 // doubles from 5 ms to 1 s, so that the loop never spins.
 func (s *TCPServer) Serve() error {
-	var backoff time.Duration
+	pause := backoff.Backoff{Min: minAcceptBackoff, Max: maxAcceptBackoff}
+	failing := false
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
@@ -158,22 +161,19 @@ func (s *TCPServer) Serve() error {
 				return nil
 			}
 			s.acceptErrs.Add(1)
-			if backoff == 0 {
+			if !failing {
 				s.cfg.Logger.Warn("dns tcp: accept", "err", err)
+				failing = true
 			}
-			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-s.done:
-				t.Stop()
+			if !pause.Wait(s.done) {
 				return nil
 			}
 			continue
 		}
-		if backoff != 0 {
+		if failing {
 			s.cfg.Logger.Info("dns tcp: accepting again", "failed_accepts", s.acceptErrs.Load())
-			backoff = 0
+			failing = false
+			pause.Reset()
 		}
 		s.start(c)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ntpbox/ntpbox/internal/backoff"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
 
@@ -192,6 +193,7 @@ var kissRATE = wire.KissCode("RATE")
 func (s *Server) serveSimple(conn net.PacketConn, c *counters) error {
 	buf := make([]byte, wire.MaxPacketLen+1)
 	out := make([]byte, wire.HeaderLen)
+	var pause backoff.Backoff
 	for {
 		n, addr, err := conn.ReadFrom(buf)
 		rxNs := s.now().UnixNano()
@@ -203,8 +205,14 @@ func (s *Server) serveSimple(conn net.PacketConn, c *counters) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			return err
+			// Anything else (ENOMEM, say) is waited out, not served
+			// in a tight loop, nor the end of the service.
+			d := pause.Next()
+			s.log.Warn("receive failed", "err", err, "retry_in", d)
+			time.Sleep(d)
+			continue
 		}
+		pause.Reset()
 		c.received.Add(1)
 		src := addrPortOf(addr)
 		m, d, x := s.handle(out, buf[:n], src, rxNs, s.state.Load(), s.access.Load())

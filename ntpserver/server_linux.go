@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ntpbox/ntpbox/internal/backoff"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 	"golang.org/x/sys/unix"
 )
@@ -118,18 +119,22 @@ func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
 
 	// The callbacks are made once, so that the loop does not allocate.
 	var n, m, sent int
+	var recvErr unix.Errno
 	recv := func(fd uintptr) bool {
 		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rxHdr[0])), batch, unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case 0:
-			n = int(r)
+			n, recvErr = int(r), 0
 		case unix.EAGAIN, unix.EINTR:
 			return false
 		default:
-			n = 0
+			n, recvErr = 0, e
 		}
 		return true
 	}
+	// A receive error other than "nothing yet" (ENOMEM, say) backs off
+	// instead of retrying at once.
+	var pause backoff.Backoff
 	// send sends the replies from sent to m. A reply the kernel refuses (no
 	// route, say) is skipped; it does not hold up the rest.
 	send := func(fd uintptr) bool {
@@ -159,6 +164,13 @@ func (s *Server) serveBatched(conn *net.UDPConn, c *counters) (error, bool) {
 		if err := rc.Read(recv); err != nil {
 			return closedIsNil(err), true
 		}
+		if recvErr != 0 {
+			d := pause.Next()
+			s.log.Warn("receive failed", "err", recvErr, "retry_in", d)
+			time.Sleep(d)
+			continue
+		}
+		pause.Reset()
 		if n == 0 {
 			continue
 		}

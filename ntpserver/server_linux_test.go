@@ -7,11 +7,13 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/backoff"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 	"golang.org/x/sys/unix"
 )
@@ -248,5 +250,35 @@ func TestServeInterleaved(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if n, _, err := c.ReadFromUDPAddrPort(buf); err != nil || n != wire.HeaderLen || binary.BigEndian.Uint64(buf[wire.OffOrigin:]) != 0x6666 {
 		t.Errorf("NTPv3 request: %v, reply %x", err, buf[:n])
+	}
+}
+
+// A read that fails with anything but a timeout or a closed socket is
+// waited out (5, 10, 20 ms for three in a row), and the loop serves the
+// next request: it neither spins nor ends.
+func TestServeWaitsOutReadErrors(t *testing.T) {
+	s := NewServer(Options{
+		Access: NewAccess([]config.AccessRule{{Allow: true, Prefix: netip.MustParsePrefix("127.0.0.0/8")}}, nil),
+	})
+	peer := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 40123}
+	conn := backoff.NewScriptConn(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 123},
+		backoff.Read{Err: syscall.ENOMEM}, backoff.Read{Err: syscall.ENOBUFS}, backoff.Read{Err: syscall.EIO},
+		backoff.Read{Data: request(flags(0, 4, wire.ModeClient), 42, 0), From: peer})
+	began := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(conn) }()
+	for len(conn.Written()) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Serve ended after the read errors: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if d := time.Since(began); d < 35*time.Millisecond {
+		t.Errorf("three read errors in a row took %v: no backoff (want at least 5+10+20 ms)", d)
+	}
+	conn.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
