@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -229,17 +230,58 @@ func (in *Init) stateServer(svc string) ([]*os.File, func(), error) {
 	go func() {
 		defer close(done)
 		defer in.recoverLog("state server " + svc)
+		w := &stateWrites{}
 		err := persist.Serve(mine, in.stateAllow(svc), func(op byte, path string, err error) {
-			log.Warn("state file request refused", "op", string(op), "path", path, "err", err)
+			switch {
+			case err == nil && op == 'W':
+				w.wrote(path, time.Now())
+			case err != nil && !errors.Is(err, fs.ErrNotExist):
+				log.Warn("state file request failed", "op", string(op), "path", path, "err", err)
+			}
 		})
 		if err != nil {
 			log.Warn("state file requests: connection ended", "err", err)
 		}
+		w.log(log)
 	}()
 	return []*os.File{theirs}, func() {
 		mine.Close() // ends Serve if the service left a request half sent
 		<-done
 	}, nil
+}
+
+// stateWrites counts one service run's writes of each state file, and
+// the shortest time between two writes of the same file: logged when
+// the run ends, so that the DHCP server's promise (at most one
+// lease-file write a second) is checked from outside the service.
+type stateWrites struct {
+	files []string
+	n     map[string]int
+	last  map[string]time.Time
+	min   map[string]time.Duration
+}
+
+func (w *stateWrites) wrote(path string, now time.Time) {
+	if w.n == nil {
+		w.n, w.last, w.min = map[string]int{}, map[string]time.Time{}, map[string]time.Duration{}
+	}
+	if w.n[path] == 0 {
+		w.files = append(w.files, path)
+	} else if d := now.Sub(w.last[path]); w.n[path] == 1 || d < w.min[path] {
+		w.min[path] = d
+	}
+	w.n[path]++
+	w.last[path] = now
+}
+
+func (w *stateWrites) log(log *slog.Logger) {
+	for _, f := range w.files {
+		args := []any{"path", f, "writes", w.n[f]}
+		if w.n[f] > 1 {
+			args = append(args, "min_interval", w.min[f].Round(time.Millisecond))
+		}
+		log.Info("state file writes", args...)
+	}
 }
 
 // stateAllow is what service svc may keep through stateServer: the state

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/internal/persist"
@@ -125,7 +126,23 @@ func TestStateServerAllowsOnlyTheServiceFiles(t *testing.T) {
 	if _, err := os.Stat(kernel); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a service wrote %s: %v", kernel, err)
 	}
-	if n := strings.Count(logBuf.String(), "state file request refused"); n != 9 {
+	if n := strings.Count(logBuf.String(), "state file request failed"); n != 9 {
 		t.Errorf("%d refusals logged, want 9:\n%s", n, logBuf.String())
+	}
+}
+
+func TestStateWritesMinInterval(t *testing.T) {
+	var w stateWrites
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for _, at := range []time.Duration{0, 1500 * time.Millisecond, 2600 * time.Millisecond, 5 * time.Second} {
+		w.wrote("/perm/dhcp.leases", t0.Add(at))
+	}
+	w.wrote("/perm/ntpbox.drift", t0)
+	var b bytes.Buffer
+	w.log(slog.New(slog.NewTextHandler(&b, nil)))
+	for _, want := range []string{"path=/perm/dhcp.leases writes=4 min_interval=1.1s", "path=/perm/ntpbox.drift writes=1\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, b.String())
+		}
 	}
 }

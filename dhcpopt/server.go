@@ -285,7 +285,8 @@ func (s *Server) savedGen() uint64 {
 }
 
 // commit writes the lease file when the leases changed, at most once per
-// CommitInterval, and then sends the ACKs that waited for it. A write
+// CommitInterval (the last one, at Close, too), and then sends the ACKs
+// that waited for it. A write
 // that fails is logged, and the ACKs are sent all the same: the lease
 // holds in memory, and a box whose disk is full keeps serving its LAN.
 func (s *Server) commit() {
@@ -300,11 +301,14 @@ func (s *Server) commit() {
 		case <-s.closed:
 			final = true
 		}
-		if wait := s.cfg.CommitInterval - time.Since(last); !final && wait > 0 {
+		// The last write, when the server closes, keeps the interval
+		// too (at most CommitInterval later than it could).
+		if wait := s.cfg.CommitInterval - time.Since(last); wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-s.closed:
 				final = true
+				time.Sleep(s.cfg.CommitInterval - time.Since(last))
 			}
 		}
 		gen := s.h.Generation() // before the snapshot: the file then holds at least gen

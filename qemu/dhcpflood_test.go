@@ -345,6 +345,25 @@ func TestDHCPFloodInVM(t *testing.T) {
 	if float64(writes) > ran.Seconds()+1 {
 		t.Errorf("%d lease-file writes in %.0f s: more than one a second", writes, ran.Seconds())
 	}
+	// And no two within a second: init, which writes the file for the
+	// service, logs the shortest time between two writes.
+	wl, err := discWaitLine(vm, `msg="state file writes" component=init service=dhcp path=/perm/dhcp.leases`, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi := regexp.MustCompile(`writes=(\d+) min_interval=(\S+)`).FindStringSubmatch(wl)
+	if mi == nil {
+		t.Fatalf("no min_interval in %q", wl)
+	}
+	d, err := time.ParseDuration(mi[2])
+	if err != nil {
+		t.Fatalf("min_interval in %q: %v", wl, err)
+	}
+	t.Logf("init wrote dhcp.leases %s times, at least %v apart", mi[1], d)
+	// The service's timer and init's clock reading differ by a few ms.
+	if d < 990*time.Millisecond {
+		t.Errorf("two lease-file writes %v apart: more than one a second", d)
+	}
 
 	// A power cut during a flood loses no lease that was ACKed.
 	f.conn.Close() // the next flood's socket gets the replies to port 68

@@ -154,7 +154,7 @@ func TestPrivilegeSeccompInVM(t *testing.T) {
 	} else {
 		t.Logf("dhcp.leases, written by init for the DHCP service: %d leases", strings.Count(string(b), "\n"))
 	}
-	if n := discConsoleCount(vm, "state file request refused"); n != 0 {
+	if n := discConsoleCount(vm, "state file request failed"); n != 0 {
 		t.Errorf("%d state file requests refused", n)
 	}
 	if _, err := (qemu.DiskFile{Disk: disk, Name: "ntpbox-testperm"}).ReadPersisted(); err == nil {

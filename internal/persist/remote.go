@@ -140,10 +140,11 @@ type Allow func(path string) error
 // Serve answers one service's requests on conn until conn fails or is
 // closed (then it returns nil on a clean end of stream). Each path must
 // be absolute and clean, and allow must accept it; a refused request is
-// answered with the reason, and logged by the caller through refused
-// (may be nil). A request larger than the limits ends the connection:
-// the service is broken or hostile.
-func Serve(conn io.ReadWriter, allow Allow, refused func(op byte, path string, err error)) error {
+// answered with the reason. report (may be nil) is told of every
+// request once it is done: err is nil when it succeeded (a read of a
+// missing file is fs.ErrNotExist). A request larger than the limits
+// ends the connection: the service is broken or hostile.
+func Serve(conn io.ReadWriter, allow Allow, report func(op byte, path string, err error)) error {
 	var hdr [7]byte
 	for {
 		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
@@ -167,8 +168,15 @@ func Serve(conn io.ReadWriter, allow Allow, refused func(op byte, path string, e
 		}
 		path, data := string(buf[:pn]), buf[pn:]
 		status, reply := serveOne(op, path, data, allow)
-		if status == statusError && refused != nil {
-			refused(op, path, errors.New(string(reply)))
+		if report != nil {
+			var err error
+			switch status {
+			case statusError:
+				err = errors.New(string(reply))
+			case statusNotFound:
+				err = fs.ErrNotExist
+			}
+			report(op, path, err)
 		}
 		out := make([]byte, 5, 5+len(reply))
 		out[0] = status

@@ -37,6 +37,9 @@ func remoteFor(t *testing.T, allowed ...string) *[]string {
 			}
 			return errors.New("not this service's state file")
 		}, func(op byte, path string, err error) {
+			if err == nil || errors.Is(err, fs.ErrNotExist) {
+				return
+			}
 			mu.Lock()
 			*refusals = append(*refusals, fmt.Sprintf("%c %s: %v", op, path, err))
 			mu.Unlock()
