@@ -20,6 +20,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -61,13 +62,23 @@ func TestDNSFloodInVM(t *testing.T) {
 		conns, dur = 2000, 60*time.Second
 	}
 	img := qemu.FindImage()
-	qemu.RequireT(t, img, "dig")
+	qemu.RequireT(t, img, "dig", "mcopy")
 	// e1000, the NIC of the old PCs the box is for. With virtio-net,
 	// 4 of 18 full floods stalled the guest's transmit queue for good
 	// (NETDEV WATCHDOG; QEMU had used every buffer the guest offered and
 	// Linux 6.1's virtio-net never resets a queue after a timeout), a
 	// fault of the guest driver below ntpbox; e1000 resets.
-	lab, vm := bootLab(t, "e1000", discMemMiB, "ntpbox.dns=zone,"+discZone, "ntpbox.testrss")
+	// The disk image through SeaBIOS, as people boot it; the config on
+	// its partition.
+	lab := qemu.NewLabT(t)
+	disk := closetDisk(t, map[string]string{
+		"ntpbox.conf": "address " + qemu.LabVMAddr + "/24\nallow all\nlocal stratum " + strconv.Itoa(wantStratum) + "\ndns zone " + discZone + "\n",
+		"cmdline.txt": "ntpbox.testrss\n",
+	})
+	vm := qemu.StartT(t, qemu.Config{
+		Disk: disk, NIC: "e1000", MemoryMiB: discMemMiB, MAC: closetMAC,
+		Netns: lab.VMNetns, Tap: lab.Tap, QMP: filepath.Join(t.TempDir(), "qmp.sock"),
+	})
 	for _, want := range []string{appliance.SentinelServing, "zone=" + discZone, "msg=rss "} {
 		if _, err := discWaitLine(vm, want, bootTimeout); err != nil {
 			t.Fatal(err)
@@ -154,26 +165,22 @@ func TestDNSFloodInVM(t *testing.T) {
 	if len(digs.times) < int(dur/time.Second)/2 {
 		t.Fatalf("only %d dig answers during a %v flood", len(digs.times), dur)
 	}
-	// The issue asks for every answer within 100 ms. Under TCG on this
-	// 2-core machine a single sample can take longer: with NTP, DHCP and
-	// DNS still in one process, 6 of 8 full runs had a maximum of 108-180
-	// ms, with p90 32-44 ms (100 ms in one run with two CPU hogs beside);
-	// with each service in its own process, 8 full runs had maxima of
-	// 20-56 ms and p90 12-20 ms. The flood's ~1,500 connections a second
-	// keep the guest's one emulated CPU and the host's two cores (QEMU,
-	// the flood tool, dig, other sessions' VMs) busy, and dig's query
-	// time includes the host's scheduling of dig itself. So the bound
-	// holds for the median and the 90th percentile; the samples over it
-	// are counted in the log, and every sample is there.
+	// The issue asks for every answer within 100 ms, and every sample
+	// is held to it. With NTP, DHCP and DNS in one process, 6 of 8 full
+	// runs under TCG had a maximum of 108-180 ms; with each service in
+	// its own process, 8 full runs here had maxima of 20-56 ms and CI's
+	// full run 28 ms. dig's query time includes the host's scheduling
+	// of dig itself on a 2-core machine with QEMU and the flood tool.
 	over := 0
 	for _, d := range digs.times {
 		if d > floodDigMax {
 			over++
 		}
 	}
-	t.Logf("dig over UDP: %d of %d answers took longer than %v", over, len(digs.times), floodDigMax)
-	if p50, p90 := percentile(digs.times, 0.5), percentile(digs.times, 0.9); p50 > floodDigMax || p90 > floodDigMax {
-		t.Errorf("dig over UDP during the flood: median %v, p90 %v, want both within %v", p50, p90, floodDigMax)
+	t.Logf("dig over UDP: %d of %d answers took longer than %v; median %v, p90 %v", over, len(digs.times), floodDigMax,
+		percentile(digs.times, 0.5), percentile(digs.times, 0.9))
+	if over > 0 {
+		t.Errorf("dig over UDP during the flood: %d of %d answers took longer than %v (all, ms: %v)", over, len(digs.times), floodDigMax, millis(digs.times))
 	}
 	for _, restart := range []string{`msg="service ended"`, `msg="restarting service"`} {
 		if n := discConsoleCount(vm, restart); n != 0 {

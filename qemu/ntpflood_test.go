@@ -3,7 +3,8 @@
 package qemu_test
 
 // The NTP flood of issue 11: requests from 1,000,000 source addresses
-// (IPv4 and IPv6) at full rate against the disk image; the NTP service's
+// (IPv4 and IPv6) against the disk image, nine tenths at 20,000 a second
+// and the last tenth at the host's full speed; the NTP service's
 // client log and rate limit keep their memory (clientloglimit) whatever
 // the spread. NTPBOX_LOAD=full (make test-load) sends the issue's
 // million; make test sends 100,000.
@@ -157,10 +158,13 @@ func TestNTPFloodInVM(t *testing.T) {
 	failed := 0
 	// As fast as the guest takes them: a TCG guest's NIC drops most of a
 	// host's full speed (measured: 4% of 1,000,000 at 190,000/s reached
-	// the service), so the flood is paced at 20,000 a second.
+	// the service), so the flood is paced at 20,000 a second, to reach
+	// the service from as many sources as possible; its last tenth goes
+	// at the host's full speed, unpaced, which the box must survive too.
 	const perMs = 20
+	paced := sources - sources/10
 	for i := range sources {
-		if i%perMs == 0 {
+		if i < paced && i%perMs == 0 {
 			if d := time.Until(began.Add(time.Duration(i/perMs) * time.Millisecond)); d > 0 {
 				time.Sleep(d)
 			}
@@ -177,8 +181,8 @@ func TestNTPFloodInVM(t *testing.T) {
 	time.Sleep(5 * time.Second) // the box works through its queue; rss lines
 	floodTo := time.Since(vm.Started)
 	peak := ntpRSS(vm, floodFrom, floodTo)
-	t.Logf("%d requests from as many sources (half IPv6) sent in %.1f s (%.0f/s, %d send errors); NTP service RSS %d kB before, %d kB peak",
-		sources, took.Seconds(), float64(sources)/took.Seconds(), failed, before, peak)
+	t.Logf("%d requests from as many sources (half IPv6) sent in %.1f s (%.0f/s; the last %d unpaced; %d send errors); NTP service RSS %d kB before, %d kB peak",
+		sources, took.Seconds(), float64(sources)/took.Seconds(), sources-paced, failed, before, peak)
 	// A LAN client is answered again once the flood's incomplete ARP
 	// entries (its sources inside the box's /24: the replies to them wait
 	// for ARP) have timed out; CI saw the first query after a full flood
