@@ -48,7 +48,7 @@
 //
 // Init's log, the "ntpbox: ..." sentinels and the service's stdout and
 // stderr go to every console and to a [Ring] of the last 1000 lines
-// (256 KiB at most), which `ntpbox log [-f]` reads from the unix socket
+// (256 KiB at most), which `ntpbox log [--follow]` reads from the unix socket
 // /run/ntpbox/init.sock ([LogSocket]).
 //
 // The operating system is reached through the small [System], [NetOps]

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/internal/backoff"
+	"github.com/ntpbox/ntpbox/internal/cli"
 )
 
 // LogSocket is where init serves its [Ring] to `ntpbox log`.
@@ -101,8 +102,8 @@ func ListenLog(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// LogCommand is `ntpbox log [-s SOCKET] [-f]`: it prints init's log and
-// the service's output, as kept by PID 1, and with -f goes on printing
+// LogCommand is `ntpbox log [-s SOCKET] [--follow]`: it prints init's log
+// and the service's output, as kept by PID 1, and with --follow goes on printing
 // new lines until interrupted. It returns the exit code.
 func LogCommand(args []string) int {
 	return logCommand(args, os.Stdout, os.Stderr)
@@ -112,12 +113,20 @@ func logCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("log", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sock := fs.String("s", LogSocket, "init's log `socket`")
-	follow := fs.Bool("f", false, "keep printing new lines")
-	if err := fs.Parse(args); err != nil {
+	follow := fs.Bool("follow", false, "keep printing new lines until interrupted")
+	pos, err := cli.Parse(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if strings.Contains(err.Error(), "-f") {
+			// -f is the config file in every other command.
+			fmt.Fprintln(stderr, "ntpbox log: to follow the log, use --follow")
+		}
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ntpbox log: unexpected arguments %q\n", fs.Args())
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "ntpbox log: unexpected arguments %q\n", pos)
 		return 2
 	}
 	c, err := net.Dial("unix", *sock)

@@ -6,14 +6,21 @@ import (
 	"os"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/cli"
 )
 
 func check(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
 	file := fs.String("f", defaultConfig, "config `file` to validate")
-	fs.Parse(args)
-	if fs.NArg() > 0 {
-		*file = fs.Arg(0)
+	pos, _ := cli.Parse(fs, args)
+	fSet := false
+	fs.Visit(func(f *flag.Flag) { fSet = fSet || f.Name == "f" })
+	if len(pos) > 1 || len(pos) == 1 && fSet {
+		fmt.Fprintf(os.Stderr, "ntpbox check: one file at a time (FILE or -f FILE), got %q\n", pos)
+		return 2
+	}
+	if len(pos) == 1 {
+		*file = pos[0]
 	}
 	cfg, warns, err := config.Load(*file)
 	for _, w := range warns {

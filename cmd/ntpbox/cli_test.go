@@ -133,3 +133,48 @@ func TestVersion(t *testing.T) {
 		t.Errorf("ntpbox version extra: exit %d, want 2", code)
 	}
 }
+
+// Flags go before or after the arguments, `check FILE` checks FILE, -h
+// and --help exit 0 for every command, and `log` follows with --follow
+// (-f is the config file everywhere else, and log says so).
+func TestCLIGuessable(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.conf", "server 198.18.0.1 iburst\nallow 198.18.0.0/24\n")
+	bad := writeFile(t, dir, "bad.conf", "allow 198.18.0.0/33\n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"check", good}, 0, "good.conf: OK"},
+		{[]string{"check", bad}, 1, "bad.conf: invalid"},
+		{[]string{"check", "-f", bad}, 1, "bad.conf: invalid"},
+		{[]string{"check", good, bad}, 2, "one file at a time"},
+		{[]string{"check", good, "-f", bad}, 2, "one file at a time"},
+		{[]string{"config", good, "-f", good}, 2, "one file at a time"},
+		{[]string{"config", "-f", good}, 0, "server 198.18.0.1 iburst"},
+		{[]string{"query", "-t", "200ms", "127.0.0.1", "-p", "9"}, 1, "127.0.0.1"},
+		{[]string{"sources", "-s", dir + "/none.sock", "-v"}, 1, "none.sock"},
+		{[]string{"sources", "-v", "-s", dir + "/none.sock", "--json"}, 1, "none.sock"},
+		{[]string{"log", "-s", dir + "/none.sock", "--follow"}, 1, "none.sock"},
+		{[]string{"log", "-f"}, 2, "use --follow"},
+		{[]string{"serve", "-x", "extra"}, 2, `unexpected argument "extra"`},
+	} {
+		out, errOut, code := ntpbox(t, tc.args...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("ntpbox %q: exit %d, want %d with %q:\n%s%s", tc.args, code, tc.code, tc.want, out, errOut)
+		}
+	}
+	for _, cmd := range []string{"serve", "check", "config", "query", "sources", "sourcestats", "tracking", "clients", "log", "dhcp-snippet", "version"} {
+		for _, h := range []string{"-h", "--help"} {
+			if out, errOut, code := ntpbox(t, cmd, h); code != 0 {
+				t.Errorf("ntpbox %s %s: exit %d\n%s%s", cmd, h, code, out, errOut)
+			}
+		}
+	}
+	for _, h := range []string{"-h", "--help", "help"} {
+		if out, _, code := ntpbox(t, h); code != 0 || !strings.Contains(out, "usage: ntpbox") {
+			t.Errorf("ntpbox %s: exit %d:\n%s", h, code, out)
+		}
+	}
+}

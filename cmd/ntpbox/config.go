@@ -9,6 +9,7 @@ import (
 
 	"github.com/ntpbox/ntpbox/appliance"
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/cli"
 )
 
 // configCmd is `ntpbox config`: the merged config with where each setting
@@ -19,10 +20,14 @@ func configCmd(args []string) int {
 	fs := flag.NewFlagSet("config", flag.ExitOnError)
 	file := fs.String("f", "", "a config `file` to merge and print instead of the appliance's")
 	merged := fs.String("c", appliance.RunConfig, "the merged config `file` init writes on the appliance")
-	fs.Parse(args)
+	pos, _ := cli.Parse(fs, args)
 	var cfg *config.Config
-	if *file == "" && fs.NArg() > 0 {
-		*file = fs.Arg(0)
+	if len(pos) > 1 || len(pos) == 1 && *file != "" {
+		fmt.Fprintf(os.Stderr, "ntpbox config: one file at a time (FILE or -f FILE), got %q\n", append(pos, *file))
+		return 2
+	}
+	if *file == "" && len(pos) > 0 {
+		*file = pos[0]
 	}
 	if *file == "" {
 		b, err := os.ReadFile(*merged)

@@ -9,7 +9,7 @@
 //	ntpbox sourcestats [-v] [--json]     their statistics
 //	ntpbox tracking [--json]             the state of the system clock
 //	ntpbox clients [--json]              the NTP clients served
-//	ntpbox log [-s SOCKET] [-f]          the appliance's console log, kept by PID 1
+//	ntpbox log [-s SOCKET] [--follow]    the appliance's console log, kept by PID 1
 //	ntpbox dhcp-snippet --for KIND [ADDR...]  option 42 for an existing DHCP server
 //	ntpbox version                       the build: version, commit, Go toolchain
 package main
@@ -28,7 +28,7 @@ commands:
   check   validate a config file, do not run it   ntpbox check [-f] FILE
   config  the merged config and each setting's origin   ntpbox config [-f FILE]
   query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...
-  log     init's log and the service's output     ntpbox log [-s SOCKET] [-f]
+  log     init's log and the service's output     ntpbox log [-s SOCKET] [--follow]
   dhcp-snippet  option 42 lines for an existing DHCP server
                 ntpbox dhcp-snippet --for isc-dhcpd|kea|dnsmasq|openwrt|routeros|windows [-f FILE] [ADDR...]
   version the build: version, commit, Go      ntpbox version

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ntpbox/ntpbox/internal/cli"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
@@ -22,13 +23,13 @@ func query(args []string) int {
 		fmt.Fprintln(fs.Output(), "usage: ntpbox query [-p PORT] [-V VERSION] [-t TIMEOUT] HOST...")
 		fs.PrintDefaults()
 	}
-	fs.Parse(args)
-	if fs.NArg() == 0 || *version < 1 || *version > 4 {
+	hosts, _ := cli.Parse(fs, args)
+	if len(hosts) == 0 || *version < 1 || *version > 4 {
 		fs.Usage()
 		return 2
 	}
 	code := 0
-	for _, host := range fs.Args() {
+	for _, host := range hosts {
 		addr := net.JoinHostPort(host, strconv.Itoa(*port))
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		r, err := ntpserver.Query(ctx, nil, addr, uint8(*version), time.Now)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ntpbox/ntpbox/box"
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/cli"
 	"github.com/ntpbox/ntpbox/internal/persist"
 	"github.com/ntpbox/ntpbox/internal/sandbox"
 )
@@ -32,9 +33,8 @@ func serve(args []string) int {
 	stateFD := fs.Int("statefd", -1, "keep the state files (drift, leases) through init over this inherited socket `fd` instead of writing them (the appliance's services may not write its disk)")
 	testPerm := fs.String("testperm", "", "test hook: try to create a file in, write the config of and read the random seed of this `dir`, and log each outcome")
 	testSyscall := fs.Duration("testsyscall", 0, "test hook: make a forbidden system call after this `delay` (the seccomp filter kills the process)")
-	fs.Parse(args)
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "ntpbox serve: unexpected argument %q\n", fs.Arg(0))
+	if pos, _ := cli.Parse(fs, args); len(pos) > 0 {
+		fmt.Fprintf(os.Stderr, "ntpbox serve: unexpected argument %q\n", pos[0])
 		return 2
 	}
 	var services []box.Service

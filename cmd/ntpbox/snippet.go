@@ -9,6 +9,7 @@ import (
 
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/dhcpopt"
+	"github.com/ntpbox/ntpbox/internal/cli"
 )
 
 // dhcpSnippet prints the lines that make an existing DHCP server hand out
@@ -22,13 +23,13 @@ func dhcpSnippet(args []string) int {
 		fmt.Fprintf(fs.Output(), "usage: ntpbox dhcp-snippet --for KIND [-f FILE] [ADDR...]\n")
 		fs.PrintDefaults()
 	}
-	fs.Parse(args)
+	addrs, _ := cli.Parse(fs, args)
 	if *kind == "" {
 		fmt.Fprintf(os.Stderr, "ntpbox dhcp-snippet: --for is required (one of %s)\n", strings.Join(dhcpopt.SnippetKinds, ", "))
 		return 2
 	}
 	var servers []netip.Addr
-	for _, s := range fs.Args() {
+	for _, s := range addrs {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ntpbox dhcp-snippet: %q is not an IP address\n", s)

@@ -14,6 +14,7 @@ import (
 	"github.com/ntpbox/ntpbox/appliance"
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/internal/cli"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
@@ -42,13 +43,14 @@ func runStatus(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: ntpbox %s%s [--json] [-f FILE | -s SOCKET]\n", cmd, verboseUsage)
 		fset.PrintDefaults()
 	}
-	if err := fset.Parse(args); err != nil {
+	pos, err := cli.Parse(fset, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fset.NArg() > 0 {
+	if len(pos) > 0 {
 		fset.Usage()
 		return 2
 	}

@@ -12,6 +12,10 @@ import (
 // and the Go toolchain and platform. A box's owner quotes this line in a
 // bug report; the appliance's manifest names the same commit.
 func version(args []string) int {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Println("usage: ntpbox version: prints the build (version, commit, Go toolchain)")
+		return 0
+	}
 	if len(args) > 0 {
 		fmt.Fprintf(os.Stderr, "ntpbox version: takes no arguments, got %q\n", args)
 		return 2
