@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -35,7 +36,7 @@ func ReadCmdline(r io.Reader) ([]Param, error) {
 	if len(b) > maxCmdline {
 		return nil, fmt.Errorf("read kernel command line: longer than %d bytes", maxCmdline)
 	}
-	return SplitCmdline(string(b)), nil
+	return SplitCmdline(string(bytes.TrimPrefix(b, utf8BOM))), nil
 }
 
 // SplitCmdline splits a kernel command line into parameters as the

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -103,6 +104,9 @@ func (p *parser) file(name string, data []byte) {
 	}
 }
 
+// utf8BOM is U+FEFF, the byte order mark, in UTF-8.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
 // Line is one directive line: its words, and where it came from.
 type Line struct {
 	Origin Origin
@@ -112,6 +116,9 @@ type Line struct {
 // fileLines splits a file into its directive lines, dropping comments.
 func fileLines(layer Layer, name string, data []byte) []Line {
 	var out []Line
+	// Windows' Notepad starts a UTF-8 file with a byte order mark; the
+	// partition is FAT so that people can edit it there.
+	data = bytes.TrimPrefix(data, utf8BOM)
 	for i, text := range strings.Split(string(data), "\n") {
 		if words := lineWords(text); len(words) > 0 {
 			out = append(out, Line{Origin: Origin{Layer: layer, File: name, Line: i + 1}, Words: words})

@@ -152,3 +152,16 @@ func TestSeedDocumentConfig(t *testing.T) {
 		t.Errorf("Local = %+v", cfg.Local)
 	}
 }
+
+// A file saved by Windows' Notepad starts with a byte order mark, and its
+// lines end in CR LF: both parse as if they were not there.
+func TestBOMAndCRLF(t *testing.T) {
+	cfg, warns, err := ParseBytes("ntpbox.conf", []byte("\ufeffserver 198.18.0.1 iburst\r\nallow all\r\n"))
+	if err != nil || len(warns) != 0 || len(cfg.Sources) != 1 || cfg.Sources[0].Host != "198.18.0.1" || !cfg.Sources[0].IBurst {
+		t.Fatalf("%+v %v %v", cfg, warns, err)
+	}
+	ps, err := ReadCmdline(strings.NewReader("\ufeffntpbox.address=198.18.0.2/24\r\n"))
+	if err != nil || len(ps) != 1 || ps[0].Key != "ntpbox.address" {
+		t.Fatalf("cmdline.txt with a BOM: %+v %v", ps, err)
+	}
+}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +11,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/ntpbox/ntpbox/appliance"
@@ -133,7 +137,86 @@ func show[T any](ctx context.Context, w io.Writer, path, cmd string, asJSON bool
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		return enc.Encode(seconds(reflect.ValueOf(report)))
 	}
 	return format(w, report)
+}
+
+// seconds is v for --json: every time.Duration as seconds, a float (as
+// chronyc's -c output and Prometheus give them), not Go's nanoseconds;
+// structs become objects with their fields' JSON names, in order.
+func seconds(v reflect.Value) any {
+	if !v.IsValid() {
+		return nil
+	}
+	if v.Type() == reflect.TypeFor[time.Duration]() {
+		return time.Duration(v.Int()).Seconds()
+	}
+	switch v.Kind() {
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return []any{}
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = seconds(v.Index(i))
+		}
+		return out
+	case reflect.Struct:
+		if _, ok := v.Interface().(json.Marshaler); ok {
+			return v.Interface() // time.Time, netip.Addr...: their own form
+		}
+		if _, ok := v.Interface().(encoding.TextMarshaler); ok {
+			return v.Interface()
+		}
+		var obj orderedObject
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			obj = append(obj, field{name, seconds(v.Field(i))})
+		}
+		return obj
+	}
+	return v.Interface()
+}
+
+type field struct {
+	name  string
+	value any
+}
+
+// orderedObject is a JSON object that keeps its fields' order.
+type orderedObject []field
+
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(f.name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(f.value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
