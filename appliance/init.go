@@ -2,11 +2,14 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -124,6 +127,10 @@ type Init struct {
 	// published is the config publish wrote last: what stateAllow
 	// checks the services' requests against.
 	published atomic.Pointer[config.Config]
+	// Reload receives SIGHUP: reread /perm/ntpbox.conf (and cmdline.txt).
+	Reload <-chan os.Signal
+	// reloads carries `ntpbox reload` (init's socket) to Run's loop.
+	reloads chan chan error
 }
 
 // Run boots the machine, runs the service and follows the network until
@@ -141,6 +148,7 @@ func (in *Init) Run(ctx context.Context) error {
 	}
 	in.publish(cfg)
 	in.printConfig(cfg)
+	in.reloads = make(chan chan error)
 	logCtx, stopLog := context.WithCancel(ctx)
 	defer stopLog()
 	in.serveLog(logCtx)
@@ -197,6 +205,16 @@ func (in *Init) Run(ctx context.Context) error {
 			in.printBanner(cfg, nw, bc)
 		case <-syncCheck.C:
 			in.printBanner(cfg, nw, bc)
+		case <-in.Reload:
+			if next, nbc, err := in.reload(perm, bc, nw); err == nil {
+				cfg, bc = next, nbc
+			}
+		case reply := <-in.reloads:
+			next, nbc, err := in.reload(perm, bc, nw)
+			if err == nil {
+				cfg, bc = next, nbc
+			}
+			reply <- err
 		case link := <-nw.found:
 			nw.configure(netCtx, link)
 			in.printBanner(cfg, nw, bc)
@@ -358,8 +376,67 @@ func (in *Init) serveLog(ctx context.Context) {
 	}
 	go func() {
 		defer in.recoverLog("log socket")
-		ServeLog(ctx, ln, in.Ring, in.Log)
+		ServeLog(ctx, ln, in.Ring, in.Log, in.requestReload)
 	}()
+}
+
+// requestReload is `ntpbox reload` on init's socket: Run's loop rereads
+// the config and says whether it took it.
+func (in *Init) requestReload(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case in.reloads <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// reload rereads the config layers (SIGHUP, `ntpbox reload`): when
+// /perm/ntpbox.conf and cmdline.txt are valid, the merged config with
+// the current lease is published (the services take new sources and
+// allow rules without dropping a reply); otherwise nothing changes and
+// the reason is logged and returned. The test hooks stay those of boot;
+// network settings (address, gateway, hostname, interface) take effect
+// at the next boot, and the log says so when they changed.
+func (in *Init) reload(perm bool, cur *boxConfig, nw *network) (*config.Config, *boxConfig, error) {
+	fail := func(err error) (*config.Config, *boxConfig, error) {
+		in.Log.Error("reload refused; the running config stays", "err", err)
+		return nil, nil, err
+	}
+	if !perm {
+		return fail(errors.New("no persistent partition: there is no " + PermConfig + " to reload"))
+	}
+	next := in.loadConfig(perm)
+	if next.base.Layer != config.LayerPerm {
+		if _, err := in.Sys.ReadFile(PermConfig); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return fail(fmt.Errorf("%s", strings.Join(next.problems, "; ")))
+		}
+	}
+	for _, p := range next.problems {
+		if strings.Contains(p, PermCmdline) {
+			return fail(errors.New(p))
+		}
+	}
+	next.hooks = cur.hooks
+	cfg, err := next.merge(nw.lease)
+	if err != nil {
+		return fail(err)
+	}
+	if !reflect.DeepEqual(cfg.Network, nw.cfg.Network) {
+		in.Log.Warn("reload: the network settings changed; they take effect at the next boot")
+		cfg.Network = nw.cfg.Network
+	}
+	nw.cfg = cfg
+	in.publish(cfg)
+	in.printConfig(cfg)
+	in.Log.Info("config reloaded", "file", next.base.Name)
+	return cfg, next, nil
 }
 
 // recoverLog logs a panic instead of letting it end PID 1.

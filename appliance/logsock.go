@@ -20,18 +20,26 @@ import (
 // LogSocket is where init serves its [Ring] to `ntpbox log`.
 const LogSocket = "/run/ntpbox/init.sock"
 
-// The log socket's protocol: the client sends one line, "log" or
-// "follow". Init answers with the lines of the ring as text; for "log" it
-// then closes the connection, for "follow" it goes on sending new lines
-// until the client closes it. A client that sends nothing within a
-// second, or shuts its side, gets "log" (so `socat - UNIX:...` works).
+// The log socket's protocol: the client sends one line, "log",
+// "follow" or "reload". Init answers "log" and "follow" with the lines of
+// the ring as text; for "log" it then closes the connection, for
+// "follow" it goes on sending new lines until the client closes it. A
+// client that sends nothing within a second, or shuts its side, gets
+// "log" (so `socat - UNIX:...` works). "reload" (root only: the peer's
+// credentials are checked) rereads the config, and the answer is one
+// line: "reloaded", or "refused: " and why.
 const (
 	reqLog    = "log"
 	reqFollow = "follow"
+	reqReload = "reload"
 )
 
-// ServeLog answers `ntpbox log` on ln until ctx is done.
-func ServeLog(ctx context.Context, ln net.Listener, r *Ring, log *slog.Logger) {
+// reloadTimeout bounds how long a reload request waits for init.
+const reloadTimeout = 30 * time.Second
+
+// ServeLog answers `ntpbox log` and `ntpbox reload` on ln until ctx is
+// done; reload (nil: refused) does the reloading.
+func ServeLog(ctx context.Context, ln net.Listener, r *Ring, log *slog.Logger, reload func(context.Context) error) {
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -52,15 +60,20 @@ func ServeLog(ctx context.Context, ln net.Listener, r *Ring, log *slog.Logger) {
 			continue
 		}
 		pause.Reset()
-		go serveLogConn(ctx, c, r)
+		go serveLogConn(ctx, c, r, reload)
 	}
 }
 
-func serveLogConn(ctx context.Context, c net.Conn, r *Ring) {
+func serveLogConn(ctx context.Context, c net.Conn, r *Ring, reload func(context.Context) error) {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(time.Second))
 	line, _ := bufio.NewReader(io.LimitReader(c, 64)).ReadString('\n')
 	c.SetReadDeadline(time.Time{})
+	if strings.TrimSpace(line) == reqReload {
+		c.SetWriteDeadline(time.Now().Add(reloadTimeout + time.Second))
+		io.WriteString(c, reloadAnswer(ctx, c, reload)+"\n")
+		return
+	}
 	b, seq, changed := r.since(0)
 	if _, err := c.Write(b); err != nil || strings.TrimSpace(line) != reqFollow {
 		return
@@ -148,6 +161,44 @@ func logCommand(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// reloadAnswer does a reload request from c's peer, root only.
+func reloadAnswer(ctx context.Context, c net.Conn, reload func(context.Context) error) string {
+	if reload == nil {
+		return "refused: this init cannot reload"
+	}
+	if uid, err := peerUID(c); err != nil || uid != 0 {
+		return fmt.Sprintf("refused: only root may reload (peer uid %d, %v)", uid, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
+	if err := reload(ctx); err != nil {
+		return "refused: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	return "reloaded"
+}
+
+// Reload asks init, over its socket sock, to reread the config (`ntpbox
+// reload` on the appliance), and returns init's refusal as an error.
+func Reload(sock string) error {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return fmt.Errorf("%v (is ntpbox running as PID 1?)", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(reloadTimeout + 5*time.Second))
+	if _, err := io.WriteString(c, reqReload+"\n"); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(io.LimitReader(c, 64<<10)).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("init's answer: %v", err)
+	}
+	if line = strings.TrimSpace(line); line != "reloaded" {
+		return errors.New(line)
+	}
+	return nil
 }
 
 // CopyLines copies src to dst a line at a time (a line longer than

@@ -25,7 +25,7 @@ func serveRing(t *testing.T) (*Ring, string) {
 	r := &Ring{}
 	logs := &syncBuffer{}
 	done := make(chan struct{})
-	go func() { ServeLog(ctx, ln, r, newSlog(logs)); close(done) }()
+	go func() { ServeLog(ctx, ln, r, newSlog(logs), nil); close(done) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -170,7 +170,7 @@ func TestServeLogWaitsOutAcceptErrors(t *testing.T) {
 	logs := &syncBuffer{}
 	done := make(chan struct{})
 	began := time.Now()
-	go func() { ServeLog(ctx, &failingListener{Listener: ln, n: 3}, r, newSlog(logs)); close(done) }()
+	go func() { ServeLog(ctx, &failingListener{Listener: ln, n: 3}, r, newSlog(logs), nil); close(done) }()
 	defer func() { cancel(); <-done }()
 	c, err := net.Dial("unix", sock)
 	if err != nil {

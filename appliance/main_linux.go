@@ -26,8 +26,11 @@ func Main() {
 	// defaults: ignored signals would survive exec.)
 	shutdown := make(chan os.Signal, 1)
 	signal.Notify(shutdown, syscall.SIGTERM, syscall.SIGINT, syscall.SIGPWR)
+	// SIGHUP rereads the config, as it does for most daemons.
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
 	other := make(chan os.Signal, 8)
-	signal.Notify(other, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
+	signal.Notify(other, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
 		syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
 
 	// Init's log, the sentinels and the service's output go to every
@@ -85,6 +88,7 @@ func Main() {
 		Console:   out,
 		Self:      self,
 		Shutdown:  shutdown,
+		Reload:    reload,
 		Ring:      ring,
 		LogSocket: LogSocket,
 		Entropy:   &LinuxEntropy{},

@@ -220,7 +220,13 @@ func (in *Init) startServices(ctx context.Context, hooks map[string]string, read
 // the published config gives that service (config.StateFiles) are
 // allowed, as they are when the request comes.
 func (in *Init) stateServer(svc string) ([]*os.File, func(), error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	syscall.ForkLock.RLock() // no other start may inherit them before close-on-exec is set
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("state socket: %w", err)
 	}

@@ -65,6 +65,10 @@ type Options struct {
 	// Only, when not empty, are the services Run runs; the others are
 	// left to other processes. Empty runs all of them.
 	Only []Service
+	// Reload, if set, is what `ntpbox reload` does through the control
+	// socket: reread the config and send it on updates, or say why not
+	// (the running config then stays).
+	Reload func() error
 }
 
 // runs reports whether Run runs service s.
@@ -79,8 +83,8 @@ func (o Options) runs(s Service) bool {
 // (a new config from init when the DHCP lease changes; nil for none) and
 // the links, until ctx is cancelled or the NTP service stops (maxchange).
 // An update that changes more than a running service can follow
-// (anything but the lease and what comes with it) restarts the services
-// with the new config.
+// (anything but the lease, the sources and the allow/deny rules)
+// restarts the services with the new config.
 func Run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config, o Options) error {
 	log := o.Logger
 	if log == nil {
@@ -133,7 +137,7 @@ func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config,
 			log.Warn("control socket not available; ntpbox sources/tracking will not reach this daemon", "err", err)
 		} else {
 			log.Info("control socket", "path", path)
-			wg.Go(func() { control.Serve(ln, provider{ntp}, log.With("component", "control")) })
+			wg.Go(func() { control.Serve(ln, provider{ntp: ntp, reload: o.Reload}, log.With("component", "control")) })
 		}
 	}
 	disc := &discoveryRunner{log: log, wg: &wg, dhcp: o.runs(ServiceDHCP), dns: o.runs(ServiceDNS)}
@@ -190,18 +194,16 @@ loop:
 	return restart, err
 }
 
-// sameStatic reports whether a and b differ only in what a lease brings:
-// the lease itself and the sources of option 42.
+// sameStatic reports whether a and b differ only in what the running
+// services take live (daemon.Service.Update): the lease, the sources
+// (option 42's and the configured ones) and the allow/deny rules. Then a
+// reload or a lease changes them without closing a socket, so no client
+// reply is lost; anything else restarts the services.
 func sameStatic(a, b *config.Config) bool {
 	strip := func(c *config.Config) config.Config {
 		s := *c
 		s.Lease, s.Origins = nil, nil
-		s.Sources = nil
-		for _, src := range c.Sources {
-			if src.Origin.Layer != config.LayerLease {
-				s.Sources = append(s.Sources, src)
-			}
-		}
+		s.Sources, s.Access = nil, nil
 		return s
 	}
 	return reflect.DeepEqual(strip(a), strip(b))

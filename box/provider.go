@@ -1,13 +1,25 @@
 package box
 
 import (
+	"errors"
 	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/ntpserver/daemon"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // provider answers the control socket from the NTP service.
-type provider struct{ ntp *daemon.Service }
+type provider struct {
+	ntp    *daemon.Service
+	reload func() error // nil: this daemon cannot reload (control.Reloader)
+}
+
+// Reload is `ntpbox reload`.
+func (p provider) Reload() error {
+	if p.reload == nil {
+		return errors.New("this daemon follows a config it does not read itself (on the appliance, init rereads /perm/ntpbox.conf: run ntpbox reload there)")
+	}
+	return p.reload()
+}
 
 func (p provider) Sources() []upstream.SourceReport  { return p.ntp.Sources() }
 func (p provider) Tracking() upstream.TrackingReport { return p.ntp.Tracking() }

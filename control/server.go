@@ -21,7 +21,19 @@ const (
 	CmdSourceStats = "sourcestats" // []upstream.SourceReport, the same data
 	CmdTracking    = "tracking"    // upstream.TrackingReport
 	CmdClients     = "clients"     // []ClientReport
+	CmdReload      = "reload"      // ReloadResult; the daemon rereads its config (Reloader)
 )
+
+// Reloader is a Provider that can reread its config: `ntpbox reload`.
+// Reload returns why the new config was refused (the running one stays).
+type Reloader interface {
+	Reload() error
+}
+
+// ReloadResult is the answer to CmdReload.
+type ReloadResult struct {
+	Reloaded bool `json:"reloaded"`
+}
 
 // Limits of one control connection.
 const (
@@ -146,8 +158,17 @@ func handle(p Provider, line []byte) (out []byte, err error) {
 		result = p.Tracking()
 	case CmdClients:
 		result = nonNil(p.Clients())
+	case CmdReload:
+		r, ok := p.(Reloader)
+		if !ok {
+			return errorLine("this daemon cannot reload its config"), nil
+		}
+		if err := r.Reload(); err != nil {
+			return errorLine("reload refused, the running config stays: " + err.Error()), nil
+		}
+		result = ReloadResult{Reloaded: true}
 	default:
-		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking or clients)", req.Cmd)), nil
+		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking, clients or reload)", req.Cmd)), nil
 	}
 	data, err := json.Marshal(result)
 	if err != nil {

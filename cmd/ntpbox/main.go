@@ -10,6 +10,7 @@
 //	ntpbox tracking [--json]             the state of the system clock
 //	ntpbox clients [--json]              the NTP clients served
 //	ntpbox log [-s SOCKET] [--follow]    the appliance's console log, kept by PID 1
+//	ntpbox reload [-f FILE | -s SOCKET]  the running daemon rereads its config
 //	ntpbox dhcp-snippet --for KIND [ADDR...]  option 42 for an existing DHCP server
 //	ntpbox version                       the build: version, commit, Go toolchain
 package main
@@ -29,6 +30,7 @@ commands:
   config  the merged config and each setting's origin   ntpbox config [-f FILE]
   query   ask servers for the time (ntpdate -q)   ntpbox query [-p PORT] HOST...
   log     init's log and the service's output     ntpbox log [-s SOCKET] [--follow]
+  reload  the running daemon rereads its config   ntpbox reload [-f FILE | -s SOCKET]
   dhcp-snippet  option 42 lines for an existing DHCP server
                 ntpbox dhcp-snippet --for isc-dhcpd|kea|dnsmasq|openwrt|routeros|windows [-f FILE] [ADDR...]
   version the build: version, commit, Go      ntpbox version
@@ -73,6 +75,8 @@ func main() {
 		code = status(cmd, args)
 	case "dhcp-snippet":
 		code = dhcpSnippet(args)
+	case "reload":
+		code = reloadCmd(args)
 	case "log":
 		code = appliance.LogCommand(args)
 	case "version", "-version", "--version":

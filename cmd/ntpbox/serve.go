@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -103,12 +104,56 @@ func serve(args []string) int {
 		if cfg, ok = load(*file, log); !ok {
 			return 1
 		}
+		updates, opts.Reload = reloader(ctx, *file, log)
 	}
 	if err := box.Run(ctx, cfg, updates, opts); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// reloader rereads file on SIGHUP and on `ntpbox reload` (the function
+// it returns, which the control socket calls): a valid config goes out
+// on the channel, for box.Run to apply (new sources and allow rules
+// without closing a socket); a bad one is logged and refused, and the
+// running config stays.
+func reloader(ctx context.Context, file string, log *slog.Logger) (<-chan *config.Config, func() error) {
+	updates := make(chan *config.Config, 1)
+	var mu sync.Mutex
+	reload := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		cfg, warns, err := config.Load(file)
+		for _, w := range warns {
+			log.Warn(w.String())
+		}
+		if err != nil {
+			log.Error("reload refused; the running config stays", "file", file, "err", err)
+			return err
+		}
+		select { // a reload not yet applied is replaced by this one
+		case <-updates:
+		default:
+		}
+		updates <- cfg
+		log.Info("config reloaded", "file", file, "sources", len(cfg.Sources), "access_rules", len(cfg.Access))
+		return nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-hup:
+				reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return updates, reload
 }
 
 // load reads and validates a config file, logging its warnings.
