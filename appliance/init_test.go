@@ -182,7 +182,9 @@ type initRig struct {
 	console  *syncBuffer
 	logs     *syncBuffer
 	shutdown chan os.Signal
+	reload   chan os.Signal
 	done     chan error
+	in       *Init
 }
 
 func startInit(t *testing.T, cmdline string) *initRig {
@@ -191,10 +193,11 @@ func startInit(t *testing.T, cmdline string) *initRig {
 
 func startInitOn(t *testing.T, sys *fakeSystem) *initRig {
 	r := &initRig{sys: sys, net: newFakeNet(sys), st: newFakeStarter(), console: &syncBuffer{}, logs: &syncBuffer{},
-		shutdown: make(chan os.Signal, 1), done: make(chan error, 1)}
+		shutdown: make(chan os.Signal, 1), reload: make(chan os.Signal, 1), done: make(chan error, 1)}
 	in := &Init{Sys: r.sys, Net: r.net, Start: r.st, Log: newSlog(r.logs), Console: r.console, Self: "/init",
-		Shutdown: r.shutdown, StopTimeout: time.Second,
+		Shutdown: r.shutdown, Reload: r.reload, StopTimeout: time.Second,
 		SyncState: func(*config.Config) string { return "synchronised to 198.18.0.1, stratum 3" }}
+	r.in = in
 	go func() { r.done <- in.Run(context.Background()) }()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -490,4 +493,66 @@ func (r *initRig) pressPowerButton() {
 	r.sys.button <- struct{}{}
 	<-r.sys.powerOff
 	<-r.done
+}
+
+// Reload (SIGHUP, or `ntpbox reload` on init's socket): init rereads
+// /perm/ntpbox.conf and publishes the new merged config to the services
+// without restarting them; a broken file is refused, with its line, and
+// the running config stays; a changed address waits for the next boot.
+func TestInitReload(t *testing.T) {
+	sys := newFakeSystem("console=ttyS0")
+	sys.permDev = "/dev/vda1"
+	sys.files[PermConfig] = []byte("address 198.18.0.2/24\nserver 198.18.0.1 iburst\nallow all\n")
+	r := startInitOn(t, sys)
+	<-r.st.started
+	r.waitConsole(t, SentinelServing)
+	setFile := func(data string) {
+		sys.mu.Lock()
+		sys.files[PermConfig] = []byte(data)
+		sys.mu.Unlock()
+	}
+	servers := func() []string {
+		var s []string
+		for _, src := range r.config(t).Sources {
+			s = append(s, src.Host)
+		}
+		return s
+	}
+
+	setFile("address 198.18.0.2/24\nserver 198.18.0.5 iburst\nallow 198.18.0.0/16\n")
+	r.reload <- syscall.SIGHUP
+	waitFor(t, "the new server in the published config", func() bool { return slices.Equal(servers(), []string{"198.18.0.5"}) })
+
+	setFile("address 198.18.0.2/24\nserver 198.18.0.6 iburst\nallow 198.18.0.0/33\n")
+	err := r.in.requestReload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "/perm/ntpbox.conf:3") {
+		t.Errorf("reload of a broken file: %v", err)
+	}
+	if got := servers(); !slices.Equal(got, []string{"198.18.0.5"}) {
+		t.Errorf("after a refused reload the servers are %v", got)
+	}
+
+	setFile("address 198.18.0.9/24\nserver 198.18.0.7 iburst\nallow all\n")
+	if err := r.in.requestReload(context.Background()); err != nil {
+		t.Fatalf("ntpbox reload: %v", err)
+	}
+	if got := servers(); !slices.Equal(got, []string{"198.18.0.7"}) {
+		t.Errorf("after ntpbox reload the servers are %v", got)
+	}
+	if a := r.config(t).Network.Addresses; len(a) != 1 || a[0].String() != "198.18.0.2/24" {
+		t.Errorf("the address changed at reload: %v", a)
+	}
+	for _, want := range []string{`msg="config reloaded"`, `msg="reload refused; the running config stays"`, "take effect at the next boot"} {
+		if !strings.Contains(r.logs.String(), want) {
+			t.Errorf("init's log lacks %q", want)
+		}
+	}
+	// The services were not restarted: one start each.
+	r.st.mu.Lock()
+	starts := len(r.st.procs)
+	r.st.mu.Unlock()
+	if starts != len(ServiceSpecs) {
+		t.Errorf("%d service starts, want %d", starts, len(ServiceSpecs))
+	}
+	r.pressPowerButton()
 }
