@@ -34,10 +34,11 @@ import (
 
 // DHCPOptions are the options the client asks for: the subnet mask,
 // router and DNS servers to configure, the domain, the NTP servers (option
-// 42, RFC 2132 §8.3), and the lease timers.
+// 42, RFC 2132 §8.3), the log servers (option 7, §3.7, for `logserver
+// auto`), and the lease timers.
 var DHCPOptions = []dhcpv4.OptionCode{
 	dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer, dhcpv4.OptionDomainName,
-	dhcpv4.OptionNTPServers, dhcpv4.OptionIPAddressLeaseTime, dhcpv4.OptionRenewTimeValue, dhcpv4.OptionRebindingTimeValue,
+	dhcpv4.OptionNTPServers, dhcpv4.OptionLogServer, dhcpv4.OptionIPAddressLeaseTime, dhcpv4.OptionRenewTimeValue, dhcpv4.OptionRebindingTimeValue,
 }
 
 // Client timing.
@@ -336,6 +337,11 @@ func leaseFromACK(ifname string, ack *dhcpv4.DHCPv4, now time.Time) (*config.Lea
 			l.NTP = append(l.NTP, v)
 		}
 	}
+	if b := ack.Options.Get(dhcpv4.OptionLogServer); len(b)%4 == 0 {
+		for i := 0; i < len(b); i += 4 {
+			l.Log = append(l.Log, netip.AddrFrom4([4]byte(b[i:i+4])))
+		}
+	}
 	// What only the admin may decide (issue 11): how wide `allow
 	// connected` is, and how many sources the LAN adds.
 	l.Clamp()
@@ -345,7 +351,7 @@ func leaseFromACK(ifname string, ack *dhcpv4.DHCPv4, now time.Time) (*config.Lea
 // sameLease reports whether a renewal changed nothing but the times.
 func sameLease(a, b *config.Lease) bool {
 	return a.Interface == b.Interface && a.Address == b.Address && a.Router == b.Router && a.Server == b.Server &&
-		a.Domain == b.Domain && slices.Equal(a.DNS, b.DNS) && slices.Equal(a.NTP, b.NTP)
+		a.Domain == b.Domain && slices.Equal(a.DNS, b.DNS) && slices.Equal(a.NTP, b.NTP) && slices.Equal(a.Log, b.Log)
 }
 
 func addr4(ip net.IP) netip.Addr {

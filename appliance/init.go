@@ -131,6 +131,11 @@ type Init struct {
 	Reload <-chan os.Signal
 	// reloads carries `ntpbox reload` (init's socket) to Run's loop.
 	reloads chan chan error
+	// hostname is the box's host name, for the syslog messages.
+	hostname atomic.Pointer[string]
+	// syslog sends the ring to the log server (logserver).
+	syslog *syslogSender
+	runCtx context.Context
 }
 
 // Run boots the machine, runs the service and follows the network until
@@ -149,6 +154,14 @@ func (in *Init) Run(ctx context.Context) error {
 	in.publish(cfg)
 	in.printConfig(cfg)
 	in.reloads = make(chan chan error)
+	in.runCtx = ctx
+	in.syslog = &syslogSender{ring: in.Ring, log: in.Log, host: func() string {
+		if h := in.hostname.Load(); h != nil {
+			return *h
+		}
+		return ""
+	}}
+	in.syslog.follow(ctx, syslogTarget(cfg))
 	logCtx, stopLog := context.WithCancel(ctx)
 	defer stopLog()
 	in.serveLog(logCtx)
@@ -308,6 +321,9 @@ func (in *Init) boot() (bool, *boxConfig) {
 // file) and `ntpbox config`.
 func (in *Init) publish(cfg *config.Config) {
 	in.published.Store(cfg)
+	if in.syslog != nil {
+		in.syslog.follow(in.runCtx, syslogTarget(cfg))
+	}
 	b, err := config.Encode(cfg)
 	if err == nil {
 		err = in.Sys.WriteFile(RunConfig, b)
@@ -447,6 +463,7 @@ func (in *Init) recoverLog(what string) {
 }
 
 func (in *Init) setHostname(name string) {
+	in.hostname.Store(&name)
 	if err := in.Sys.Sethostname(name); err != nil {
 		in.Log.Error("set host name", "err", err)
 	}

@@ -61,6 +61,10 @@ type Config struct {
 	DHCP      *DHCP        // `dhcp`; nil when absent (off)
 	DHCP6     *DHCP6       // `dhcp6`; nil when absent (off)
 	DNSZone   string       // `dns zone NAME`, lower case without the final dot; "" when absent
+	// LogServer is `logserver HOST[:PORT]` (RFC 5424 syslog over UDP,
+	// port 514 by default) or "auto" (the log server of the DHCP lease,
+	// option 7); "" when absent (off).
+	LogServer string
 
 	// The appliance's network directives (address, gateway, nameserver,
 	// interface, hostname); `ntpbox serve` on a host ignores them.

@@ -24,6 +24,7 @@ type Lease struct {
 	Router    netip.Addr    `json:"router,omitzero"`
 	DNS       []netip.Addr  `json:"dns,omitempty"`
 	NTP       []netip.Addr  `json:"ntp,omitempty"`
+	Log       []netip.Addr  `json:"log,omitempty"` // option 7's log servers, for `logserver auto`
 	Domain    string        `json:"domain,omitempty"`
 	Server    netip.Addr    `json:"server"` // the DHCP server's identifier (option 54)
 	Obtained  time.Time     `json:"obtained"`
@@ -43,6 +44,9 @@ const (
 	// MaxLeaseNTP is how many option 42 servers the box uses, as chrony
 	// caps the sources of a sourcedir file.
 	MaxLeaseNTP = 4
+	// MaxLeaseLog is how many option 7 log servers the box keeps: the
+	// first gets the log (`logserver auto`).
+	MaxLeaseLog = 1
 )
 
 // Clamp applies the limits above to l, in place, and records in
@@ -72,6 +76,20 @@ func (l *Lease) Clamp(own ...netip.Addr) {
 		}
 	}
 	l.NTP = keep
+	var logs []netip.Addr
+	for _, a := range l.Log {
+		a = a.Unmap()
+		switch {
+		case slices.Contains(logs, a):
+		case !a.IsGlobalUnicast() || a == l.Address.Addr() || slices.Contains(own, a) || l.Address.IsValid() && a == broadcast4(l.Address):
+			l.Clamped = appendOnce(l.Clamped, "option 7: "+a.String()+" is not a unicast address of another host: not used")
+		case len(logs) == MaxLeaseLog:
+			l.Clamped = appendOnce(l.Clamped, fmt.Sprintf("option 7 named more than %d log servers: only the first is used", MaxLeaseLog))
+		default:
+			logs = append(logs, a)
+		}
+	}
+	l.Log = logs
 }
 
 // broadcast4 is the directed broadcast address of an IPv4 prefix.

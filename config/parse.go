@@ -210,6 +210,8 @@ func (p *parser) directive(l *line) error {
 		return p.leapSecTZ(l)
 	case "leapsecmode":
 		return p.leapSecMode(l)
+	case "logserver":
+		return p.logServer(l)
 	}
 	if ok, err := p.tuningDirective(l); ok {
 		return err

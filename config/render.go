@@ -49,6 +49,7 @@ func (c *Config) Render(w io.Writer) error {
 		r.line(true, c.Origins[words[0]], words[0], words[1:]...)
 	}
 	r.line(c.DriftFile != "", c.Origins["driftfile"], "driftfile", c.DriftFile)
+	r.line(c.LogServer != "", c.Origins["logserver"], "logserver", c.LogServer)
 	r.line(c.RTCSync, c.Origins["rtcsync"], "rtcsync")
 	r.line(true, c.Origins["port"], "port", strconv.Itoa(c.Port))
 	for _, a := range c.BindAddresses {
