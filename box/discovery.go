@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -28,9 +29,9 @@ type ifaceAddr struct {
 	Prefix netip.Prefix // the address with its prefix length, not masked
 }
 
-// wantsDiscovery reports whether cfg asks for a DHCP or DNS service.
+// wantsDiscovery reports whether cfg asks for a DHCP, DNS or mDNS service.
 func wantsDiscovery(cfg *config.Config) bool {
-	return cfg.DNSZone != "" || wantsDHCP(cfg)
+	return cfg.DNSZone != "" || wantsDHCP(cfg) || cfg.MDNS
 }
 
 func wantsDHCP(cfg *config.Config) bool {
@@ -164,11 +165,16 @@ func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, l
 			return nil, err
 		}
 	}
-	if !(withDHCP && wantsDHCP(cfg) || withDNS && cfg.DNSZone != "") {
+	if !(withDHCP && wantsDHCP(cfg) || withDNS && (cfg.DNSZone != "" || cfg.MDNS)) {
 		return d, nil
 	}
 	lan, err := pickLAN(cfg, lanAddrs(ns))
 	if err != nil {
+		if !(withDHCP && wantsDHCP(cfg) || withDNS && cfg.DNSZone != "") {
+			// Only mDNS, which waits quietly for a LAN address.
+			log.Debug("mdns waits for a LAN address", "err", err)
+			return d, nil
+		}
 		d.close()
 		return nil, err
 	}
@@ -184,7 +190,44 @@ func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, l
 			return nil, err
 		}
 	}
+	if withDNS && cfg.MDNS {
+		// mDNS is a convenience: the box serves time without it.
+		if err := d.startMDNS(cfg, lan, wg, log.With("component", "mdns")); err != nil {
+			log.Warn("mdns not available", "err", err)
+		}
+	}
 	return d, nil
+}
+
+// startMDNS answers mDNS on the LAN interface as the machine's host name
+// (init sets it: ntpbox-XXXXXX or `hostname`) .local, and announces NTP.
+func (d *discovery) startMDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
+	host, err := os.Hostname()
+	if err != nil {
+		return err
+	}
+	var services []dnssrv.MDNSService
+	if cfg.Port != 0 {
+		services = append(services, dnssrv.MDNSService{Type: "_ntp._udp", Port: uint16(cfg.Port)})
+	}
+	m, err := dnssrv.NewMDNS(dnssrv.MDNSConfig{Host: host, Addr: lan.Prefix, Services: services, Logger: log})
+	if err != nil {
+		return err
+	}
+	p, err := dnssrv.ListenMDNS(lan.Name)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	wg.Go(func() { defer close(done); m.Serve(p) })
+	d.closers = append(d.closers, func() {
+		p.Close()
+		<-done
+		st := m.Stats()
+		log.Info("mdns stopped", "queries", st.Queries, "answered", st.Answered, "legacy", st.Legacy, "ignored", st.Ignored, "limited", st.Limited)
+	})
+	log.Info("mdns", "name", strings.ToLower(host)+".local", "address", lan.Prefix.Addr(), "interface", lan.Name, "services", len(services))
+	return nil
 }
 
 func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {

@@ -61,6 +61,10 @@ type Config struct {
 	DHCP      *DHCP        // `dhcp`; nil when absent (off)
 	DHCP6     *DHCP6       // `dhcp6`; nil when absent (off)
 	DNSZone   string       // `dns zone NAME`, lower case without the final dot; "" when absent
+	// MDNS is `mdns` (or `mdns on`): answer mDNS for the box's host name
+	// as HOST.local and announce its services with DNS-SD; `mdns off`
+	// or absent: off (the appliance's defaults turn it on).
+	MDNS bool
 	// LogServer is `logserver HOST[:PORT]` (RFC 5424 syslog over UDP,
 	// port 514 by default) or "auto" (the log server of the DHCP lease,
 	// option 7); "" when absent (off).

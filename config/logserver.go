@@ -80,3 +80,19 @@ func validHostName(s string) bool {
 	}
 	return true
 }
+
+// mdns handles `mdns [on|off]` (ntpbox's directive): answer mDNS as
+// HOST.local and announce the services with DNS-SD.
+func (p *parser) mdns(l *line) error {
+	switch {
+	case len(l.args) == 0:
+		p.cfg.MDNS = true
+	case len(l.args) == 1 && strings.EqualFold(l.args[0], "on"):
+		p.cfg.MDNS = true
+	case len(l.args) == 1 && strings.EqualFold(l.args[0], "off"):
+		p.cfg.MDNS = false
+	default:
+		return fmt.Errorf(`expected nothing, "on" or "off", got %q`, strings.Join(l.args, " "))
+	}
+	return nil
+}

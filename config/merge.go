@@ -110,6 +110,7 @@ func ApplianceDefaults(driftFile string) Part {
 	lines := []Line{
 		{Origin: o("the appliance asks DHCP for its address unless the config gives one"), Words: []string{"address", "dhcp"}},
 		{Origin: o("the appliance serves the subnets it is on"), Words: []string{"allow", "connected"}},
+		{Origin: o("the appliance answers as HOST.local and announces _ntp._udp"), Words: []string{"mdns", "on"}},
 	}
 	if driftFile != "" {
 		lines = append(lines, Line{Origin: o("on the persistent partition"), Words: []string{"driftfile", driftFile}})

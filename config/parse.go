@@ -212,6 +212,8 @@ func (p *parser) directive(l *line) error {
 		return p.leapSecMode(l)
 	case "logserver":
 		return p.logServer(l)
+	case "mdns":
+		return p.mdns(l)
 	}
 	if ok, err := p.tuningDirective(l); ok {
 		return err

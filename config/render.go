@@ -49,7 +49,6 @@ func (c *Config) Render(w io.Writer) error {
 		r.line(true, c.Origins[words[0]], words[0], words[1:]...)
 	}
 	r.line(c.DriftFile != "", c.Origins["driftfile"], "driftfile", c.DriftFile)
-	r.line(c.LogServer != "", c.Origins["logserver"], "logserver", c.LogServer)
 	r.line(c.RTCSync, c.Origins["rtcsync"], "rtcsync")
 	r.line(true, c.Origins["port"], "port", strconv.Itoa(c.Port))
 	for _, a := range c.BindAddresses {
@@ -81,6 +80,8 @@ func (c *Config) Render(w io.Writer) error {
 		r.line(true, d.Origin, "dhcp6", args...)
 	}
 	r.line(c.DNSZone != "", c.Origins["dns"], "dns", "zone", c.DNSZone)
+	r.line(c.MDNS, c.Origins["mdns"], "mdns", "on")
+	r.line(c.LogServer != "", c.Origins["logserver"], "logserver", c.LogServer)
 	if l := c.Lease; l != nil {
 		r.comment(fmt.Sprintf("DHCP lease on %s from %s: %s, router %s, DNS %s, NTP %s, for %s from %s (until %s)",
 			l.Interface, l.Server, l.Address, addrOrNone(l.Router), listOrNone(l.DNS), listOrNone(l.NTP),
