@@ -74,7 +74,11 @@ func TestMDNSAnswers(t *testing.T) {
 		mquery("ntpbox-123456.local", dns.TypeAAAA, false),
 		mquery("_ssh._tcp.local", dns.TypePTR, false),
 		func() *dns.Msg { q := mquery("ntpbox-123456.local", dns.TypeA, false); q.Response = true; return q }(),
-		func() *dns.Msg { q := mquery("ntpbox-123456.local", dns.TypeA, false); q.Opcode = dns.OpcodeUpdate; return q }(),
+		func() *dns.Msg {
+			q := mquery("ntpbox-123456.local", dns.TypeA, false)
+			q.Opcode = dns.OpcodeUpdate
+			return q
+		}(),
 		new(dns.Msg),
 	} {
 		if r := m.Answer(q, false); r != nil {
