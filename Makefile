@@ -54,7 +54,7 @@ FUZZ_TARGETS := \
 	./ntpserver/upstream:FuzzReceive ./ntpserver/upstream:FuzzTZifLeaps ./control:FuzzHandle \
 	./dhcpopt:FuzzHandle ./dhcpopt:FuzzHandle6 ./dhcpopt:FuzzARP ./dhcpopt:FuzzParseServers \
 	./dhcpopt:FuzzLeaseFile ./dhcpopt:FuzzExchange \
-	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed
+	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./dnssrv:FuzzMDNS ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed
 fuzz:
 	set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
