@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/config"
+	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 // Logs off the box (issue 12): with `logserver HOST[:PORT]`, or
@@ -129,15 +130,19 @@ func (s *syslogSender) follow(ctx context.Context, target string) {
 
 func (s *syslogSender) run(ctx context.Context, target string, done chan struct{}) {
 	defer close(done)
+	// At boot the network may not be up yet (no route): try again after
+	// 1 s, doubling to syslogRetry.
 	var conn net.Conn
+	pause := backoff.Backoff{Min: time.Second, Max: syslogRetry}
 	for {
 		var err error
 		if conn, err = net.Dial("udp", target); err == nil {
 			break
 		}
-		s.log.Warn("log server: cannot send there yet", "target", target, "err", err, "retry_in", syslogRetry)
+		d := pause.Next()
+		s.log.Info("log server: cannot send there yet", "target", target, "err", err, "retry_in", d)
 		select {
-		case <-time.After(syslogRetry):
+		case <-time.After(d):
 		case <-ctx.Done():
 			return
 		}

@@ -63,7 +63,7 @@ func TestSyslogInVM(t *testing.T) {
 
 	conf := "address " + qemu.LabVMAddr + "/24\nserver " + qemu.LabHostAddr + " iburst\nallow all\nlogserver " + qemu.LabHostAddr + ":5514\n"
 	vm := closetBox(t, lab, closetDisk(t, map[string]string{"ntpbox.conf": conf}))
-	for _, want := range []string{`msg="ntpbox init starting"`, `msg="synchronised"`} {
+	for _, want := range []string{`msg="ntpbox init starting"`, `msg=synchronised `} {
 		deadline := time.Now().Add(bootTimeout)
 		for {
 			if m, ok := has(want); ok {
