@@ -37,7 +37,7 @@ const stateFD = 3
 
 // ServiceSpec is one of the box's services as init runs it: its own
 // process (`ntpbox serve --service NAME --sandbox`), user and
-// capabilities (issue 11). The README's privilege table lists the same.
+// capabilities (issue 11). docs/security.md's privilege table lists the same.
 type ServiceSpec struct {
 	Name string
 	Cred Cred

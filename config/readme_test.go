@@ -2,17 +2,19 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// TestREADMEConfigBlocks: every config example in the READMEs (a fenced
+// TestREADMEConfigBlocks: every config example in the READMEs and docs/ (a fenced
 // block marked ```conf) is a config that ntpbox check accepts, so that a
 // reader who copies one gets a box that boots with it.
 func TestREADMEConfigBlocks(t *testing.T) {
 	n := 0
-	for _, file := range []string{"../README.md", "../appliance/README.md"} {
+	docs, _ := filepath.Glob("../docs/*.md")
+	for _, file := range append([]string{"../README.md", "../appliance/README.md"}, docs...) {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
