@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// access handles `allow` and `deny`:
+// access handles `allow` and `deny`, and `cmdallow` and `cmddeny` with
+// the same syntax for the command port (chronyc):
 //
 //	allow                   every address, IPv4 and IPv6
 //	allow 1.2.3.4           one address (/32 or /128)
@@ -21,7 +22,8 @@ import (
 // Host names, which chrony resolves when it starts, are refused: parsing
 // does no DNS.
 func (p *parser) access(l *line) error {
-	rule := AccessRule{Origin: l.origin, Allow: l.name == "allow"}
+	cmd := strings.HasPrefix(l.name, "cmd")
+	rule := AccessRule{Origin: l.origin, Allow: l.name == "allow" || l.name == "cmdallow"}
 	args := l.args
 	if len(args) > 0 && asciiLower(args[0]) == "all" {
 		rule.All = true
@@ -45,7 +47,11 @@ func (p *parser) access(l *line) error {
 		}
 		rule.Prefix = prefix
 	}
-	p.cfg.Access = append(p.cfg.Access, rule)
+	if cmd {
+		p.cfg.CmdAccess = append(p.cfg.CmdAccess, rule)
+	} else {
+		p.cfg.Access = append(p.cfg.Access, rule)
+	}
 	return nil
 }
 

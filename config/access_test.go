@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +99,47 @@ func TestAccessOrder(t *testing.T) {
 		if r.Origin.Line != w.line || r.Allow != w.allow || r.All != w.all {
 			t.Errorf("rule %d: got %+v, want line %d allow %v all %v", i, r, w.line, w.allow, w.all)
 		}
+	}
+}
+
+// TestCmdAccess: cmdallow and cmddeny take allow's syntax, go to their
+// own list (the command port's, not the NTP server's), and render back.
+func TestCmdAccess(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	cfg, warnings := mustParse(t, "cmdallow 10/8\ncmddeny 10.1.0.0/16\ncmdallow all\ncmdallow connected\nallow 192.168\n")
+	if len(warnings) != 0 {
+		t.Errorf("warnings: %v", warnings)
+	}
+	o := func(line int) Origin { return Origin{Layer: LayerFile, File: testFile, Line: line} }
+	want := []AccessRule{
+		{Origin: o(1), Allow: true, Prefix: pfx("10.0.0.0/8")},
+		{Origin: o(2), Prefix: pfx("10.1.0.0/16")},
+		{Origin: o(3), Allow: true, All: true, Any: true},
+		{Origin: o(4), Allow: true, Connected: true},
+	}
+	if len(cfg.CmdAccess) != len(want) {
+		t.Fatalf("CmdAccess = %+v, want %+v", cfg.CmdAccess, want)
+	}
+	for i := range want {
+		if cfg.CmdAccess[i] != want[i] {
+			t.Errorf("CmdAccess[%d] = %+v, want %+v", i, cfg.CmdAccess[i], want[i])
+		}
+	}
+	if len(cfg.Access) != 1 || cfg.Access[0].Prefix != pfx("192.168.0.0/16") {
+		t.Errorf("Access = %+v, want only allow 192.168.0.0/16", cfg.Access)
+	}
+	wantError(t, "# cmd\ncmdallow ntp.example.com", 2, "cmdallow", "host names are not resolved")
+
+	var b strings.Builder
+	if err := cfg.Render(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"cmdallow 10.0.0.0/8 ", "cmddeny 10.1.0.0/16 ", "cmdallow all ", "cmdallow connected "} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("render lacks %q:\n%s", line, b.String())
+		}
+	}
+	if !strings.Contains(b.String(), "cmddeny 10.1.0.0/16                     # test.conf:2") {
+		t.Errorf("render lacks cmddeny with its origin:\n%s", b.String())
 	}
 }

@@ -66,7 +66,7 @@ func unimplemented(name string) (msg string, ok bool) {
 		"ntsprocesses", "maxntsconnections",
 		"ntsntpserver", "ntsrotate", "ntsratelimit",
 		// Command and monitoring access.
-		"bindcmddevice", "cmdallow", "cmddeny", "cmdratelimit",
+		"bindcmddevice", "cmdratelimit",
 		// Real-time clock.
 		"hwclockfile", "rtcautotrim", "rtcdevice", "rtcfile", "rtconutc",
 		// Logging.

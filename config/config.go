@@ -53,6 +53,7 @@ type Config struct {
 	MaxChange      *MaxChange   // nil when absent
 	BindCmdAddress string       // `bindcmdaddress`: an absolute path of the unix control socket ("/" disables it) or an IP address in canonical form; default ""
 	CmdPort        int          // `cmdport` 0..65535, default 323; 0 disables the UDP command port
+	CmdAccess      []AccessRule // cmdallow/cmddeny lines in file order; 127.0.0.1 and ::1 are allowed whatever they say
 	PidFile        string       // `pidfile`, "" when absent; "/" disables the PID file (as in chrony)
 	Tuning         Tuning       // chrony's selection and clock directives; defaults from DefaultTuning()
 
@@ -100,7 +101,7 @@ func (c *Config) OriginOf(key string) (Origin, bool) {
 	return o, ok
 }
 
-// AccessRule is one `allow` or `deny` line.
+// AccessRule is one `allow` or `deny` line, or `cmdallow` or `cmddeny`.
 type AccessRule struct {
 	Origin Origin
 	Allow  bool         // allow or deny

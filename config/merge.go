@@ -104,13 +104,16 @@ func (part Part) Without(err error) Part {
 // ApplianceDefaults is the appliance's own defaults layer, below the
 // config file: an address from DHCP, NTP served to every subnet the box
 // is on (as those subnets are at the time, see AccessRule.Connected),
-// and, when the persistent partition is mounted, the drift file on it.
+// mDNS, the command port (chronyc -h, read-only) open to the same
+// subnets, and, when the persistent partition is mounted, the drift file
+// on it.
 func ApplianceDefaults(driftFile string) Part {
 	o := func(note string) Origin { return Origin{Layer: LayerDefault, Note: note} }
 	lines := []Line{
 		{Origin: o("the appliance asks DHCP for its address unless the config gives one"), Words: []string{"address", "dhcp"}},
 		{Origin: o("the appliance serves the subnets it is on"), Words: []string{"allow", "connected"}},
 		{Origin: o("the appliance answers as HOST.local and announces _ntp._udp"), Words: []string{"mdns", "on"}},
+		{Origin: o("chronyc -h BOX works from the subnets the box is on"), Words: []string{"cmdallow", "connected"}},
 	}
 	if driftFile != "" {
 		lines = append(lines, Line{Origin: o("on the persistent partition"), Words: []string{"driftfile", driftFile}})

@@ -158,7 +158,7 @@ func (p *parser) apply(src Line) {
 // directive applies one line to the config.
 func (p *parser) directive(l *line) error {
 	switch l.name {
-	case "allow", "deny":
+	case "allow", "deny", "cmdallow", "cmddeny":
 		return p.access(l)
 	case "local":
 		return p.local(l)

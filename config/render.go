@@ -33,7 +33,7 @@ func (c *Config) Render(w io.Writer) error {
 		r.source(s)
 	}
 	for _, a := range c.Access {
-		r.access(a)
+		r.access(a, "")
 	}
 	if l := c.Local; l != nil {
 		r.line(true, c.Origins["local"], "local", localArgs(l)...)
@@ -61,6 +61,9 @@ func (c *Config) Render(w io.Writer) error {
 	r.line(true, c.Origins["clientloglimit"], "clientloglimit", strconv.Itoa(c.ClientLogLimit))
 	r.line(c.NoClientLog, c.Origins["noclientlog"], "noclientlog")
 	r.line(c.BindCmdAddress != "", c.Origins["bindcmdaddress"], "bindcmdaddress", c.BindCmdAddress)
+	for _, a := range c.CmdAccess {
+		r.access(a, "cmd")
+	}
 	r.line(true, c.Origins["cmdport"], "cmdport", strconv.Itoa(c.CmdPort))
 	r.line(c.PidFile != "", c.Origins["pidfile"], "pidfile", c.PidFile)
 	if len(c.Advertise) > 0 {
@@ -179,10 +182,11 @@ func (r *renderer) source(s Source) {
 	r.line(true, o, kind, args...)
 }
 
-func (r *renderer) access(a AccessRule) {
-	directive := "deny"
+// access renders an allow/deny rule; prefix is "cmd" for cmdallow/cmddeny.
+func (r *renderer) access(a AccessRule, prefix string) {
+	directive := prefix + "deny"
 	if a.Allow {
-		directive = "allow"
+		directive = prefix + "allow"
 	}
 	var args []string
 	if a.All {

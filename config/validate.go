@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -38,7 +39,7 @@ func (cfg *Config) outOfRange() []string {
 		check(a.IsValid() && a.Zone() == "" && !seen[a.String()], "BindAddresses")
 		seen[a.String()] = true
 	}
-	for _, r := range cfg.Access {
+	for _, r := range append(slices.Clip(cfg.Access), cfg.CmdAccess...) {
 		if r.Any || r.Connected {
 			check(r.Prefix == (AccessRule{}).Prefix && !(r.Any && r.Connected), "AccessRule.Prefix with Any or Connected")
 		} else {
