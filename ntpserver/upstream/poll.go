@@ -77,6 +77,7 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	n := p.Encode(buf)
 	s.xmt, s.t1, s.p1, s.answered = p.Transmit, now, e.servo.Pending(now), false
 	s.lastTx = now
+	s.txCount++
 
 	interval := pollInterval(s.poll)
 	// `presend`: at a polling interval of 2^presend s or more, each poll

@@ -41,6 +41,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	}
 	s.answered = true
 	s.validRx++
+	s.lastPkt, s.lastMeas = p, sample{}
 	if local.IsValid() {
 		s.localAddr = local.Unmap() // chrony: updated by every valid reply
 	}
@@ -78,6 +79,7 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	}
 
 	sm, ok := e.measure(s, &p, t4, rootDelay, rootDisp)
+	s.lastMeas = sm
 	if !ok || !s.stats.delayRatioOK(&sm, s.cfg.MaxDelayRatio) || !s.stats.delayOK(&sm) {
 		test := "A (delay, times)"
 		if ok {

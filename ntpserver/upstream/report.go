@@ -36,14 +36,16 @@ func (e *Engine) Sources() []SourceReport {
 			SyncLoop:   s.syncLoop,
 			ValidRx:    s.validRx,
 			GoodRx:     s.goodRx,
+			NTP:        ntpData(s, raw),
 		}
 		if n := s.stats.newest(); n != nil {
 			r.LastRx = durationOf(now - s.lastRx)
 			r.AdjustedOffset = durationOf(-n.offset)
 			r.MeasuredOffset = durationOf(-n.measured)
 			r.ErrorBound = durationOf(n.rootDelay/2 + n.rootDisp + n.delay/2 + n.disp)
-			off, _ := s.stats.predict(now)
+			off, sd := s.stats.predict(now)
 			r.Offset = durationOf(-off)
+			r.OffsetErr = durationOf(sd)
 			r.StdDev = durationOf(s.stats.sd)
 		}
 		if s.stats.ok {
@@ -53,6 +55,30 @@ func (e *Engine) Sources() []SourceReport {
 		out = append(out, r)
 	}
 	return out
+}
+
+// ntpData is the ntpdata part of a source's report; the reference time
+// is read in the NTP era of pivot.
+func ntpData(s *source, pivot time.Time) NTPData {
+	p := &s.lastPkt
+	d := NTPData{TotalTx: s.txCount}
+	if s.validRx == 0 {
+		return d
+	}
+	d.Leap, d.Version, d.Mode, d.Stratum = int(p.Leap), int(p.Version), int(p.Mode), int(p.Stratum)
+	d.Poll, d.Precision = int(p.Poll), int(p.Precision)
+	d.RootDelay, d.RootDispersion = p.RootDelay.Duration(), p.RootDispersion.Duration()
+	d.RefID = p.RefID
+	if !p.RefTime.IsZero() {
+		d.RefTime = p.RefTime.Time(pivot).UTC()
+	}
+	d.Offset = durationOf(-s.lastMeas.measured)
+	d.Delay = durationOf(s.lastMeas.delay)
+	d.Dispersion = durationOf(s.lastMeas.disp)
+	if !p.Receive.IsZero() && !p.Transmit.IsZero() {
+		d.ResponseTime = p.Transmit.Sub(p.Receive)
+	}
+	return d
 }
 
 // Tracking returns the `tracking` report at the clock's current time.

@@ -38,6 +38,7 @@ type SourceReport struct {
 	Frequency  float64       `json:"frequency"`  // ppm, estimated residual frequency
 	FreqSkew   float64       `json:"freq_skew"`  // ppm, error bound of Frequency
 	Offset     time.Duration `json:"offset"`     // estimated offset of the source
+	OffsetErr  time.Duration `json:"offset_err"` // error bound of Offset (chrony's est_offset_err)
 	StdDev     time.Duration `json:"std_dev"`    // of the samples
 	KissCode   string        `json:"kiss_code"`  // last Kiss-o'-Death received, if any
 	Selectable bool          `json:"selectable"` // false for noselect, DENY/RSTR, unresolved
@@ -54,6 +55,30 @@ type SourceReport struct {
 	SyncLoop bool `json:"sync_loop"`
 	ValidRx  int  `json:"valid_rx"` // replies to our requests ("Total valid RX")
 	GoodRx   int  `json:"good_rx"`  // ... that gave a sample ("Total good RX")
+	// NTP is the rest of chronyc ntpdata: the source's last valid reply.
+	NTP NTPData `json:"ntp"`
+}
+
+// NTPData is what `chronyc ntpdata` shows of a source's last valid
+// reply, and how many requests were sent to it. All zero before the
+// first reply.
+type NTPData struct {
+	Leap           int           `json:"leap"` // 0..3 as in the packet
+	Version        int           `json:"version"`
+	Mode           int           `json:"mode"`
+	Stratum        int           `json:"stratum"`
+	Poll           int           `json:"poll"`      // the server's, log2 s
+	Precision      int           `json:"precision"` // log2 s
+	RootDelay      time.Duration `json:"root_delay"`
+	RootDispersion time.Duration `json:"root_dispersion"`
+	RefID          uint32        `json:"ref_id"`
+	RefTime        time.Time     `json:"ref_time"`
+	// The measurement the reply gave (before the sample filters).
+	Offset       time.Duration `json:"offset"` // positive: the local clock is ahead, as in sources
+	Delay        time.Duration `json:"delay"`
+	Dispersion   time.Duration `json:"dispersion"`
+	ResponseTime time.Duration `json:"response_time"` // the server's transmit minus receive time
+	TotalTx      int           `json:"total_tx"`      // requests sent ("Total TX")
 }
 
 // TrackingReport is `tracking`: the state of the system clock.

@@ -179,3 +179,30 @@ func TestNoClockControl(t *testing.T) {
 		t.Errorf("served %+v", st)
 	}
 }
+
+// The ntpdata part of the sources report follows each source's last
+// reply: its header, the measurement, and the requests sent.
+func TestReportNTPData(t *testing.T) {
+	w := newWorld(t, lanSetup())
+	w.Run(10 * time.Minute)
+	srcs := w.Engine.Sources()
+	if len(srcs) == 0 {
+		t.Fatal("no sources")
+	}
+	for _, r := range srcs {
+		n := r.NTP
+		if n.Version != 4 || n.Mode != int(wire.ModeServer) || n.Stratum != r.Stratum || n.Leap != int(wire.LeapNone) {
+			t.Errorf("%s: header %+v, want version 4, mode 4, stratum %d, leap 0", r.Name, n, r.Stratum)
+		}
+		if n.TotalTx < r.ValidRx || r.ValidRx < r.GoodRx || r.GoodRx == 0 {
+			t.Errorf("%s: tx %d, valid rx %d, good rx %d: want tx >= valid >= good > 0", r.Name, n.TotalTx, r.ValidRx, r.GoodRx)
+		}
+		if n.Delay <= 0 || n.Dispersion <= 0 || n.RefTime.IsZero() {
+			t.Errorf("%s: delay %v, dispersion %v, ref time %v: want all set", r.Name, n.Delay, n.Dispersion, n.RefTime)
+		}
+		if d := n.Offset - r.MeasuredOffset; d < -time.Microsecond || d > time.Microsecond {
+			// The last reply gave the last sample (no filter option).
+			t.Errorf("%s: ntpdata offset %v, sources' measured offset %v", r.Name, n.Offset, r.MeasuredOffset)
+		}
+	}
+}

@@ -60,6 +60,12 @@ type source struct {
 	loopLogged bool
 	validRx    int // replies to our requests (chronyc ntpdata: Total valid RX)
 	goodRx     int // ... that gave a sample (Total good RX)
+	txCount    int // requests sent (Total TX)
+	// lastPkt and lastMeas are the last valid reply and the measurement
+	// it gave (offset, delay, dispersion; zero when it gave none), for
+	// chronyc ntpdata.
+	lastPkt  wire.Packet
+	lastMeas sample
 
 	stats sourceStats
 	// innovation is a moving average of the squared prediction errors of
