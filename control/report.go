@@ -29,3 +29,19 @@ type Provider interface {
 	Tracking() upstream.TrackingReport
 	Clients() []ClientReport
 }
+
+// ServerStats are the counters of `serverstats` since the daemon
+// started, with chronyc's meaning: NTPHits counts the NTP requests of
+// allowed clients (answered or not), NTPDrops those dropped by the rate
+// limit; CmdHits and CmdDrops the requests to the command port (UDP
+// 323) from allowed hosts. The others are 0 until ntpbox counts them.
+type ServerStats struct {
+	NTPHits         uint64 `json:"ntp_hits"`
+	NTPDrops        uint64 `json:"ntp_drops"`
+	CmdHits         uint64 `json:"cmd_hits"`
+	CmdDrops        uint64 `json:"cmd_drops"`
+	LogDrops        uint64 `json:"log_drops"`        // client log records dropped
+	InterleavedHits uint64 `json:"interleaved_hits"` // interleaved NTP requests answered
+	Timestamps      uint64 `json:"timestamps"`       // held for interleaved replies
+	TimestampSpan   uint64 `json:"timestamp_span"`   // seconds between the oldest and newest held
+}
