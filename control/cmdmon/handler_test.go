@@ -27,7 +27,7 @@ func (fakeProvider) Sources() []upstream.SourceReport {
 			LocalAddr: netip.MustParseAddr("192.0.2.50"), ValidRx: 40, GoodRx: 38,
 			NTP: upstream.NTPData{Leap: 0, Version: 4, Mode: 4, Stratum: 2, Poll: 6, Precision: -25,
 				RootDelay: time.Millisecond, RootDispersion: 2 * time.Millisecond, RefID: 0xc0000202, RefTime: refTime,
-				Offset: -924 * time.Microsecond, Delay: 250 * time.Microsecond, Dispersion: 30 * time.Microsecond,
+				Offset: 924 * time.Microsecond, Delay: 250 * time.Microsecond, Dispersion: 30 * time.Microsecond,
 				ResponseTime: 10 * time.Microsecond, TotalTx: 42}},
 		{Name: "pool.example.org", Mode: "^", State: "?", Poll: 6, LastRx: -1},
 	}
@@ -227,7 +227,7 @@ func TestNTPData(t *testing.T) {
 	if d[42] != 0 || d[43] != 4 || d[44] != 4 || d[45] != 2 || int8(d[46]) != 6 || int8(d[47]) != -25 || be.Uint32(d[56:]) != 0xc0000202 {
 		t.Errorf("header % x", d[42:60])
 	}
-	if !near(float(d[72:]), -924e-6) || !near(float(d[76:]), 250e-6) || !near(float(d[84:]), 10e-6) {
+	if !near(float(d[72:]), 924e-6) || !near(float(d[76:]), 250e-6) || !near(float(d[84:]), 10e-6) {
 		t.Errorf("offset %g delay %g response %g", float(d[72:]), float(d[76:]), float(d[84:]))
 	}
 	if be.Uint16(d[92:]) != 0x3ff || be.Uint32(d[96:]) != 42 || be.Uint32(d[104:]) != 40 || be.Uint32(d[108:]) != 38 {

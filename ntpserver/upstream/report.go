@@ -72,7 +72,7 @@ func ntpData(s *source, pivot time.Time) NTPData {
 	if !p.RefTime.IsZero() {
 		d.RefTime = p.RefTime.Time(pivot).UTC()
 	}
-	d.Offset = durationOf(-s.lastMeas.measured)
+	d.Offset = durationOf(s.lastMeas.measured)
 	d.Delay = durationOf(s.lastMeas.delay)
 	d.Dispersion = durationOf(s.lastMeas.disp)
 	if !p.Receive.IsZero() && !p.Transmit.IsZero() {

@@ -74,7 +74,9 @@ type NTPData struct {
 	RefID          uint32        `json:"ref_id"`
 	RefTime        time.Time     `json:"ref_time"`
 	// The measurement the reply gave (before the sample filters).
-	Offset       time.Duration `json:"offset"` // positive: the local clock is ahead, as in sources
+	// Offset is positive when the source is ahead of the local clock:
+	// chronyd's sign in ntpdata, the opposite of the sources column's.
+	Offset       time.Duration `json:"offset"`
 	Delay        time.Duration `json:"delay"`
 	Dispersion   time.Duration `json:"dispersion"`
 	ResponseTime time.Duration `json:"response_time"` // the server's transmit minus receive time

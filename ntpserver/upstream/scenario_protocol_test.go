@@ -200,9 +200,10 @@ func TestReportNTPData(t *testing.T) {
 		if n.Delay <= 0 || n.Dispersion <= 0 || n.RefTime.IsZero() {
 			t.Errorf("%s: delay %v, dispersion %v, ref time %v: want all set", r.Name, n.Delay, n.Dispersion, n.RefTime)
 		}
-		if d := n.Offset - r.MeasuredOffset; d < -time.Microsecond || d > time.Microsecond {
-			// The last reply gave the last sample (no filter option).
-			t.Errorf("%s: ntpdata offset %v, sources' measured offset %v", r.Name, n.Offset, r.MeasuredOffset)
+		if d := n.Offset + r.MeasuredOffset; d < -time.Microsecond || d > time.Microsecond {
+			// The last reply gave the last sample (no filter option);
+			// ntpdata's sign is the opposite of sources', as in chronyd.
+			t.Errorf("%s: ntpdata offset %v, sources' measured offset %v: want opposite", r.Name, n.Offset, r.MeasuredOffset)
 		}
 	}
 }
