@@ -11,9 +11,9 @@ import (
 
 // bindCmdAddress handles `bindcmdaddress ADDR|PATH`. A word starting with
 // "/" is the path of the unix control socket ("/" alone disables it), as in
-// chrony; anything else must be an IP address, stored in canonical form.
-// Unlike chrony, which keeps one address per family and one path, the last
-// line wins.
+// chrony; anything else must be an IP address, where the command port
+// (chronyc -h) listens. As in chrony, the last path, the last IPv4
+// address and the last IPv6 address count, each on its own.
 func (p *parser) bindCmdAddress(l *line) error {
 	s, err := l.oneArg("an IP address or a socket path")
 	if err != nil {
@@ -21,13 +21,20 @@ func (p *parser) bindCmdAddress(l *line) error {
 	}
 	if strings.HasPrefix(s, "/") {
 		p.cfg.BindCmdAddress = s
+		p.cfg.setOrigin("bindcmdaddress path", l.origin)
 		return nil
 	}
 	addr, err := netip.ParseAddr(s)
 	if err != nil || addr.Zone() != "" {
 		return fmt.Errorf("expected an IP address without zone or an absolute socket path, got %q", s)
 	}
-	p.cfg.BindCmdAddress = addr.String()
+	if addr.Is4() {
+		p.cfg.BindCmdIPv4 = addr
+		p.cfg.setOrigin("bindcmdaddress ipv4", l.origin)
+	} else {
+		p.cfg.BindCmdIPv6 = addr
+		p.cfg.setOrigin("bindcmdaddress ipv6", l.origin)
+	}
 	return nil
 }
 

@@ -51,7 +51,9 @@ type Config struct {
 	RTCSync        bool         // `rtcsync`
 	MinSources     int          // `minsources` 1..2147483647, default 1
 	MaxChange      *MaxChange   // nil when absent
-	BindCmdAddress string       // `bindcmdaddress`: an absolute path of the unix control socket ("/" disables it) or an IP address in canonical form; default ""
+	BindCmdAddress string       // `bindcmdaddress PATH`: an absolute path of the unix control socket ("/" disables it); default ""
+	BindCmdIPv4    netip.Addr   // `bindcmdaddress` with an IPv4 address: where the command port listens; the zero Addr for the default
+	BindCmdIPv6    netip.Addr   // `bindcmdaddress` with an IPv6 address (an IPv4-mapped one included), no zone; likewise
 	CmdPort        int          // `cmdport` 0..65535, default 323; 0 disables the UDP command port
 	CmdAccess      []AccessRule // cmdallow/cmddeny lines in file order; 127.0.0.1 and ::1 are allowed whatever they say
 	PidFile        string       // `pidfile`, "" when absent; "/" disables the PID file (as in chrony)

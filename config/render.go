@@ -60,7 +60,9 @@ func (c *Config) Render(w io.Writer) error {
 	}
 	r.line(true, c.Origins["clientloglimit"], "clientloglimit", strconv.Itoa(c.ClientLogLimit))
 	r.line(c.NoClientLog, c.Origins["noclientlog"], "noclientlog")
-	r.line(c.BindCmdAddress != "", c.Origins["bindcmdaddress"], "bindcmdaddress", c.BindCmdAddress)
+	r.line(c.BindCmdAddress != "", c.Origins["bindcmdaddress path"], "bindcmdaddress", c.BindCmdAddress)
+	r.line(c.BindCmdIPv4.IsValid(), c.Origins["bindcmdaddress ipv4"], "bindcmdaddress", c.BindCmdIPv4.String())
+	r.line(c.BindCmdIPv6.IsValid(), c.Origins["bindcmdaddress ipv6"], "bindcmdaddress", c.BindCmdIPv6.String())
 	for _, a := range c.CmdAccess {
 		r.access(a, "cmd")
 	}

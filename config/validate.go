@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/netip"
 	"slices"
 	"strings"
 )
@@ -33,7 +32,9 @@ func (cfg *Config) outOfRange() []string {
 	check(cfg.CmdPort >= 0 && cfg.CmdPort <= 65535, "CmdPort")
 	check(cfg.ClientLogLimit >= 0 && cfg.ClientLogLimit <= maxClientLogLimit, "ClientLogLimit")
 	check(cfg.MinSources >= 1, "MinSources")
-	check(cfg.BindCmdAddress == "" || validCmdAddress(cfg.BindCmdAddress), "BindCmdAddress")
+	check(cfg.BindCmdAddress == "" || strings.HasPrefix(cfg.BindCmdAddress, "/"), "BindCmdAddress")
+	check(!cfg.BindCmdIPv4.IsValid() || cfg.BindCmdIPv4.Is4(), "BindCmdIPv4")
+	check(!cfg.BindCmdIPv6.IsValid() || (cfg.BindCmdIPv6.Is6() && cfg.BindCmdIPv6.Zone() == ""), "BindCmdIPv6")
 	seen := map[string]bool{}
 	for _, a := range cfg.BindAddresses {
 		check(a.IsValid() && a.Zone() == "" && !seen[a.String()], "BindAddresses")
@@ -99,16 +100,6 @@ func (cfg *Config) outOfRange() []string {
 		check(m.Ignore >= -1, "MaxChange.Ignore")
 	}
 	return bad
-}
-
-// validCmdAddress reports whether s is a socket path or an IP address in
-// canonical form.
-func validCmdAddress(s string) bool {
-	if strings.HasPrefix(s, "/") {
-		return true
-	}
-	addr, err := netip.ParseAddr(s)
-	return err == nil && addr.Zone() == "" && addr.String() == s
 }
 
 // Encode is the config as init hands it to the service: JSON, typed,

@@ -161,4 +161,3 @@ func putSourceIP(b []byte, s upstream.SourceReport, i int) {
 		putIPID(b, uint32(i))
 	}
 }
-

@@ -8,12 +8,12 @@ import (
 	"github.com/ntpbox/ntpbox/config"
 )
 
-// ListenAddrs are the addresses of the command port for cfg, none when
-// `cmdport 0`:
+// ListenAddrs are the addresses of the command port for cfg, one IPv4
+// and one IPv6, none when `cmdport 0`. For each family:
 //
-//   - `bindcmdaddress` with an IP address: that address only;
-//   - else, with a cmdallow rule: every address (0.0.0.0 and ::), so
-//     that the hosts it allows can reach the port;
+//   - the address of `bindcmdaddress`, if one is given;
+//   - else, with a cmdallow rule, every address (0.0.0.0, ::), so that
+//     the hosts it allows can reach the port;
 //   - else 127.0.0.1 and ::1, chronyd's default.
 //
 // chronyd binds its loopback addresses until bindcmdaddress says
@@ -24,15 +24,18 @@ func ListenAddrs(cfg *config.Config) []netip.AddrPort {
 	if port == 0 {
 		return nil
 	}
-	if a, err := netip.ParseAddr(cfg.BindCmdAddress); err == nil {
-		return []netip.AddrPort{netip.AddrPortFrom(a, port)}
-	}
 	v4, v6 := localhost4, localhost6
 	for _, r := range cfg.CmdAccess {
 		if r.Allow {
 			v4, v6 = netip.IPv4Unspecified(), netip.IPv6Unspecified()
 			break
 		}
+	}
+	if cfg.BindCmdIPv4.IsValid() {
+		v4 = cfg.BindCmdIPv4
+	}
+	if cfg.BindCmdIPv6.IsValid() {
+		v6 = cfg.BindCmdIPv6
 	}
 	return []netip.AddrPort{netip.AddrPortFrom(v4, port), netip.AddrPortFrom(v6, port)}
 }

@@ -62,7 +62,8 @@ func TestListenAddrs(t *testing.T) {
 		{"cmdport 10323\n", []string{"127.0.0.1:10323", "[::1]:10323"}},
 		{"cmddeny 10/8\n", []string{"127.0.0.1:323", "[::1]:323"}},
 		{"cmdallow 10/8\n", []string{"0.0.0.0:323", "[::]:323"}},
-		{"cmdallow connected\nbindcmdaddress 198.18.0.2\n", []string{"198.18.0.2:323"}},
+		{"cmdallow connected\nbindcmdaddress 198.18.0.2\n", []string{"198.18.0.2:323", "[::]:323"}},
+		{"bindcmdaddress ::\nbindcmdaddress /run/x.sock\n", []string{"127.0.0.1:323", "[::]:323"}},
 		{"bindcmdaddress /run/x.sock\n", []string{"127.0.0.1:323", "[::1]:323"}},
 	} {
 		cfg, _, err := config.ParseBytes("test.conf", []byte(tc.conf))
