@@ -1,6 +1,7 @@
 // Package box is the one place that wires the box's services together:
 // the NTP service (package ntpserver/daemon), the control socket
-// (package control), and discovery: DHCP option 42 (package dhcpopt)
+// (package control), the command port for chronyc (package
+// control/cmdmon), and discovery: DHCP option 42 (package dhcpopt)
 // and the _ntp._udp SRV zone (package dnssrv). The services never import
 // each other; each takes typed values from package config and the live
 // links from package netstate.
@@ -22,6 +23,7 @@ import (
 
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/control/cmdmon"
 	"github.com/ntpbox/ntpbox/netstate"
 	"github.com/ntpbox/ntpbox/ntpserver/daemon"
 )
@@ -33,8 +35,8 @@ import (
 type Service string
 
 const (
-	// ServiceNTP is the NTP service: sync, serving, and the control
-	// socket.
+	// ServiceNTP is the NTP service: sync, serving, the control socket
+	// and the command port (chronyc -h, UDP 323).
 	ServiceNTP Service = "ntp"
 	// ServiceDHCP is discovery over DHCP: option 42 (`dhcp`) on UDP 67
 	// and option 56 (`dhcp6`) on UDP 547.
@@ -77,7 +79,8 @@ func (o Options) runs(s Service) bool {
 }
 
 // Run is `ntpbox serve`: it starts the NTP service, the control socket
-// for `ntpbox sources` and friends, and discovery when configured (DHCP
+// for `ntpbox sources` and friends, the command port for `chronyc -h`,
+// and discovery when configured (DHCP
 // option 42 on UDP 67 with `dhcp`, DHCPv6 option 56 with `dhcp6`, the
 // SRV zone on UDP and TCP 53 with `dns zone`). It then follows updates
 // (a new config from init when the DHCP lease changes; nil for none) and
@@ -140,6 +143,10 @@ func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config,
 			wg.Go(func() { control.Serve(ln, provider{ntp: ntp, reload: o.Reload}, log.With("component", "control")) })
 		}
 	}
+	var cmd *cmdmonRunner
+	if ntp != nil {
+		cmd = startCmdmon(cfg, ns, provider{ntp: ntp}, log.With("component", "cmdmon"), &wg)
+	}
 	disc := &discoveryRunner{log: log, wg: &wg, dhcp: o.runs(ServiceDHCP), dns: o.runs(ServiceDNS)}
 	disc.follow(cfg, ns)
 
@@ -163,6 +170,7 @@ loop:
 			if ntp != nil {
 				ntp.Update(cfg, ns)
 			}
+			cmd.update(cfg, ns)
 			disc.follow(cfg, ns)
 		case next, ok := <-updates:
 			if !ok {
@@ -177,6 +185,7 @@ loop:
 			if ntp != nil {
 				ntp.Update(cfg, ns)
 			}
+			cmd.update(cfg, ns)
 			disc.follow(cfg, ns)
 		}
 	}
@@ -184,6 +193,7 @@ loop:
 		ntp.Stop()
 	}
 	disc.stop()
+	cmd.close()
 	if ln != nil {
 		ln.Close()
 	}
@@ -195,18 +205,20 @@ loop:
 }
 
 // sameStatic reports whether a and b differ only in what the running
-// services take live (daemon.Service.Update): the lease, the sources
-// (option 42's and the configured ones) and the allow/deny rules. Then a
-// reload or a lease changes them without closing a socket, so no client
-// reply is lost; anything else restarts the services.
+// services take live (daemon.Service.Update, cmdmonRunner.update): the
+// lease, the sources (option 42's and the configured ones), the
+// allow/deny rules and the cmdallow/cmddeny rules as long as the command
+// port stays on the same addresses. Then a reload or a lease changes
+// them without closing a socket, so no client reply is lost; anything
+// else restarts the services.
 func sameStatic(a, b *config.Config) bool {
 	strip := func(c *config.Config) config.Config {
 		s := *c
 		s.Lease, s.Origins = nil, nil
-		s.Sources, s.Access = nil, nil
+		s.Sources, s.Access, s.CmdAccess = nil, nil, nil
 		return s
 	}
-	return reflect.DeepEqual(strip(a), strip(b))
+	return reflect.DeepEqual(strip(a), strip(b)) && slices.Equal(cmdmon.ListenAddrs(a), cmdmon.ListenAddrs(b))
 }
 
 // discoveryRunner runs discovery for the current config and links, and

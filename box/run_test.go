@@ -2,6 +2,7 @@ package box
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/control/cmdmon"
 	"github.com/ntpbox/ntpbox/netstate"
 	"github.com/ntpbox/ntpbox/ntpserver"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
@@ -35,6 +37,31 @@ func ask(port int) (*ntpserver.QueryResult, error) {
 	return ntpserver.Query(ctx, d.DialContext, fmt.Sprintf("127.0.0.1:%d", port), 4, time.Now)
 }
 
+// askTracking sends chronyc's tracking request to the command port and
+// returns the reply's status.
+func askTracking(port int) (status uint16, err error) {
+	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	req := make([]byte, cmdmon.RequestLen(33)) // REQ_TRACKING
+	req[0], req[1], req[5] = 6, 1, 33
+	if _, err := c.Write(req); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 1024)
+	n, err := c.Read(buf)
+	if err != nil {
+		return 0, err
+	}
+	if n != 28+76 || buf[7] != 5 { // RPY_TRACKING
+		return 0, fmt.Errorf("reply of %d bytes, type %d", n, buf[7])
+	}
+	return binary.BigEndian.Uint16(buf[8:]), nil
+}
+
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -51,9 +78,9 @@ func eventually(t *testing.T, what string, ok func() bool) {
 // with a lease (option 42's server becomes a source, and goes with the
 // lease), and a change beyond the lease (the services restart with it).
 func TestRunFollowsLinksAndConfig(t *testing.T) {
-	port := freePort(t)
+	port, cmdPort := freePort(t), freePort(t)
 	sock := filepath.Join(t.TempDir(), "ntpbox.sock")
-	text := fmt.Sprintf("allow connected\nport %d\nbindaddress 127.0.0.1\nbindcmdaddress %s\nlocal stratum 10\n", port, sock)
+	text := fmt.Sprintf("allow connected\nport %d\nbindaddress 127.0.0.1\nbindcmdaddress %s\ncmdport %d\nbindcmdaddress 127.0.0.1\nlocal stratum 10\n", port, sock, cmdPort)
 	cfg, _, err := config.ParseBytes("box.conf", []byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +109,9 @@ func TestRunFollowsLinksAndConfig(t *testing.T) {
 	})
 	if r, err := ask(port); err == nil {
 		t.Fatalf("answered before the box was on the client's subnet: %+v", r.Header)
+	}
+	if st, err := askTracking(cmdPort); err != nil || st != 0 {
+		t.Errorf("command port: status %d, %v; want a tracking reply", st, err)
 	}
 	links <- on
 	eventually(t, "127.0.0.1 is served once it is a connected subnet", func() bool { _, err := ask(port); return err == nil })

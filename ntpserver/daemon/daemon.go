@@ -253,6 +253,9 @@ func (s *Service) Tracking() upstream.TrackingReport {
 	return s.sy.eng.Tracking()
 }
 
+// ServerStats are the NTP server's counters (`serverstats`).
+func (s *Service) ServerStats() ntpserver.Stats { return s.srv.Stats() }
+
 // ClientStats is one line of `clients`.
 type ClientStats struct {
 	ntpserver.ClientStats
