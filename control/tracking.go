@@ -62,9 +62,10 @@ func leapStatus(s string) string {
 }
 
 // clientsTitle is chronyc's, with its last four columns for command-port
-// accesses. ntpbox has no UDP command port (and chronyc does not count the
-// unix socket), so those columns always read 0, 0, -, -, as chronyc prints
-// them for a host that only spoke NTP.
+// accesses. ntpbox does not count command-port requests per client (only
+// in all, for serverstats), so those columns always read 0, 0, -, -, as
+// chronyc prints them for a host that only spoke NTP; the command port
+// (package control/cmdmon) reports them the same way.
 const clientsTitle = "Hostname                      NTP   Drop Int IntL Last     Cmd   Drop Int  Last"
 
 // FormatClients writes clients as `chronyc clients` does, in the order
