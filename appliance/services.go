@@ -49,7 +49,7 @@ type ServiceSpec struct {
 // ServiceSpecs are the services, NTP first.
 var ServiceSpecs = []ServiceSpec{
 	{Name: "ntp", Cred: Cred{UID: 101, GID: ServiceGID, Caps: []uintptr{capNetBindService, capSysTime}},
-		CapEff: "0000000002000400", Why: "CAP_SYS_TIME to steer the clock, CAP_NET_BIND_SERVICE for UDP 123"},
+		CapEff: "0000000002000400", Why: "CAP_SYS_TIME to steer the clock, CAP_NET_BIND_SERVICE for UDP 123 and 323 (chronyc)"},
 	{Name: "dhcp", Cred: Cred{UID: 102, GID: ServiceGID, Caps: []uintptr{capNetBindService, capNetRaw}},
 		CapEff: "0000000000002400", Why: "CAP_NET_BIND_SERVICE for UDP 67 and 547, CAP_NET_RAW for the ARP check before an offer and dhcp auto's probe"},
 	{Name: "dns", Cred: Cred{UID: 103, GID: ServiceGID, Caps: []uintptr{capNetBindService}},
