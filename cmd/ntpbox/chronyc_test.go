@@ -108,6 +108,10 @@ func TestChronycAgainstNtpbox(t *testing.T) {
 		if labelled(c, "Reference ID") != "7F00000B (127.0.0.11)" || labelled(c, "Stratum") != "3" {
 			t.Errorf("chronyc tracking: want stratum 3 from 127.0.0.11:\n%s", c)
 		}
+		// The port listens on ::1 too, as chronyd's.
+		if c6, err := chronyc(ns, "::1", "tracking"); err != nil || labelled(c6, "Stratum") != "3" {
+			t.Errorf("chronyc -h ::1 tracking: %v\n%s", err, c6)
+		}
 	})
 
 	// A row of sources agrees from its start to the Reach column, and
