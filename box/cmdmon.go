@@ -53,6 +53,10 @@ func (r *cmdmonRunner) close() {
 	}
 }
 
+// Unresolved is how many configured sources have no address yet
+// (chronyc activity).
+func (p provider) Unresolved() int { return p.ntp.Unresolved() }
+
 // ServerStats is `serverstats`: the NTP server's counters, with chrony's
 // meaning (hits are the requests of allowed clients that were answered
 // or rate limited; drops the rate-limited ones).

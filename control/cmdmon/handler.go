@@ -10,10 +10,12 @@ import (
 )
 
 // Provider is what the command port asks the daemon: the reports of the
-// control socket and the server's counters.
+// control socket, the server's counters, and how many configured sources
+// have no address yet (they are not among Sources).
 type Provider interface {
 	control.Provider
 	ServerStats() control.ServerStats
+	Unresolved() int
 }
 
 // Respond answers the request b into out, which must hold MaxReplyLen
@@ -91,7 +93,7 @@ func command(r *Request, d []byte, p Provider) (status, rpy uint16, n int) {
 		binary.BigEndian.PutUint32(d, 0) // no manual samples: `manual` is rejected
 		return sttSuccess, rpyManualList2, 388
 	case reqActivity:
-		return sttSuccess, rpyActivity, putActivity(d, p.Sources())
+		return sttSuccess, rpyActivity, putActivity(d, p.Sources(), p.Unresolved())
 	case reqSmoothing:
 		return sttNotEnabled, 0, 0 // `smoothtime` is rejected
 	case reqServerStats:

@@ -47,6 +47,8 @@ func (fakeProvider) Clients() []control.ClientReport {
 	}
 }
 
+func (fakeProvider) Unresolved() int { return 3 }
+
 func (fakeProvider) ServerStats() control.ServerStats {
 	return control.ServerStats{NTPHits: 11, NTPDrops: 1, CmdHits: 3}
 }
@@ -185,7 +187,9 @@ func TestSourceStats(t *testing.T) {
 func TestActivityServerStatsClients(t *testing.T) {
 	be := binary.BigEndian
 	r, _ := respond(t, request(reqActivity))
-	if r.rpy != rpyActivity || be.Uint32(r.data) != 1 || be.Uint32(r.data[16:]) != 1 {
+	// One source with an address; one report without and 3 not yet
+	// resolved are with unknown address.
+	if r.rpy != rpyActivity || be.Uint32(r.data) != 1 || be.Uint32(r.data[16:]) != 1+3 {
 		t.Errorf("ACTIVITY: %+v", r)
 	}
 	r, _ = respond(t, request(reqServerStats))

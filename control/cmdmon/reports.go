@@ -117,11 +117,12 @@ func refAddr(t upstream.TrackingReport, srcs []upstream.SourceReport) netip.Addr
 }
 
 // putActivity is RPY_Activity: ntpbox's sources are all online; the
-// ones without an address yet are "with unknown address".
+// configured ones without an address yet (unresolved, and any report
+// without one) are "with unknown address".
 //
 //	0 online  4 offline  8 burst_online  12 burst_offline  16 unresolved
-func putActivity(d []byte, srcs []upstream.SourceReport) int {
-	var online, unresolved uint32
+func putActivity(d []byte, srcs []upstream.SourceReport, pending int) int {
+	online, unresolved := uint32(0), uint32(max(pending, 0))
 	for _, s := range srcs {
 		if s.Addr.IsValid() {
 			online++

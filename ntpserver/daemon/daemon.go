@@ -253,6 +253,10 @@ func (s *Service) Tracking() upstream.TrackingReport {
 	return s.sy.eng.Tracking()
 }
 
+// Unresolved is how many configured sources have no address yet
+// (chronyc activity); they are not among Sources.
+func (s *Service) Unresolved() int { return int(s.sy.unresolved.Load()) }
+
 // ServerStats are the NTP server's counters (`serverstats`).
 func (s *Service) ServerStats() ntpserver.Stats { return s.srv.Stats() }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ntpbox/ntpbox/config"
@@ -40,6 +41,9 @@ type syncer struct {
 	order  []string // keys in config order
 	byAddr map[netip.AddrPort]upstream.SourceID
 	lineOf map[upstream.SourceID]string
+	// unresolved is what countUnresolved last counted, for other
+	// goroutines (chronyc activity).
+	unresolved atomic.Int32
 	// local is the box's links: a source at one of its own addresses and
 	// its serving port is never polled (a box named in option 42 would
 	// otherwise poll itself).
@@ -142,6 +146,7 @@ func newSyncer(eng *upstream.Engine, clk clock.Clock, srv *ntpserver.Server, lin
 	if errTx != nil {
 		log.Warn("no kernel transmit timestamps for polls: using the clock read just before each send", "err", errTx)
 	}
+	s.countUnresolved()
 	return s, nil
 }
 
@@ -174,6 +179,7 @@ func (s *syncer) run(ctx context.Context) error {
 	for _, key := range s.order {
 		s.startResolve(ctx, &wg, key, 0)
 	}
+	s.countUnresolved()
 	s.publish()
 
 	timer := time.NewTimer(time.Hour)
@@ -212,14 +218,17 @@ func (s *syncer) run(ctx context.Context) error {
 			s.publish()
 		case r := <-s.resolved:
 			s.addResolved(r)
+			s.countUnresolved()
 		case u := <-s.updates:
 			s.apply(ctx, &wg, u)
+			s.countUnresolved()
 		case <-tick.C:
 			s.mu.Lock()
 			s.eng.Tick(s.clk.Now())
 			s.mu.Unlock()
 			s.publish()
 			s.reresolve(ctx, &wg)
+			s.countUnresolved()
 			if err := s.engineErr(); err != nil {
 				s.saveDrift()
 				return err
@@ -325,4 +334,28 @@ func (s *syncer) saveDrift() {
 	if err := writeDrift(s.driftPath, f, tr.Skew); err != nil {
 		s.log.Error(err.Error())
 	}
+}
+
+// countUnresolved counts the sources the configured lines should give
+// but have no address for yet: 1 for a server line, maxsources for a
+// pool, with no source of the line added (chronyc activity's "sources
+// with unknown address"; chronyd counts the placeholders it keeps for
+// them). A line whose addresses are the box's own is not counted.
+func (s *syncer) countUnresolved() {
+	have := map[string]bool{}
+	for _, key := range s.lineOf {
+		have[key] = true
+	}
+	n := 0
+	for key, l := range s.lines {
+		if have[key] || l.ownAddr {
+			continue
+		}
+		if l.src.Pool {
+			n += max(l.src.MaxSources, 1)
+		} else {
+			n++
+		}
+	}
+	s.unresolved.Store(int32(n))
 }

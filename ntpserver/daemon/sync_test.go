@@ -85,6 +85,9 @@ func TestSyncerResolvesRetriesAndSyncs(t *testing.T) {
 		}
 	}()
 
+	if n := s.unresolved.Load(); res.calls.Load() < 3 && n != 1 {
+		t.Errorf("%d sources without an address before the name resolved, want 1", n)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for srv.State().Stratum != 3 {
 		if time.Now().After(deadline) {
@@ -433,5 +436,35 @@ func TestSyncerPoolRefusedTakesAnotherAddress(t *testing.T) {
 	}
 	if got := fmt.Sprint(sourceAddrs(s)); got != fmt.Sprintf("[127.0.0.2:%d]", port) {
 		t.Errorf("sources %s after 3 s", got)
+	}
+}
+
+// TestSyncerCountsUnresolved: a server line whose name does not resolve
+// counts 1 source with an unknown address, a pool line its maxsources,
+// and a line that resolved none (chronyc activity).
+func TestSyncerCountsUnresolved(t *testing.T) {
+	port := upstreamServer(t)
+	cfg, _, err := config.ParseBytes("box.conf", []byte(fmt.Sprintf(
+		"server nowhere.test\npool pool.test maxsources 3\nserver 127.0.0.1 port %d\nallow 127.0.0.1\n", port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	clk := clock.NewNoControl(clock.System())
+	eng := upstream.NewEngine(upstream.Config{MinSources: 1, Precision: -20, HasSources: true}, clk, log)
+	srv := ntpserver.NewFromConfig(cfg, nil, nil)
+	res := &flakyResolver{fails: 1 << 30}
+	s, err := newSyncer(eng, clk, srv, cfg.Sources, netstate.State{}, 0, nil, res, "", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runLoop(t, s)
+	waitSources(t, s, fmt.Sprintf("[127.0.0.1:%d]", port))
+	deadline := time.Now().Add(10 * time.Second)
+	for s.unresolved.Load() != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sources without an address, want 1 + 3", s.unresolved.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
