@@ -32,4 +32,7 @@
 //
 // testdata/chronyc holds real chronyc 4.3 output that the formatters are
 // tested against byte for byte.
+//
+// The same reports also answer the real chronyc over chrony's own
+// protocol, on UDP port 323: see package control/cmdmon.
 package control
