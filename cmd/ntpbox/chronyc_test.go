@@ -62,13 +62,17 @@ func head(out string) string {
 func TestChronycAgainstNtpbox(t *testing.T) {
 	requireTools(t, "ip", "setpriv", "chronyd", "chronyc")
 	ns := newNetns(t)
-	// A LAN address on a link of its own (a veth pair, both ends in the
-	// namespace, so that it has a carrier), so that chronyc can come from
-	// an address other than localhost, which chronyd always lets in.
-	run(t, "ip", "-n", ns.name, "link", "add", "lan0", "type", "veth", "peer", "name", "lan1")
+	// A LAN: the box's namespace has 198.18.0.1 and 198.18.0.6 on lan0,
+	// a client's 198.18.0.10 on the other end, so that chronyc can come
+	// from an address other than localhost (which chronyd always lets
+	// in), and ask the box's second address.
+	cl := newNetns(t)
+	run(t, "ip", "-n", ns.name, "link", "add", "lan0", "type", "veth", "peer", "name", "lan1", "netns", cl.name)
 	run(t, "ip", "-n", ns.name, "addr", "add", "198.18.0.1/24", "dev", "lan0")
+	run(t, "ip", "-n", ns.name, "addr", "add", "198.18.0.6/24", "dev", "lan0")
 	run(t, "ip", "-n", ns.name, "link", "set", "lan0", "up")
-	run(t, "ip", "-n", ns.name, "link", "set", "lan1", "up")
+	run(t, "ip", "-n", cl.name, "addr", "add", "198.18.0.10/24", "dev", "lan1")
+	run(t, "ip", "-n", cl.name, "link", "set", "lan1", "up")
 	startChronydServer(t, ns, "127.0.0.11")
 
 	dir := t.TempDir()
@@ -233,8 +237,8 @@ func TestChronycAgainstNtpbox(t *testing.T) {
 	})
 
 	t.Run("outside cmdallow", func(t *testing.T) {
-		// From 198.18.0.1, not in cmdallow 10.0.0.0/8: no reply at all.
-		c, err := chronyc(ns, "198.18.0.1", "tracking")
+		// From 198.18.0.10, not in cmdallow 10.0.0.0/8: no reply at all.
+		c, err := chronyc(cl, "198.18.0.1", "tracking")
 		if err == nil || !strings.Contains(c, "506 Cannot talk to daemon") {
 			t.Errorf("chronyc from outside cmdallow: %v\n%s", err, c)
 		}
@@ -242,9 +246,14 @@ func TestChronycAgainstNtpbox(t *testing.T) {
 		writeFile(t, dir, "ntpbox.conf", conf("connected"))
 		ntpboxStatus(t, ns, sock, "reload")
 		waitFor(t, "chronyc from the connected LAN to get tracking after the reload", 10*time.Second, func() bool {
-			c, err = chronyc(ns, "198.18.0.1", "tracking")
+			c, err = chronyc(cl, "198.18.0.1", "tracking")
 			return err == nil && labelled(c, "Stratum") == "3"
 		})
+		// The reply to the box's second address comes from it: chronyc's
+		// socket, connected to 198.18.0.6, would drop one from .1.
+		if c, err := chronyc(cl, "198.18.0.6", "tracking"); err != nil || labelled(c, "Stratum") != "3" {
+			t.Errorf("chronyc -h 198.18.0.6 (the box's second address): %v\n%s", err, c)
+		}
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/internal/backoff"
 	"github.com/ntpbox/ntpbox/ntpserver"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // Server answers chronyc on the command port: Respond for each request
@@ -80,13 +82,18 @@ func (s *Server) Handle(req []byte, from netip.Addr, out []byte) int {
 }
 
 // Serve answers requests on conn until it is closed, then returns nil.
-// A panic in the provider is logged and the request dropped.
+// A panic in the provider is logged and the request dropped. On a
+// *net.UDPConn each reply leaves from the address its request came to,
+// as chronyd's do, so that a box with several addresses on one link
+// answers chronyc (whose socket is connected to the address it asked)
+// from the right one.
 func (s *Server) Serve(conn net.PacketConn) error {
+	rw := packetIO(conn)
 	var in [MaxRequestLen + 1]byte // one more: a longer request is dropped
 	var out [MaxReplyLen]byte
 	var pause backoff.Backoff
 	for {
-		n, from, err := conn.ReadFrom(in[:])
+		n, from, dst, err := rw.read(in[:])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -102,10 +109,87 @@ func (s *Server) Serve(conn net.PacketConn) error {
 			continue
 		}
 		if m := s.safeHandle(in[:n], ua.AddrPort().Addr(), out[:]); m > 0 {
-			if _, err := conn.WriteTo(out[:m], from); err != nil {
+			if err := rw.write(out[:m], from, dst); err != nil {
 				s.log.Debug("cmdmon write", "to", from, "err", err)
 			}
 		}
+	}
+}
+
+// packetRW reads datagrams with the address they were sent to, and
+// writes replies from it.
+type packetRW struct {
+	read  func(b []byte) (n int, from net.Addr, dst dest, err error)
+	write func(b []byte, to net.Addr, src dest) error
+}
+
+// dest is where a request came: the address, and the interface (which
+// a reply from an IPv6 link-local address must leave by).
+type dest struct {
+	ip      net.IP
+	ifIndex int
+}
+
+// packetIO is conn's packetRW: with IP_PKTINFO/IPV6_RECVPKTINFO on a
+// UDP socket, else plain ReadFrom and WriteTo.
+func packetIO(conn net.PacketConn) packetRW {
+	plain := packetRW{
+		read: func(b []byte) (int, net.Addr, dest, error) {
+			n, from, err := conn.ReadFrom(b)
+			return n, from, dest{}, err
+		},
+		write: func(b []byte, to net.Addr, _ dest) error { _, err := conn.WriteTo(b, to); return err },
+	}
+	uc, ok := conn.(*net.UDPConn)
+	if !ok {
+		return plain
+	}
+	if la, _ := uc.LocalAddr().(*net.UDPAddr); la != nil && la.IP.To4() != nil {
+		p := ipv4.NewPacketConn(uc)
+		if p.SetControlMessage(ipv4.FlagDst, true) != nil {
+			return plain
+		}
+		return packetRW{
+			read: func(b []byte) (int, net.Addr, dest, error) {
+				n, cm, from, err := p.ReadFrom(b)
+				if cm == nil {
+					return n, from, dest{}, err
+				}
+				return n, from, dest{cm.Dst, cm.IfIndex}, err
+			},
+			write: func(b []byte, to net.Addr, src dest) error {
+				var cm *ipv4.ControlMessage
+				if src.ip != nil && !src.ip.IsMulticast() {
+					cm = &ipv4.ControlMessage{Src: src.ip}
+				}
+				_, err := p.WriteTo(b, cm, to)
+				return err
+			},
+		}
+	}
+	p := ipv6.NewPacketConn(uc)
+	if p.SetControlMessage(ipv6.FlagDst, true) != nil {
+		return plain
+	}
+	return packetRW{
+		read: func(b []byte) (int, net.Addr, dest, error) {
+			n, cm, from, err := p.ReadFrom(b)
+			if cm == nil {
+				return n, from, dest{}, err
+			}
+			return n, from, dest{cm.Dst, cm.IfIndex}, err
+		},
+		write: func(b []byte, to net.Addr, src dest) error {
+			var cm *ipv6.ControlMessage
+			if src.ip != nil && !src.ip.IsMulticast() {
+				cm = &ipv6.ControlMessage{Src: src.ip}
+				if src.ip.IsLinkLocalUnicast() {
+					cm.IfIndex = src.ifIndex
+				}
+			}
+			_, err := p.WriteTo(b, cm, to)
+			return err
+		},
 	}
 }
 
