@@ -10,7 +10,6 @@ import (
 
 	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/internal/backoff"
-	"github.com/ntpbox/ntpbox/ntpserver"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
@@ -19,26 +18,34 @@ import (
 // from an allowed host, on any number of packet connections.
 type Server struct {
 	p      Provider
-	access atomic.Pointer[ntpserver.Access]
+	access atomic.Pointer[accessTable]
 	log    *slog.Logger
 	hits   atomic.Uint64 // requests from allowed hosts (chrony's cmd_hits)
 }
 
-// NewServer returns a server answering from p. access is the
-// cmdallow/cmddeny table; 127.0.0.1 and ::1 are always allowed, as in
-// chronyd, and nil allows only them.
-func NewServer(p Provider, access *ntpserver.Access, log *slog.Logger) *Server {
+// Access decides which hosts may use the command port besides localhost:
+// the cmdallow/cmddeny table (an *ntpserver.Access built from
+// config.Config.CmdAccess and the connected subnets).
+type Access interface {
+	Allowed(netip.Addr) bool
+}
+
+type accessTable struct{ Access }
+
+// NewServer returns a server answering from p. 127.0.0.1 and ::1 are
+// always allowed, as in chronyd; others as access says (nil: none).
+func NewServer(p Provider, access Access, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{p: p, log: log}
-	s.access.Store(access)
+	s.SetAccess(access)
 	return s
 }
 
 // SetAccess replaces the access table (the connected subnets changed, or
 // a reload changed cmdallow/cmddeny).
-func (s *Server) SetAccess(a *ntpserver.Access) { s.access.Store(a) }
+func (s *Server) SetAccess(a Access) { s.access.Store(&accessTable{a}) }
 
 var (
 	localhost4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
@@ -49,7 +56,11 @@ var (
 // (exactly 127.0.0.1 or ::1, as chronyd), or allowed by the table.
 func (s *Server) Allowed(addr netip.Addr) bool {
 	addr = addr.Unmap().WithZone("")
-	return addr == localhost4 || addr == localhost6 || s.access.Load().Allowed(addr)
+	if addr == localhost4 || addr == localhost6 {
+		return true
+	}
+	a := s.access.Load().Access
+	return a != nil && a.Allowed(addr)
 }
 
 // ServerStats is the provider's, with the command port's counters.
