@@ -112,6 +112,9 @@ func Decode(b []byte) (*Config, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("decode config: %w", err)
 	}
+	if len(c.Origins) == 0 {
+		c.Origins = nil // Encode leaves an empty map out: the same config either way
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
