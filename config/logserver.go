@@ -55,30 +55,10 @@ func SplitLogServer(s string) (host string, port int, err error) {
 		}
 		return a.String(), port, nil
 	}
-	if !validHostName(host) {
+	if !validHostname(strings.TrimSuffix(host, ".")) {
 		return "", 0, fmt.Errorf("expected an address or a host name, got %q", host)
 	}
 	return strings.ToLower(host), port, nil
-}
-
-// validHostName reports whether s is a DNS host name (letters, digits and
-// hyphens in dot-separated labels of at most 63 bytes).
-func validHostName(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // mdns handles `mdns [on|off]` (ntpbox's directive): answer mDNS as
