@@ -72,6 +72,9 @@ type Config struct {
 	// port 514 by default) or "auto" (the log server of the DHCP lease,
 	// option 7); "" when absent (off).
 	LogServer string
+	// HTTP is `http`: the status page and /metrics; nil when absent or
+	// `http off` (the appliance's defaults give `http lan`).
+	HTTP *HTTP
 
 	// The appliance's network directives (address, gateway, nameserver,
 	// interface, hostname); `ntpbox serve` on a host ignores them.

@@ -114,6 +114,7 @@ func ApplianceDefaults(driftFile string) Part {
 		{Origin: o("the appliance serves the subnets it is on"), Words: []string{"allow", "connected"}},
 		{Origin: o("the appliance answers as HOST.local and announces _ntp._udp"), Words: []string{"mdns", "on"}},
 		{Origin: o("chronyc -h BOX works from the subnets the box is on"), Words: []string{"cmdallow", "connected"}},
+		{Origin: o("the status page and /metrics on port 80 of the box's LAN addresses"), Words: []string{"http", "lan"}},
 	}
 	if driftFile != "" {
 		lines = append(lines, Line{Origin: o("on the persistent partition"), Words: []string{"driftfile", driftFile}})

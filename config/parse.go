@@ -214,6 +214,8 @@ func (p *parser) directive(l *line) error {
 		return p.logServer(l)
 	case "mdns":
 		return p.mdns(l)
+	case "http":
+		return p.http(l)
 	}
 	if ok, err := p.tuningDirective(l); ok {
 		return err

@@ -87,6 +87,9 @@ func (c *Config) Render(w io.Writer) error {
 	r.line(c.DNSZone != "", c.Origins["dns"], "dns", "zone", c.DNSZone)
 	r.line(c.MDNS, c.Origins["mdns"], "mdns", "on")
 	r.line(c.LogServer != "", c.Origins["logserver"], "logserver", c.LogServer)
+	if c.HTTP != nil {
+		r.line(true, c.Origins["http"], "http", c.HTTP.words()...)
+	}
 	if l := c.Lease; l != nil {
 		r.comment(fmt.Sprintf("DHCP lease on %s from %s: %s, router %s, DNS %s, NTP %s, for %s from %s (until %s)",
 			l.Interface, l.Server, l.Address, addrOrNone(l.Router), listOrNone(l.DNS), listOrNone(l.NTP),
