@@ -15,9 +15,12 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 echo "deps: installing ${need[*]} (services kept from starting by policy-rc.d)"
-if [ ! -x /usr/sbin/policy-rc.d ]; then
+# The guard is ours only if there was none: remove it again when done,
+# even on failure, so that the machine's services start as before.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -q
