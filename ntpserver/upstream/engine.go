@@ -99,6 +99,8 @@ type Engine struct {
 	fb     []fbDrift
 	fbNext int
 	fbAt   float64
+
+	hist history // the clock's last 24 hours (history.go)
 }
 
 // reference is what the last clock update said about our clock.

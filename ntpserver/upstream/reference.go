@@ -42,6 +42,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		e.selected = nil
 		e.unsyncedSince = now
 		e.pushStatus()
+		e.recordUnsync(raw)
 		return
 	case act.Ignored:
 		e.log.Warn("maxchange: ignoring a large adjustment", "offset", durationOf(est.Offset))
@@ -104,6 +105,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		e.activated = true
 	}
 	e.pushStatus()
+	e.recordUpdate(e.ref.raw, est.Offset)
 }
 
 // reframe re-expresses everything measured against the cooked clock

@@ -231,5 +231,6 @@ func (e *Engine) unselect(raw time.Time, now float64, reason string) {
 		}
 		e.leap = wire.LeapNone
 		e.pushStatus()
+		e.recordUnsync(raw)
 	}
 }
