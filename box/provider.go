@@ -24,6 +24,9 @@ func (p provider) Reload() error {
 func (p provider) Sources() []upstream.SourceReport  { return p.ntp.Sources() }
 func (p provider) Tracking() upstream.TrackingReport { return p.ntp.Tracking() }
 
+// History is `history` (the status page's graph).
+func (p provider) History() []upstream.HistoryPoint { return p.ntp.History() }
+
 func (p provider) Clients() []control.ClientReport {
 	var out []control.ClientReport
 	for _, c := range p.ntp.Clients() {

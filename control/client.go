@@ -10,6 +10,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // Request sends cmd to the daemon listening on the unix socket at path and
@@ -73,4 +75,14 @@ func ctxErr(ctx context.Context, err error) error {
 		return cerr
 	}
 	return err
+}
+
+// History asks the daemon at path for the clock's history (CmdHistory):
+// its state at each clock update of the last 24 hours, oldest first.
+func History(ctx context.Context, path string) ([]upstream.HistoryPoint, error) {
+	var h []upstream.HistoryPoint
+	if err := Request(ctx, path, CmdHistory, &h); err != nil {
+		return nil, err
+	}
+	return h, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/internal/backoff"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // The commands a client may send.
@@ -22,7 +23,14 @@ const (
 	CmdTracking    = "tracking"    // upstream.TrackingReport
 	CmdClients     = "clients"     // []ClientReport
 	CmdReload      = "reload"      // ReloadResult; the daemon rereads its config (Reloader)
+	CmdHistory     = "history"     // []upstream.HistoryPoint, oldest first (Historian)
 )
+
+// Historian is a Provider that keeps the clock's history: the state at
+// each clock update of the last 24 hours, oldest first.
+type Historian interface {
+	History() []upstream.HistoryPoint
+}
 
 // Reloader is a Provider that can reread its config: `ntpbox reload`.
 // Reload returns why the new config was refused (the running one stays).
@@ -158,6 +166,12 @@ func handle(p Provider, line []byte) (out []byte, err error) {
 		result = p.Tracking()
 	case CmdClients:
 		result = nonNil(p.Clients())
+	case CmdHistory:
+		h, ok := p.(Historian)
+		if !ok {
+			return errorLine("this daemon keeps no clock history"), nil
+		}
+		result = nonNil(h.History())
 	case CmdReload:
 		r, ok := p.(Reloader)
 		if !ok {
@@ -168,7 +182,7 @@ func handle(p Provider, line []byte) (out []byte, err error) {
 		}
 		result = ReloadResult{Reloaded: true}
 	default:
-		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking, clients or reload)", req.Cmd)), nil
+		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking, clients, history or reload)", req.Cmd)), nil
 	}
 	data, err := json.Marshal(result)
 	if err != nil {

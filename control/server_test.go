@@ -291,3 +291,46 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// historian is a Provider that keeps a clock history.
+type historian struct {
+	*fakeProvider
+	points []upstream.HistoryPoint
+}
+
+func (h historian) History() []upstream.HistoryPoint { return h.points }
+
+func TestHistoryCommand(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	want := []upstream.HistoryPoint{
+		{Time: t0, Offset: 500 * time.Millisecond, Frequency: 0, RootDistance: 0, Synchronised: true},
+		{Time: t0.Add(64 * time.Second), Offset: -12 * time.Microsecond, Frequency: 99.875, RootDistance: 312 * time.Microsecond, Synchronised: true},
+		{Time: t0.Add(2 * time.Hour), Frequency: 100.002},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	path := startServer(t, historian{testProvider(), want}, 5*time.Second)
+	got, err := History(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d points, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !got[i].Time.Equal(want[i].Time) {
+			t.Errorf("point %d at %v, want %v", i, got[i].Time, want[i].Time)
+		}
+		got[i].Time = want[i].Time
+		if got[i] != want[i] {
+			t.Errorf("point %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if raw := rawExchange(t, startServer(t, historian{testProvider(), nil}, 5*time.Second), `{"cmd":"history"}`+"\n"); raw != `{"result":[]}`+"\n" {
+		t.Errorf("empty history: %q, want an empty list", raw)
+	}
+	_, err = History(ctx, startServer(t, testProvider(), 5*time.Second))
+	if err == nil || !strings.Contains(err.Error(), "keeps no clock history") {
+		t.Errorf("a daemon without history: %v, want it to say so", err)
+	}
+}

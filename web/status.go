@@ -34,14 +34,11 @@ type Status struct {
 	Errors []string // the parts that could not be gathered, and why
 }
 
-// HistoryPoint is the clock's state at one update.
-type HistoryPoint struct {
-	Time         time.Time     `json:"time"`
-	Offset       time.Duration `json:"offset"`        // the system time minus the reference's estimate (chronyc's sign)
-	Frequency    float64       `json:"frequency"`     // ppm, chronyc's sign (positive: the clock runs fast)
-	RootDistance time.Duration `json:"root_distance"` // root delay/2 + root dispersion, as served
-	Synchronised bool          `json:"synchronised"`  // leap indicator not 3
-}
+// HistoryPoint is the clock's state at one update: time, offset
+// (chronyc's sign), frequency (ppm), root distance as served, and
+// whether it was synchronised. The NTP service keeps them (the control
+// socket's `history` command, control.History).
+type HistoryPoint = upstream.HistoryPoint
 
 // Lease is one of the DHCP server's leases.
 type Lease struct {

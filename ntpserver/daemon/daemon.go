@@ -253,6 +253,14 @@ func (s *Service) Tracking() upstream.TrackingReport {
 	return s.sy.eng.Tracking()
 }
 
+// History is the clock's state at each update of the last 24 hours,
+// oldest first (the status page, `ntpbox history`).
+func (s *Service) History() []upstream.HistoryPoint {
+	s.sy.mu.Lock()
+	defer s.sy.mu.Unlock()
+	return s.sy.eng.History()
+}
+
 // Unresolved is how many configured sources have no address yet
 // (chronyc activity); they are not among Sources.
 func (s *Service) Unresolved() int { return int(s.sy.unresolved.Load()) }
