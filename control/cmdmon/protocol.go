@@ -81,8 +81,12 @@ const (
 	sttNoSuchSource  = 4
 	sttNotEnabled    = 6
 	sttNoRTC         = 13
+	sttInactive      = 15
+	sttBadSample     = 16
+	sttInvalidAF     = 17
 	sttBadPktVersion = 18
 	sttBadPktLength  = 19
+	sttInvalidName   = 21
 )
 
 // requestData is, for each request type, the length of its data (up
