@@ -120,6 +120,9 @@ func ParseBurst(args []string) (BurstArgs, error) {
 		a.Prefix = netip.PrefixFrom(ip, ip.BitLen())
 		return a, nil
 	}
+	if strings.Contains(s, "/") {
+		return a, fmt.Errorf("%q: want MASK/ADDRESS (a mask whose ones come first, e.g. 255.255.255.0/192.0.2.0) or ADDRESS/BITS", s)
+	}
 	if len(s) == 0 || len(s) > 253 {
 		return a, fmt.Errorf("%q: want MASK/ADDRESS, ADDRESS/BITS, an address or a source's name", s)
 	}

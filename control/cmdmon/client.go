@@ -198,6 +198,10 @@ func commandName(cmd uint16) string {
 		return "sourcename"
 	case reqClientAccessesByIndex3:
 		return "clients"
+	case reqMakeStep:
+		return "makestep"
+	case reqBurst:
+		return "burst"
 	}
 	return fmt.Sprintf("request %d", cmd)
 }

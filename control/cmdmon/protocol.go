@@ -40,6 +40,7 @@ const (
 // Request types (REQ_*). Only those ntpbox treats specially are named.
 const (
 	reqNull                   = 0
+	reqBurst                  = 3
 	reqLogon                  = 10
 	reqNSources               = 14
 	reqSourceData             = 15
@@ -47,6 +48,7 @@ const (
 	reqSourceStats            = 34
 	reqRTCReport              = 35
 	reqManualList             = 41
+	reqMakeStep               = 43
 	reqActivity               = 44
 	reqSmoothing              = 51
 	reqServerStats            = 54

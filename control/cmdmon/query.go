@@ -355,3 +355,31 @@ func agoOf(s uint32) time.Duration {
 	}
 	return time.Duration(s) * time.Second
 }
+
+// MakeStep sends chronyc's makestep. chronyd takes it only on its local
+// socket, and a box never over the network: both answer "501 Not
+// authorised", which the error says.
+func (c *Client) MakeStep(ctx context.Context) error {
+	_, err := c.exchange(ctx, reqMakeStep, nil, rpyNull, 0)
+	return err
+}
+
+// Burst sends chronyc's burst GOOD/MAX [MASK/ADDRESS] (prefix zero: all
+// sources). Like makestep, a daemon refuses it from the network.
+func (c *Client) Burst(ctx context.Context, good, total int, prefix netip.Prefix) error {
+	var req [48]byte
+	if prefix.IsValid() {
+		a := prefix.Addr()
+		mask := make([]byte, a.BitLen()/8)
+		for i := range prefix.Bits() {
+			mask[i/8] |= 0x80 >> (i % 8)
+		}
+		m, _ := netip.AddrFromSlice(mask)
+		putIPAddr(req[0:], m)
+		putIPAddr(req[20:], a)
+	}
+	binary.BigEndian.PutUint32(req[40:], uint32(good))
+	binary.BigEndian.PutUint32(req[44:], uint32(total))
+	_, err := c.exchange(ctx, reqBurst, req[:], rpyNull, 0)
+	return err
+}
