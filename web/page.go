@@ -26,6 +26,7 @@ var pageCSS string
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"dur":      fmtDuration,
 	"sdur":     fmtSignedDuration,
+	"abs":      time.Duration.Abs,
 	"ago":      fmtAgo,
 	"ppm":      func(f float64) string { return fmt.Sprintf("%+.3f ppm", f) },
 	"utc":      fmtUTC,

@@ -16,8 +16,8 @@ const plotWindow = 24 * time.Hour
 
 // The SVG's coordinate system; it scales to the page's width.
 const (
-	plotW, plotH                       = 600, 220
-	marginL, marginR, marginT, marginB = 66, 12, 10, 32
+	plotW, plotH                       = 420, 210
+	marginL, marginR, marginT, marginB = 50, 10, 24, 34
 	innerW, innerH                     = plotW - marginL - marginR, plotH - marginT - marginB
 )
 
@@ -158,7 +158,7 @@ func drawPlot(s series, h []HistoryPoint, start, end time.Time) plot {
 		b = append(b, `</text>`...)
 	}
 
-	// Vertical grid every 3 hours of UTC, labelled HH:MM.
+	// Vertical grid every 3 hours of UTC, labelled HH:MM every 6.
 	for t := start.UTC().Truncate(3 * time.Hour); !t.After(end); t = t.Add(3 * time.Hour) {
 		if t.Before(start) {
 			continue
@@ -172,8 +172,12 @@ func drawPlot(s series, h []HistoryPoint, start, end time.Time) plot {
 		b = appendCoord(b, x)
 		b = append(b, `" x2="`...)
 		b = appendCoord(b, x)
-		b = append(b, `"/><text y="`...)
-		b = strconv.AppendInt(b, marginT+innerH+14, 10)
+		b = append(b, `"/>`...)
+		if t.Hour()%6 != 0 {
+			continue
+		}
+		b = append(b, `<text y="`...)
+		b = strconv.AppendInt(b, marginT+innerH+15, 10)
 		b = append(b, `" x="`...)
 		b = appendCoord(b, x)
 		b = append(b, `" text-anchor="middle">`...)
@@ -190,9 +194,11 @@ func drawPlot(s series, h []HistoryPoint, start, end time.Time) plot {
 	b = strconv.AppendInt(b, marginT+innerH, 10)
 	b = append(b, `H`...)
 	b = strconv.AppendInt(b, marginL+innerW, 10)
-	b = append(b, `"/><text x="4" y="`...)
-	b = strconv.AppendInt(b, marginT+8, 10)
-	b = append(b, `">`...)
+	b = append(b, `"/><text x="`...)
+	b = strconv.AppendInt(b, marginL-4, 10)
+	b = append(b, `" y="`...)
+	b = strconv.AppendInt(b, marginT-12, 10)
+	b = append(b, `" text-anchor="end">`...)
 	b = append(b, unit...)
 	b = append(b, `</text><text x="`...)
 	b = strconv.AppendInt(b, marginL+innerW, 10)
