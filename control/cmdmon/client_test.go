@@ -326,7 +326,7 @@ func TestDecodeClientsOfChronyd(t *testing.T) {
 	binary.BigEndian.PutUint32(e[32:], 2)    // ntp_drops
 	binary.BigEndian.PutUint32(e[40:], 1)    // cmd_drops
 	e[44], e[45], e[46], e[47] = 6, 127, 3, 4
-	binary.BigEndian.PutUint32(e[48:], 23)  // last_ntp_hit_ago
+	binary.BigEndian.PutUint32(e[48:], 23) // last_ntp_hit_ago
 	binary.BigEndian.PutUint32(e[52:], ^uint32(0))
 	binary.BigEndian.PutUint32(e[56:], 10) // last_cmd_hit_ago
 	cl, n, nIndices, next := DecodeClients(d)
