@@ -200,7 +200,8 @@ func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, l
 }
 
 // startMDNS answers mDNS on the LAN interface as the machine's host name
-// (init sets it: ntpbox-XXXXXX or `hostname`) .local, and announces NTP.
+// (init sets it: ntpbox-XXXXXX or `hostname`) .local, and announces NTP
+// and, with `http`, the status page (_http._tcp, path=/).
 func (d *discovery) startMDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
 	host, err := os.Hostname()
 	if err != nil {
@@ -209,6 +210,9 @@ func (d *discovery) startMDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 	var services []dnssrv.MDNSService
 	if cfg.Port != 0 {
 		services = append(services, dnssrv.MDNSService{Type: "_ntp._udp", Port: uint16(cfg.Port)})
+	}
+	if httpOnLAN(cfg.HTTP, lan.Prefix.Addr()) {
+		services = append(services, dnssrv.MDNSService{Type: "_http._tcp", Port: uint16(cfg.HTTP.Port), TXT: []string{"path=/"}})
 	}
 	m, err := dnssrv.NewMDNS(dnssrv.MDNSConfig{Host: host, Addr: lan.Prefix, Services: services, Logger: log})
 	if err != nil {
@@ -221,13 +225,29 @@ func (d *discovery) startMDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 	done := make(chan struct{})
 	wg.Go(func() { defer close(done); m.Serve(p) })
 	d.closers = append(d.closers, func() {
-		p.Close()
+		if err := m.Shutdown(p); err != nil {
+			log.Debug("mdns goodbye", "err", err)
+		}
 		<-done
 		st := m.Stats()
 		log.Info("mdns stopped", "queries", st.Queries, "answered", st.Answered, "legacy", st.Legacy, "ignored", st.Ignored, "limited", st.Limited)
 	})
 	log.Info("mdns", "name", strings.ToLower(host)+".local", "address", lan.Prefix.Addr(), "interface", lan.Name, "services", len(services))
 	return nil
+}
+
+// httpOnLAN reports whether `http` serves the page at the LAN address:
+// `http lan`, or a list with that address or 0.0.0.0 or ::.
+func httpOnLAN(h *config.HTTP, lan netip.Addr) bool {
+	if h == nil {
+		return false
+	}
+	for _, a := range h.Addrs {
+		if a == lan || a.IsUnspecified() {
+			return true
+		}
+	}
+	return h.LAN
 }
 
 func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
