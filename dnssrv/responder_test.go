@@ -269,5 +269,7 @@ func TestResponderStatsAndRecords(t *testing.T) {
 // statsRecorder is a ResponseWriter that keeps nothing.
 type statsRecorder struct{ dns.ResponseWriter }
 
-func (statsRecorder) RemoteAddr() net.Addr       { return &net.UDPAddr{IP: net.IPv4(198, 18, 0, 9), Port: 5300} }
-func (statsRecorder) WriteMsg(m *dns.Msg) error  { return nil }
+func (statsRecorder) RemoteAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(198, 18, 0, 9), Port: 5300}
+}
+func (statsRecorder) WriteMsg(m *dns.Msg) error { return nil }
