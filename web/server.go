@@ -133,7 +133,7 @@ func (s *Server) Listen(addrs []string) {
 			WriteTimeout:      writeTimeout,
 			IdleTimeout:       idleTimeout,
 			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
 		s.srvs[a] = srv
 		s.log.Info("http: status page and /metrics", "addr", "http://"+ln.Addr().String()+"/")
