@@ -38,27 +38,28 @@ var (
 
 	trackingInfo       = desc("chrony_tracking_info", "Chrony tracking info", "tracking_address", "tracking_name", "tracking_refid")
 	trackingLastOffset = desc("chrony_tracking_last_offset_seconds", "Chrony tracking last offset in seconds")
-	trackingRefTime    = desc("chrony_tracking_reference_timestamp_seconds", "Chrony tracking Refreence timestamp")
+	trackingRefTime    = desc("chrony_tracking_reference_timestamp_seconds", "Chrony tracking Reference timestamp")
 	trackingRemote     = desc("chrony_tracking_remote_reference", "Chrony tracking is connected to a remote source")
 	trackingRMSOffset  = desc("chrony_tracking_rms_offset_seconds", "Chrony tracking long-term average of the offset")
 	trackingStratum    = desc("chrony_tracking_stratum", "Chrony tracking client stratum")
-	trackingSystemTime = desc("chrony_tracking_system_time_seconds", "Chrony tracking system time offset in seconds, positive when the system clock is fast")
-	trackingFrequency  = desc("chrony_tracking_frequency_ppms", "Chrony tracking frequency in ppm")
-	trackingResidual   = desc("chrony_tracking_residual_frequency_ppms", "Chrony tracking residual frequency in ppm")
-	trackingSkew       = desc("chrony_tracking_skew_ppms", "Chrony tracking skew in ppm")
-	trackingRootDelay  = desc("chrony_tracking_root_delay_seconds", "Chrony tracking root delay in seconds")
-	trackingRootDisp   = desc("chrony_tracking_root_dispersion_seconds", "Chrony tracking root dispersion in seconds")
-	trackingUpdate     = desc("chrony_tracking_update_interval_seconds", "Chrony tracking update interval in seconds")
+	trackingSystemTime = desc("chrony_tracking_system_time_seconds", "Chrony tracking System time")
+	trackingFrequency  = desc("chrony_tracking_frequency_ppms", "Rate by which the system's clock would be wrong if chronyd was not correcting it, in PPMs")
+	trackingResidual   = desc("chrony_tracking_residual_frequency_ppms", "For the currently selected reference source, the difference between the frequency it suggests and the one currently in use, in PPMs")
+	trackingSkew       = desc("chrony_tracking_skew_ppms", "The estimated error bound on the frequency, in PPMs")
+	trackingRootDelay  = desc("chrony_tracking_root_delay_seconds", "This is the total of the network path delays to the stratum-1 computer from which the computer is ultimately synchronised")
+	trackingRootDisp   = desc("chrony_tracking_root_dispersion_seconds", "Chrony tracking total of all measurement errors to the NTP root")
+	trackingUpdate     = desc("chrony_tracking_update_interval_seconds", "The time elapsed since the last measurement from the reference source was processed, in seconds")
 	trackingLeap       = desc("chrony_tracking_leap_status", "Chrony tracking leap status: 0 normal, 1 insert second, 2 delete second, 3 not synchronised")
 
 	srcLabels        = []string{"source_address", "source_name"}
 	sourcesLastRx    = desc("chrony_sources_last_sample_age_seconds", "Chrony sources last good sample age in seconds", srcLabels...)
-	sourcesLastOff   = desc("chrony_sources_last_sample_offset_seconds", "Chrony sources last sample margin of error in seconds", srcLabels...)
-	sourcesLastErr   = desc("chrony_sources_last_sample_error_margin_seconds", "Chrony sources last sample offset in seconds", srcLabels...)
+	sourcesLastOff   = desc("chrony_sources_last_sample_offset_seconds", "Chrony sources last sample offset in seconds", srcLabels...)
+	sourcesLastErr   = desc("chrony_sources_last_sample_error_margin_seconds", "Chrony sources last sample margin of error in seconds", srcLabels...)
 	sourcesPoll      = desc("chrony_sources_polling_interval_seconds", "Chrony sources polling interval in seconds", srcLabels...)
 	sourcesStateInfo = desc("chrony_sources_state_info", "Chrony sources state info", "source_address", "source_name", "source_state", "source_mode")
 	sourcesStratum   = desc("chrony_sources_stratum", "Chrony sources stratum", srcLabels...)
-	sourcesReach     = desc("chrony_sources_reachability_ratio", "Chrony sources ratio of the last 8 polls answered (the reach register)", srcLabels...)
+	sourcesReach     = desc("chrony_sources_reachability_ratio", "Chrony sources ratio of packet reachability", srcLabels...)
+	sourcesReachLast = desc("chrony_sources_reachability_success", "Chrony sources last poll reachability success", srcLabels...)
 
 	statsSamples = desc("chrony_sourcestats_samples", "The number of sample points currently being retained for the server. (NP)", srcLabels...)
 	statsRuns    = desc("chrony_sourcestats_runs", "The number of runs of residuals having the same sign following the last regression. (NR)", srcLabels...)
@@ -75,7 +76,12 @@ var (
 	ssLogDrops    = desc("chrony_serverstats_client_log_records_dropped_total", "The number of client log records dropped by the server to limit the memory use.")
 	ssInterleaved = desc("chrony_serverstats_interleaved_ntp_packets_total", "The number of received NTP requests that were detected to be in the interleaved mode.")
 	ssTimestamps  = desc("chrony_serverstats_ntp_timestamps_held", "The number of pairs of receive and transmit timestamps that the server is currently holding in memory for clients using the interleaved mode.")
-	ssSpan        = desc("chrony_serverstats_ntp_timestamp_span", "The interval (in seconds) covered by the currently held NTP timestamps.")
+	ssSpan        = desc("chrony_serverstats_ntp_timestamp_span_seconds", "The interval (in seconds) covered by the currently held NTP timestamps.")
+	// ntpbox refuses keys and NTS (they are errors in its config), so
+	// these three are 0 by construction, not for want of counting.
+	ssNKEHits  = desc("chrony_serverstats_nts_ke_connections_accepted_total", "The number of NTS-KE connections accepted by the server.")
+	ssNKEDrops = desc("chrony_serverstats_nts_ke_connections_dropped_total", "The number of NTS-KE connections dropped by the server due to rate limiting.")
+	ssAuthHits = desc("chrony_serverstats_authenticated_ntp_packets_total", "The number of received NTP requests that were authenticated (with a symmetric key or NTS).")
 
 	clientsConnected = desc("chrony_clients_connected", "The number of clients in chronyd's log. The protocol label is \"nts\" for clients that completed an NTS-KE handshake and \"ntp\" for the rest. Saturates at the client log size (clientloglimit).", "protocol")
 	clientsLastHit   = desc("chrony_clients_last_ntp_hit_ago_seconds", "Histogram of the time since the last NTP request from each client, in seconds. Clients that have not sent an NTP request are not included.")
@@ -201,7 +207,7 @@ func collectSources(ch chan<- prometheus.Metric, srcs []upstream.SourceReport) {
 		case "=":
 			mode = "peer"
 		case "#":
-			mode = "ref"
+			mode = "reference clock"
 		}
 		ch <- gauge(sourcesStateInfo, 1, addr, name, state, mode)
 		ch <- gauge(sourcesStratum, float64(s.Stratum), addr, name)
@@ -210,6 +216,7 @@ func collectSources(ch chan<- prometheus.Metric, srcs []upstream.SourceReport) {
 			reach++
 		}
 		ch <- gauge(sourcesReach, float64(reach)/8, addr, name)
+		ch <- gauge(sourcesReachLast, float64(s.Reach&1), addr, name)
 		ch <- gauge(statsSamples, float64(s.NP), addr, name)
 		ch <- gauge(statsRuns, float64(s.NR), addr, name)
 		ch <- gauge(statsSpan, s.Span.Seconds(), addr, name)
@@ -222,6 +229,9 @@ func collectSources(ch chan<- prometheus.Metric, srcs []upstream.SourceReport) {
 
 func collectServerStats(ch chan<- prometheus.Metric, s control.ServerStats) {
 	ch <- counter(ssNTPHits, s.NTPHits)
+	ch <- counter(ssNKEHits, 0)
+	ch <- counter(ssNKEDrops, 0)
+	ch <- counter(ssAuthHits, 0)
 	ch <- counter(ssCmdHits, s.CmdHits)
 	ch <- counter(ssNTPDrops, s.NTPDrops)
 	ch <- counter(ssCmdDrops, s.CmdDrops)

@@ -52,7 +52,7 @@ func TestChronyExporterNames(t *testing.T) {
 		"chrony_serverstats_ntp_packets_received_total", "chrony_serverstats_command_packets_received_total",
 		"chrony_serverstats_ntp_packets_dropped_total", "chrony_serverstats_command_packets_dropped_total",
 		"chrony_serverstats_client_log_records_dropped_total", "chrony_serverstats_interleaved_ntp_packets_total",
-		"chrony_serverstats_ntp_timestamps_held", "chrony_serverstats_ntp_timestamp_span",
+		"chrony_serverstats_ntp_timestamps_held", "chrony_serverstats_ntp_timestamp_span_seconds",
 		"chrony_clients_connected", "chrony_clients_last_ntp_hit_ago_seconds", "chrony_clients_ntp_interval_seconds", "chrony_clients_ntp_drops",
 	}
 	fams, err := reg.Gather()
