@@ -268,4 +268,3 @@ func (s *server) mayChange(conn net.Conn) bool {
 	s.log.Warn("control: refused a state change", "peer_uid", uid)
 	return false
 }
-
