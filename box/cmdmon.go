@@ -59,9 +59,10 @@ func (p provider) Unresolved() int { return p.ntp.Unresolved() }
 
 // ServerStats is `serverstats`: the NTP server's counters, with chrony's
 // meaning (hits are the requests of allowed clients that were answered
-// or rate limited; drops the rate-limited ones).
+// or rate limited; drops the rate-limited ones; log drops the client
+// records evicted to make room), and the RATE replies.
 func (p provider) ServerStats() control.ServerStats {
 	st := p.ntp.ServerStats()
 	limited := st.Dropped[ntpserver.DropRateLimited.String()]
-	return control.ServerStats{NTPHits: st.Answered + limited, NTPDrops: limited}
+	return control.ServerStats{NTPHits: st.Answered + limited, NTPDrops: limited, LogDrops: st.Evicted, KoDs: st.Kissed}
 }

@@ -56,6 +56,7 @@ type ServerStats struct {
 	CmdHits         uint64 `json:"cmd_hits"`
 	CmdDrops        uint64 `json:"cmd_drops"`
 	LogDrops        uint64 `json:"log_drops"`        // client log records dropped
+	KoDs            uint64 `json:"kods"`             // answered with a RATE kiss-o'-death (ntpbox's; not in chronyc's report)
 	InterleavedHits uint64 `json:"interleaved_hits"` // interleaved NTP requests answered
 	Timestamps      uint64 `json:"timestamps"`       // held for interleaved replies
 	TimestampSpan   uint64 `json:"timestamp_span"`   // seconds between the oldest and newest held

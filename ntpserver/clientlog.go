@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,9 @@ type ClientLog struct {
 	maxCred int64 // Burst * cost
 	leak    uint
 	kod     uint
+	// Since the log was made: requests answered with RATE, and records
+	// evicted to make room (chrony's "client log records dropped").
+	kissed, evicted atomic.Uint64
 }
 
 const slotsPerBucket = 16
@@ -118,7 +122,10 @@ func (c *ClientLog) Request(addr netip.Addr, now int64) Verdict {
 	key := addr.Unmap().As16()
 	b := &c.buckets[c.hash(&key)&c.mask]
 	b.mu.Lock()
-	r := b.find(&key, now, c.maxCred)
+	r, evicted := b.find(&key, now, c.maxCred)
+	if evicted {
+		c.evicted.Add(1)
+	}
 	r.hits++
 	elapsed := now - r.last
 	if elapsed < 0 { // the clock was stepped back
@@ -140,6 +147,7 @@ func (c *ClientLog) Request(addr netip.Addr, now int64) Verdict {
 				r.drops++
 			case Kiss:
 				r.kods++
+				c.kissed.Add(1)
 			}
 		}
 	}
@@ -160,14 +168,14 @@ func (c *ClientLog) overLimit() Verdict {
 }
 
 // find returns the record for key, taking a free slot or evicting the
-// least recently seen record of the bucket. A new record starts with a
-// full burst of credit.
-func (b *clBucket) find(key *[16]byte, now, maxCred int64) *clRecord {
+// least recently seen record of the bucket (evicted says so). A new
+// record starts with a full burst of credit.
+func (b *clBucket) find(key *[16]byte, now, maxCred int64) (*clRecord, bool) {
 	victim := &b.recs[0]
 	for i := range b.recs {
 		r := &b.recs[i]
 		if r.used && r.addr == *key {
-			return r
+			return r, false
 		}
 		if !r.used {
 			if victim.used {
@@ -179,9 +187,18 @@ func (b *clBucket) find(key *[16]byte, now, maxCred int64) *clRecord {
 			victim = r
 		}
 	}
+	evicted := victim.used
 	*victim = clRecord{addr: *key, used: true, credit: maxCred, first: now, last: now}
-	return victim
+	return victim, evicted
 }
+
+// Kissed is the number of requests answered with a RATE kiss-o'-death
+// since the log was made.
+func (c *ClientLog) Kissed() uint64 { return c.kissed.Load() }
+
+// Evicted is the number of client records dropped to make room for
+// others since the log was made.
+func (c *ClientLog) Evicted() uint64 { return c.evicted.Load() }
 
 // ClientStats is a snapshot of one client's record.
 type ClientStats struct {

@@ -72,6 +72,30 @@ func TestRateLimitNoLeakAndKoD(t *testing.T) {
 	if kissed < 4000 || kissed > 6000 {
 		t.Errorf("kissed %d, want about half of the limited", kissed)
 	}
+	if k := c.Kissed(); k != uint64(kissed) {
+		t.Errorf("Kissed() %d, but %d requests were answered with RATE", k, kissed)
+	}
+}
+
+// TestClientLogCountsEvictions: every record made room for is counted
+// (chrony's "client log records dropped"), none while the log has room.
+func TestClientLogCountsEvictions(t *testing.T) {
+	c := NewClientLog(64*1024, nil)
+	for i := range c.Capacity() / 2 {
+		c.Request(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), int64(i))
+	}
+	// Half full: a bucket may still have overflowed, but barely.
+	if e := c.Evicted(); e > uint64(c.Capacity()/8) {
+		t.Errorf("%d evictions in a half-full log of %d", e, c.Capacity())
+	}
+	const n = 50000 // distinct addresses
+	c = NewClientLog(64*1024, nil)
+	for i := range n {
+		c.Request(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), int64(i))
+	}
+	if got, want := c.Evicted(), uint64(n-len(c.Clients())); got != want {
+		t.Errorf("Evicted() %d, want %d (%d addresses, %d records kept)", got, want, n, len(c.Clients()))
+	}
 }
 
 func TestClientLogBounded(t *testing.T) {

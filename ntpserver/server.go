@@ -88,11 +88,18 @@ type Stats struct {
 	Received uint64
 	Answered uint64
 	Dropped  map[string]uint64 // by reason
+	// From the client log (0 without one): requests answered with a
+	// RATE kiss-o'-death (counted in Answered too), and client records
+	// evicted to make room.
+	Kissed, Evicted uint64
 }
 
 // Stats sums the counters of every serving loop.
 func (s *Server) Stats() Stats {
 	st := Stats{Dropped: map[string]uint64{}}
+	if s.clients != nil {
+		st.Kissed, st.Evicted = s.clients.Kissed(), s.clients.Evicted()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.workers {

@@ -88,7 +88,7 @@ var (
 	clientsInterval  = desc("chrony_clients_ntp_interval_seconds", "Histogram of the mean interval between NTP requests from each client, in seconds. Clients that chronyd has not measured an interval for, such as those seen only once, are not included.")
 	clientsDrops     = desc("chrony_clients_ntp_drops", "Histogram of the number of NTP requests dropped (rate limited) per client.")
 
-	kodRate = desc("ntpbox_ntp_ratelimit_kod_total", "NTP requests answered with a RATE kiss-o'-death by the rate limiter, summed over the clients in the client log.")
+	kodRate = desc("ntpbox_ntp_ratelimit_kod_total", "NTP requests answered with a RATE kiss-o'-death by the rate limiter.")
 	limited = desc("ntpbox_ntp_ratelimit_limited_clients", "Clients in the client log of which at least one request was dropped or answered with RATE.")
 )
 
@@ -236,6 +236,7 @@ func collectServerStats(ch chan<- prometheus.Metric, s control.ServerStats) {
 	ch <- counter(ssNTPDrops, s.NTPDrops)
 	ch <- counter(ssCmdDrops, s.CmdDrops)
 	ch <- counter(ssLogDrops, s.LogDrops)
+	ch <- counter(kodRate, s.KoDs)
 	ch <- counter(ssInterleaved, s.InterleavedHits)
 	ch <- gauge(ssTimestamps, float64(s.Timestamps))
 	ch <- gauge(ssSpan, float64(s.TimestampSpan))
@@ -273,12 +274,11 @@ func (h *histogram) metric(d *prometheus.Desc) prometheus.Metric {
 
 func collectClients(ch chan<- prometheus.Metric, clients []control.ClientReport) {
 	last, interval, drops := newHistogram(clientTimeBuckets), newHistogram(clientTimeBuckets), newHistogram(clientDropBuckets)
-	var kod, nLimited uint64
+	var nLimited uint64
 	for _, c := range clients {
 		if c.NTP > 0 || c.Drop > 0 {
 			drops.observe(float64(c.Drop))
 		}
-		kod += c.KoD
 		if c.Drop > 0 || c.KoD > 0 {
 			nLimited++
 		}
@@ -295,7 +295,6 @@ func collectClients(ch chan<- prometheus.Metric, clients []control.ClientReport)
 	ch <- last.metric(clientsLastHit)
 	ch <- interval.metric(clientsInterval)
 	ch <- drops.metric(clientsDrops)
-	ch <- counter(kodRate, kod)
 	ch <- gauge(limited, float64(nLimited))
 }
 

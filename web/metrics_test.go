@@ -30,7 +30,7 @@ func testNTPData() *NTPData {
 			{Addr: netip.MustParseAddr("198.18.0.10"), NTP: 10, Interval: 6, LastAgo: 3 * time.Second},
 			{Addr: netip.MustParseAddr("198.18.0.11"), NTP: 5, Drop: 7, KoD: 2, Interval: 127, LastAgo: 100 * time.Second},
 		},
-		ServerStats: control.ServerStats{NTPHits: 22, NTPDrops: 7, CmdHits: 3},
+		ServerStats: control.ServerStats{NTPHits: 22, NTPDrops: 7, CmdHits: 3, KoDs: 2},
 	}
 }
 
@@ -84,7 +84,7 @@ chrony_serverstats_ntp_packets_dropped_total 7
 # HELP chrony_tracking_info Chrony tracking info
 # TYPE chrony_tracking_info gauge
 chrony_tracking_info{tracking_address="198.18.0.1",tracking_name="198.18.0.1",tracking_refid="C6120001"} 1
-# HELP ntpbox_ntp_ratelimit_kod_total NTP requests answered with a RATE kiss-o'-death by the rate limiter, summed over the clients in the client log.
+# HELP ntpbox_ntp_ratelimit_kod_total NTP requests answered with a RATE kiss-o'-death by the rate limiter.
 # TYPE ntpbox_ntp_ratelimit_kod_total counter
 ntpbox_ntp_ratelimit_kod_total 2
 `
