@@ -172,6 +172,19 @@ type remoteGatherer struct {
 }
 
 func (g remoteGatherer) Gather() ([]*dto.MetricFamily, error) {
+	fams, err := g.gather()
+	if err != nil && g.svc == ServiceNTP {
+		// chrony_exporter's chrony_up 0: the NTP service did not answer.
+		reg := prometheus.NewRegistry()
+		up := prometheus.NewGauge(prometheus.GaugeOpts{Name: "chrony_up", Help: "Whether the chrony server is up."})
+		reg.MustRegister(up)
+		down, _ := reg.Gather()
+		return down, err
+	}
+	return fams, err
+}
+
+func (g remoteGatherer) gather() ([]*dto.MetricFamily, error) {
 	resp, err := g.client.Get("http://" + string(g.svc) + "/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("%s service: %w", g.svc, err)
