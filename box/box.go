@@ -22,6 +22,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/control/cmdmon"
@@ -138,13 +140,16 @@ func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config,
 	var err error
 	var wg sync.WaitGroup
 	var ln net.Listener
+	var ntpMetrics atomic.Pointer[prometheus.Registry] // for the web service (control.CmdMetrics)
 	if path := control.SocketPath(cfg); path != "" && ntp != nil {
 		ln, err = control.Listen(path)
 		if err != nil {
 			log.Warn("control socket not available; ntpbox sources/tracking will not reach this daemon", "err", err)
 		} else {
 			log.Info("control socket", "path", path)
-			wg.Go(func() { control.Serve(ln, provider{ntp: ntp, reload: o.Reload}, log.With("component", "control")) })
+			wg.Go(func() {
+				control.Serve(ln, provider{ntp: ntp, reload: o.Reload, metrics: &ntpMetrics}, log.With("component", "control"))
+			})
 		}
 	}
 	var cmd *cmdmonRunner
@@ -179,7 +184,13 @@ func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config,
 		p := newPart(svcs, prov, d, curCfg.Load, split)
 		webCtx, webStop := context.WithCancel(ctx)
 		defer webStop()
-		if split && !o.runs(ServiceWeb) && len(svcs) == 1 {
+		switch {
+		case !split || o.runs(ServiceWeb) || len(svcs) != 1:
+		case svcs[0] == ServiceNTP:
+			// The NTP service, which may set the clock, parses no HTTP:
+			// the web service asks its control socket.
+			ntpMetrics.Store(p.reg)
+		default:
 			p.serveSocket(webCtx, svcs[0], &wg, log.With("component", "http"))
 		}
 		if o.runs(ServiceWeb) {

@@ -2,7 +2,12 @@ package box
 
 import (
 	"errors"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/ntpserver/daemon"
@@ -13,6 +18,28 @@ import (
 type provider struct {
 	ntp    *daemon.Service
 	reload func() error // nil: this daemon cannot reload (control.Reloader)
+	// metrics is this process's registry (control.Exporter), set once
+	// the status page's part is made; nil without `http`.
+	metrics *atomic.Pointer[prometheus.Registry]
+}
+
+// Metrics is control.CmdMetrics: this process's registry as text.
+func (p provider) Metrics() (string, error) {
+	var reg *prometheus.Registry
+	if p.metrics != nil {
+		reg = p.metrics.Load()
+	}
+	if reg == nil {
+		return "", errors.New("no metrics: http is off")
+	}
+	fams, err := reg.Gather()
+	var b strings.Builder
+	for _, f := range fams {
+		if _, werr := expfmt.MetricFamilyToText(&b, f); werr != nil {
+			return "", werr
+		}
+	}
+	return b.String(), err
 }
 
 // Reload is `ntpbox reload`.

@@ -34,13 +34,16 @@ import (
 // ServiceWeb is the status page and /metrics (`http`). In `ntpbox
 // serve` it runs in the one process; on the appliance it is its own
 // process, without CAP_SYS_TIME, which asks each other service for its
-// part over a unix socket (PartSocket).
+// part over a unix socket: the NTP service's control socket, the
+// others' PartSocket.
 const ServiceWeb Service = "web"
 
 // PartSocket is where service svc serves its part of the page and of
 // /metrics to the web service, when the services run as separate
 // processes: HTTP over a unix socket, /metrics and /status (JSON of a
-// web.Status with only that service's fields).
+// web.Status with only that service's fields). The DHCP and DNS
+// services have one; the NTP service answers on its control socket
+// instead (web_ntp.go).
 func PartSocket(svc Service) string {
 	return filepath.Join(filepath.Dir(control.DefaultSocketPath), "web-"+string(svc)+".sock")
 }
@@ -172,19 +175,6 @@ type remoteGatherer struct {
 }
 
 func (g remoteGatherer) Gather() ([]*dto.MetricFamily, error) {
-	fams, err := g.gather()
-	if err != nil && g.svc == ServiceNTP {
-		// chrony_exporter's chrony_up 0: the NTP service did not answer.
-		reg := prometheus.NewRegistry()
-		up := prometheus.NewGauge(prometheus.GaugeOpts{Name: "chrony_up", Help: "Whether the chrony server is up."})
-		reg.MustRegister(up)
-		down, _ := reg.Gather()
-		return down, err
-	}
-	return fams, err
-}
-
-func (g remoteGatherer) gather() ([]*dto.MetricFamily, error) {
 	resp, err := g.client.Get("http://" + string(g.svc) + "/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("%s service: %w", g.svc, err)
@@ -273,7 +263,12 @@ type webRunner struct {
 func startWeb(cfg *config.Config, ns netstate.State, local *part, others []Service, logs func(context.Context) ([]string, error), log *slog.Logger) *webRunner {
 	gs := prometheus.Gatherers{local.reg}
 	clients := map[Service]*http.Client{}
+	ntpPath := control.SocketPath(cfg)
 	for _, s := range others {
+		if s == ServiceNTP {
+			gs = append(gs, ntpGatherer{path: ntpPath})
+			continue
+		}
 		c := unixClient(PartSocket(s))
 		clients[s] = c
 		gs = append(gs, remoteGatherer{svc: s, client: c})
@@ -281,7 +276,13 @@ func startWeb(cfg *config.Config, ns netstate.State, local *part, others []Servi
 	gather := func(ctx context.Context) *web.Status {
 		st := local.status()
 		for _, s := range others {
-			part, err := remoteStatus(ctx, s, clients[s])
+			var part *web.Status
+			var err error
+			if s == ServiceNTP {
+				part, err = ntpStatus(ctx, ntpPath)
+			} else {
+				part, err = remoteStatus(ctx, s, clients[s])
+			}
 			if err != nil {
 				st.Errors = append(st.Errors, err.Error())
 				continue

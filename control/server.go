@@ -30,7 +30,15 @@ const (
 	CmdNTPData     = "ntpdata"     // []NTPDataReport, of the sources with an address
 	CmdMakeStep    = "makestep"    // MakeStepResult; the clock is stepped (Clock)
 	CmdBurst       = "burst"       // BurstResult, with BurstArgs; the sources poll in a burst (Clock)
+	CmdMetrics     = "metrics"     // string: the daemon process's metrics in Prometheus' text format (Exporter)
 )
+
+// Exporter is a Provider that exports its process's metrics. On the
+// appliance the web service reads the NTP service's this way, so that
+// the process that may set the clock parses no HTTP.
+type Exporter interface {
+	Metrics() (string, error)
+}
 
 // Historian is a Provider that keeps the clock's history: the state at
 // each clock update of the last 24 hours, oldest first.
@@ -193,6 +201,16 @@ func handle(p Provider, line []byte) (out []byte, err error) {
 		}
 	case CmdNTPData:
 		result = NTPDataReports(p.Sources())
+	case CmdMetrics:
+		e, ok := p.(Exporter)
+		if !ok {
+			return errorLine("this daemon exports no metrics"), nil
+		}
+		text, err := e.Metrics()
+		if err != nil {
+			return errorLine("metrics: " + err.Error()), nil
+		}
+		result = text
 	case CmdMakeStep, CmdBurst:
 		return clockCommand(p, req)
 	case CmdReload:
@@ -205,7 +223,7 @@ func handle(p Provider, line []byte) (out []byte, err error) {
 		}
 		result = ReloadResult{Reloaded: true}
 	default:
-		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking, clients, activity, serverstats, ntpdata, history, makestep, burst or reload)", req.Cmd)), nil
+		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking, clients, activity, serverstats, ntpdata, history, metrics, makestep, burst or reload)", req.Cmd)), nil
 	}
 	return resultLine(req.Cmd, result)
 }
