@@ -68,13 +68,19 @@ enable-reflector=no
 // with a tmpfs on /run, so nothing of it lands on the host.
 func avahiLAN(t *testing.T, ns string) []string {
 	t.Helper()
+	return avahiLANConf(t, ns, avahiDaemonConf)
+}
+
+// avahiLANConf is avahiLAN with avahi-daemon.conf's text.
+func avahiLANConf(t *testing.T, ns, conf string) []string {
+	t.Helper()
 	dir := t.TempDir()
 	bus := filepath.Join(dir, "bus")
 	busConf, daemonConf := filepath.Join(dir, "system.conf"), filepath.Join(dir, "avahi-daemon.conf")
 	if err := os.WriteFile(busConf, fmt.Appendf(nil, avahiBusConf, bus), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(daemonConf, []byte(avahiDaemonConf), 0o644); err != nil {
+	if err := os.WriteFile(daemonConf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+bus)
@@ -229,4 +235,33 @@ func avahiFinds(t *testing.T, ns string, env []string, name, lease string) {
 		}
 	}
 
+}
+
+// TestAvahiConflictInVM: a host on the LAN (avahi-daemon, publishing)
+// already has the box's name, ntpbox-123456.local. The box's probes find
+// it (RFC 6762 §8.1), the box takes ntpbox-123456-2 (§9), and avahi
+// finds the box and its services under that name.
+func TestAvahiConflictInVM(t *testing.T) {
+	img := qemu.FindImage()
+	qemu.RequireT(t, img, "mcopy", "dbus-daemon", "avahi-daemon", "avahi-browse", "avahi-resolve", "unshare")
+	lab := qemu.NewLabT(t)
+	conf := strings.NewReplacer("host-name=avahi-lan", "host-name=ntpbox-123456",
+		"disable-publishing=yes", "disable-publishing=no", "publish-addresses=no", "publish-addresses=yes").Replace(avahiDaemonConf)
+	env := avahiLANConf(t, lab.ClientNetns, conf)
+
+	vm := closetBox(t, lab, closetDisk(t, map[string]string{"ntpbox.conf": "address " + qemu.LabVMAddr + "/24\nlocal stratum 10\n"}))
+	if _, err := discWaitLine(vm, `msg="mdns: name taken by another host on the LAN, taking the next" component=mdns taken=ntpbox-123456.local. name=ntpbox-123456-2.local.`, bootTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := discWaitLine(vm, `msg="mdns: announcing" component=mdns name=ntpbox-123456-2.local.`, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The LAN host keeps its name and address.
+	resolve := qemu.In(lab.ClientNetns, "avahi-resolve", "-4", "-n", "ntpbox-123456.local")
+	resolve.Env = env
+	if out, err := discRun(resolve, discClientTimeout); err != nil || strings.Join(strings.Fields(out), " ") != "ntpbox-123456.local "+qemu.LabClientAddr {
+		t.Errorf("avahi-resolve -4 -n ntpbox-123456.local: %v\n%s", err, out)
+	}
+	avahiFinds(t, lab.ClientNetns, env, "ntpbox-123456-2", qemu.LabVMAddr)
+	powerOff(t, vm)
 }
