@@ -112,7 +112,7 @@ func ApplianceDefaults(driftFile string) Part {
 	lines := []Line{
 		{Origin: o("the appliance asks DHCP for its address unless the config gives one"), Words: []string{"address", "dhcp"}},
 		{Origin: o("the appliance serves the subnets it is on"), Words: []string{"allow", "connected"}},
-		{Origin: o("the appliance answers as HOST.local and announces _ntp._udp"), Words: []string{"mdns", "on"}},
+		{Origin: o("the appliance answers as HOST.local and announces _ntp._udp and _http._tcp"), Words: []string{"mdns", "on"}},
 		{Origin: o("chronyc -h BOX works from the subnets the box is on"), Words: []string{"cmdallow", "connected"}},
 		{Origin: o("the status page and /metrics on port 80 of the box's LAN addresses"), Words: []string{"http", "lan"}},
 	}

@@ -130,7 +130,7 @@ func TestNewMDNSChecks(t *testing.T) {
 }
 
 // FuzzMDNS: any datagram, as a query: Answer never panics, and what it
-// answers packs.
+// answers packs; as a response, Conflict never panics.
 func FuzzMDNS(f *testing.F) {
 	for _, q := range []*dns.Msg{mquery("ntpbox-123456.local", dns.TypeA, false), mquery("_ntp._udp.local", dns.TypePTR, true)} {
 		b, _ := q.Pack()
@@ -142,6 +142,7 @@ func FuzzMDNS(f *testing.F) {
 		if q.Unpack(b) != nil {
 			return
 		}
+		m.Conflict(&q) // never panics, whatever the records
 		for _, legacy := range []bool{false, true} {
 			if r := m.Answer(&q, legacy); r != nil {
 				if _, err := r.Pack(); err != nil {

@@ -3,7 +3,8 @@
 package qemu_test
 
 // Found by name (issue 12): the box answers mDNS as ntpbox-XXXXXX.local
-// (the MAC's last three octets) and announces _ntp._udp with DNS-SD.
+// (the MAC's last three octets) and announces _ntp._udp with DNS-SD; it
+// answers once its probes (RFC 6762 §8.1) found the name free.
 
 import (
 	"net"
@@ -22,7 +23,7 @@ func TestMDNSInVM(t *testing.T) {
 	lab := qemu.NewLabT(t)
 	conf := "address " + qemu.LabVMAddr + "/24\nallow all\nlocal stratum 10\n"
 	vm := closetBox(t, lab, closetDisk(t, map[string]string{"ntpbox.conf": conf}))
-	if _, err := discWaitLine(vm, `msg=mdns component=mdns name=ntpbox-123456.local`, bootTimeout); err != nil {
+	if _, err := discWaitLine(vm, `msg="mdns: announcing" component=mdns name=ntpbox-123456.local.`, bootTimeout); err != nil {
 		t.Fatal(err)
 	}
 	host := "ntpbox-" + strings.ReplaceAll(closetMAC[9:], ":", "") + ".local"
