@@ -15,6 +15,7 @@ import (
 
 	"github.com/ntpbox/ntpbox/internal/backoff"
 	"github.com/ntpbox/ntpbox/internal/cli"
+	"github.com/ntpbox/ntpbox/internal/peercred"
 )
 
 // LogSocket is where init serves its [Ring] to `ntpbox log`.
@@ -168,7 +169,7 @@ func reloadAnswer(ctx context.Context, c net.Conn, reload func(context.Context) 
 	if reload == nil {
 		return "refused: this init cannot reload"
 	}
-	if uid, err := peerUID(c); err != nil || uid != 0 {
+	if uid, err := peercred.UID(c); err != nil || uid != 0 {
 		return fmt.Sprintf("refused: only root may reload (peer uid %d, %v)", uid, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/internal/backoff"
+	"github.com/ntpbox/ntpbox/internal/peercred"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
@@ -275,7 +276,7 @@ func changesState(line []byte) bool {
 // state: root or the daemon's own user. A peer whose user cannot be
 // known may not.
 func (s *server) mayChange(conn net.Conn) bool {
-	uid, err := peerUID(conn)
+	uid, err := peercred.UID(conn)
 	if err != nil {
 		s.log.Warn("control: refused a state change from an unknown peer", "err", err)
 		return false

@@ -1,4 +1,6 @@
-package control
+// Package peercred tells who is at the other end of a Unix socket
+// (SO_PEERCRED), for the sockets on which only root may change state.
+package peercred
 
 import (
 	"fmt"
@@ -7,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// peerUID is the user of the process at the other end of a Unix socket.
-func peerUID(c net.Conn) (int, error) {
+// UID is the user of the process at the other end of a Unix socket.
+func UID(c net.Conn) (int, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return -1, fmt.Errorf("not a Unix socket")
