@@ -52,7 +52,7 @@ FUZZ_TARGETS := \
 	./ntpserver:FuzzPacket ./ntpserver:FuzzCmsg ./ntpserver/daemon:FuzzDriftFile \
 	./config:FuzzParse ./config:FuzzCmdline ./config:FuzzDecode \
 	./ntpserver/upstream:FuzzReceive ./ntpserver/upstream:FuzzTZifLeaps ./control:FuzzHandle \
-	./control/cmdmon:FuzzCmdmonRequest \
+	./control/cmdmon:FuzzCmdmonRequest ./control/cmdmon:FuzzDecodeReply \
 	./dhcpopt:FuzzHandle ./dhcpopt:FuzzHandle6 ./dhcpopt:FuzzARP ./dhcpopt:FuzzParseServers \
 	./dhcpopt:FuzzLeaseFile ./dhcpopt:FuzzExchange \
 	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./dnssrv:FuzzMDNS ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed

@@ -2,6 +2,8 @@ package box
 
 import (
 	"errors"
+	"time"
+
 	"github.com/ntpbox/ntpbox/control"
 	"github.com/ntpbox/ntpbox/ntpserver/daemon"
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
@@ -23,6 +25,12 @@ func (p provider) Reload() error {
 
 func (p provider) Sources() []upstream.SourceReport  { return p.ntp.Sources() }
 func (p provider) Tracking() upstream.TrackingReport { return p.ntp.Tracking() }
+
+// MakeStep is `ntpbox makestep`.
+func (p provider) MakeStep() (time.Duration, error) { return p.ntp.MakeStep() }
+
+// Burst is `ntpbox burst`.
+func (p provider) Burst(a control.BurstArgs) (int, error) { return p.ntp.Burst(a.Good, a.Max, a.Match) }
 
 // History is `history` (the status page's graph).
 func (p provider) History() []upstream.HistoryPoint { return p.ntp.History() }

@@ -24,6 +24,20 @@ import (
 //
 //	cannot reach ntpbox at /run/ntpbox/ntpbox.sock: is `ntpbox serve` running? (connect: no such file or directory)
 func Request(ctx context.Context, path, cmd string, out any) error {
+	return RequestArgs(ctx, path, cmd, nil, out)
+}
+
+// RequestArgs is Request for a command that takes arguments (burst's
+// BurstArgs); nil args sends none.
+func RequestArgs(ctx context.Context, path, cmd string, args, out any) error {
+	r := request{Cmd: cmd}
+	if args != nil {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return fmt.Errorf("ntpbox at %s: encode %q arguments: %w", path, cmd, err)
+		}
+		r.Args = b
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -35,7 +49,7 @@ func Request(ctx context.Context, path, cmd string, out any) error {
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	req, err := json.Marshal(request{Cmd: cmd})
+	req, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("ntpbox at %s: encode %q: %w", path, cmd, err)
 	}

@@ -21,6 +21,21 @@ type ClientReport struct {
 	KoD      uint64        `json:"kod"`      // answered with RATE
 	Interval int           `json:"interval"` // log2 of the average interval between requests; 127 if unknown
 	LastAgo  time.Duration `json:"last_ago"` // since the last request
+	// IntervalLimited is chronyc's IntL: log2 of the mean interval
+	// after rate limiting; nil when unknown (ntpbox does not keep it).
+	IntervalLimited *int `json:"interval_limited,omitempty"`
+	// CmdPort is the client's use of the command port, nil when none
+	// is known (ntpbox counts command-port requests only in all).
+	CmdPort *CmdAccess `json:"cmd_port,omitempty"`
+}
+
+// CmdAccess is a client's requests to the command port: chronyc
+// clients' last four columns.
+type CmdAccess struct {
+	Hits     uint64        `json:"hits"`
+	Drops    uint64        `json:"drops"`
+	Interval int           `json:"interval"` // log2 s; 127 if unknown
+	LastAgo  time.Duration `json:"last_ago"`
 }
 
 // Provider is what the control server asks the daemon.

@@ -24,6 +24,11 @@ const (
 	CmdClients     = "clients"     // []ClientReport
 	CmdReload      = "reload"      // ReloadResult; the daemon rereads its config (Reloader)
 	CmdHistory     = "history"     // []upstream.HistoryPoint, oldest first (Historian)
+	CmdActivity    = "activity"    // ActivityReport (Stats)
+	CmdServerStats = "serverstats" // ServerStats (Stats)
+	CmdNTPData     = "ntpdata"     // []NTPDataReport, of the sources with an address
+	CmdMakeStep    = "makestep"    // MakeStepResult; the clock is stepped (Clock)
+	CmdBurst       = "burst"       // BurstResult, with BurstArgs; the sources poll in a burst (Clock)
 )
 
 // Historian is a Provider that keeps the clock's history: the state at
@@ -53,7 +58,8 @@ const (
 
 // request and response are the two JSON lines of a connection.
 type request struct {
-	Cmd string `json:"cmd"`
+	Cmd  string          `json:"cmd"`
+	Args json.RawMessage `json:"args,omitempty"` // the command's arguments (BurstArgs)
 }
 
 type response struct {
@@ -172,6 +178,20 @@ func handle(p Provider, line []byte) (out []byte, err error) {
 			return errorLine("this daemon keeps no clock history"), nil
 		}
 		result = nonNil(h.History())
+	case CmdActivity, CmdServerStats:
+		st, ok := p.(Stats)
+		if !ok {
+			return errorLine("this daemon keeps no counters"), nil
+		}
+		if req.Cmd == CmdActivity {
+			result = Activity(p.Sources(), st.Unresolved())
+		} else {
+			result = st.ServerStats()
+		}
+	case CmdNTPData:
+		result = NTPDataReports(p.Sources())
+	case CmdMakeStep, CmdBurst:
+		return clockCommand(p, req)
 	case CmdReload:
 		r, ok := p.(Reloader)
 		if !ok {
@@ -182,15 +202,20 @@ func handle(p Provider, line []byte) (out []byte, err error) {
 		}
 		result = ReloadResult{Reloaded: true}
 	default:
-		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking, clients, history or reload)", req.Cmd)), nil
+		return errorLine(fmt.Sprintf("unknown command %q (want sources, sourcestats, tracking, clients, activity, serverstats, ntpdata, history, makestep, burst or reload)", req.Cmd)), nil
 	}
+	return resultLine(req.Cmd, result)
+}
+
+// resultLine is the response line carrying result.
+func resultLine(cmd string, result any) ([]byte, error) {
 	data, err := json.Marshal(result)
 	if err != nil {
-		return errorLine("internal error answering " + req.Cmd), fmt.Errorf("%s: encode: %w", req.Cmd, err)
+		return errorLine("internal error answering " + cmd), fmt.Errorf("%s: encode: %w", cmd, err)
 	}
-	out, err = json.Marshal(response{Result: data})
+	out, err := json.Marshal(response{Result: data})
 	if err != nil {
-		return errorLine("internal error answering " + req.Cmd), fmt.Errorf("%s: encode: %w", req.Cmd, err)
+		return errorLine("internal error answering " + cmd), fmt.Errorf("%s: encode: %w", cmd, err)
 	}
 	return append(out, '\n'), nil
 }

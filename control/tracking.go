@@ -81,10 +81,18 @@ func FormatClients(w io.Writer, clients []ClientReport) error {
 		if !c.Addr.IsValid() {
 			continue // as chronyc skips a record it cannot find
 		}
+		intL := 127
+		if c.IntervalLimited != nil {
+			intL = *c.IntervalLimited
+		}
+		cmd := CmdAccess{Interval: 127, LastAgo: -1}
+		if c.CmdPort != nil {
+			cmd = *c.CmdPort
+		}
 		fmt.Fprintf(&b, "%-25s  %6d  %5d  %s  %s  %s  %6d  %5d  %s  %s\n",
-			truncName(c.Addr.String(), nameWidth), c.NTP, c.Drop,
-			clientInterval(c.Interval), clientInterval(127), seconds(c.LastAgo),
-			0, 0, clientInterval(127), seconds(-1))
+			truncName(c.Addr.String(), nameWidth), uint32(c.NTP), uint32(c.Drop),
+			clientInterval(c.Interval), clientInterval(intL), seconds(c.LastAgo),
+			uint32(cmd.Hits), uint32(cmd.Drops), clientInterval(cmd.Interval), seconds(cmd.LastAgo))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -165,7 +165,7 @@ func TestCLIGuessable(t *testing.T) {
 			t.Errorf("ntpbox %q: exit %d, want %d with %q:\n%s%s", tc.args, code, tc.code, tc.want, out, errOut)
 		}
 	}
-	for _, cmd := range []string{"serve", "check", "config", "query", "sources", "sourcestats", "tracking", "clients", "log", "dhcp-snippet", "version"} {
+	for _, cmd := range []string{"serve", "check", "config", "query", "sources", "sourcestats", "tracking", "clients", "activity", "serverstats", "ntpdata", "makestep", "burst", "log", "dhcp-snippet", "version"} {
 		for _, h := range []string{"-h", "--help"} {
 			if out, errOut, code := ntpbox(t, cmd, h); code != 0 {
 				t.Errorf("ntpbox %s %s: exit %d\n%s%s", cmd, h, code, out, errOut)

@@ -9,6 +9,11 @@
 //	ntpbox sourcestats [-v] [--json]     their statistics
 //	ntpbox tracking [--json]             the state of the system clock
 //	ntpbox clients [--json]              the NTP clients served
+//	ntpbox activity|serverstats [--json] sources online; the server's counters
+//	ntpbox ntpdata [ADDRESS] [--json]    the last NTP packet of each source
+//	ntpbox makestep                      step the clock to the estimate now
+//	ntpbox burst GOOD/MAX [MASK/ADDRESS] the sources poll in a burst
+//	ntpbox -h BOX [-p PORT] COMMAND      ask a box or chronyd over UDP 323 (chronyc -h)
 //	ntpbox log [-s SOCKET] [--follow]    the appliance's console log, kept by PID 1
 //	ntpbox reload [-f FILE | -s SOCKET]  the running daemon rereads its config
 //	ntpbox dhcp-snippet --for KIND [ADDR...]  option 42 for an existing DHCP server
@@ -40,6 +45,17 @@ status of the running server, printed as chronyc does (each takes [-f FILE | -s 
   sourcestats  their statistics (chronyc sourcestats) ntpbox sourcestats [-v]
   tracking     the system clock (chronyc tracking)    ntpbox tracking
   clients      the NTP clients (chronyc clients)      ntpbox clients
+  activity     sources online, offline, in a burst    ntpbox activity
+  serverstats  the NTP server's counters              ntpbox serverstats
+  ntpdata      each source's last NTP packet          ntpbox ntpdata [ADDRESS]
+
+acting on the running server (root, over the control socket only; each takes [-f FILE | -s SOCKET]):
+  makestep     step the clock to the estimate at once ntpbox makestep
+  burst        the sources poll in a burst            ntpbox burst GOOD/MAX [MASK/ADDRESS]
+
+another box or a chronyd, over chrony's command port (chronyc -h; cmdallow must let this host in):
+  ntpbox -h BOX [-p PORT] [-4|-6] COMMAND   COMMAND: tracking, sources [-v], sourcestats [-v],
+                                            activity, serverstats, clients, ntpdata [ADDRESS]
 
 Run "ntpbox COMMAND -h" for the flags of a command.
 `
@@ -71,8 +87,10 @@ func main() {
 		code = configCmd(args)
 	case "query":
 		code = query(args)
-	case "sources", "sourcestats", "tracking", "clients":
-		code = status(cmd, args)
+	case "sources", "sourcestats", "tracking", "clients", "activity", "serverstats", "ntpdata", "makestep", "burst":
+		code = status(cmd, args, nil)
+	case "-h", "-p", "-4", "-6", "--host":
+		code = remote(os.Args[1:], os.Stdout, os.Stderr)
 	case "dhcp-snippet":
 		code = dhcpSnippet(args)
 	case "reload":
@@ -81,7 +99,7 @@ func main() {
 		code = appliance.LogCommand(args)
 	case "version", "-version", "--version":
 		code = version(args)
-	case "help", "-h", "-help", "--help":
+	case "help", "-help", "--help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "ntpbox: unknown command %q\n%s", cmd, usage)

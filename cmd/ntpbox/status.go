@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,26 +28,56 @@ import (
 // statusTimeout bounds one exchange with the daemon.
 const statusTimeout = 5 * time.Second
 
-// status runs `ntpbox sources|sourcestats|tracking|clients`: ask the
-// running daemon over its control socket and print what chronyc prints.
-func status(cmd string, args []string) int {
-	return runStatus(cmd, args, os.Stdout, os.Stderr)
+// status runs `ntpbox sources|sourcestats|tracking|clients|activity|
+// serverstats|ntpdata|makestep|burst`: ask the running daemon over its
+// control socket (or, with -h BOX, a box or chronyd over chrony's
+// command port) and print what chronyc prints.
+func status(cmd string, args []string, remote *remoteTarget) int {
+	return runStatus(cmd, args, remote, os.Stdout, os.Stderr)
 }
 
-func runStatus(cmd string, args []string, stdout, stderr io.Writer) int {
+// statusUsage is each command's arguments after its name.
+var statusUsage = map[string]string{
+	control.CmdSources:     " [-v]",
+	control.CmdSourceStats: " [-v]",
+	control.CmdNTPData:     " [ADDRESS]",
+	control.CmdBurst:       " GOOD/MAX [MASK/ADDRESS]",
+}
+
+// changesState are the commands that act rather than report: chronyc
+// sends them only to chronyd's local socket; ntpbox takes them only on
+// its control socket.
+func changesState(cmd string) bool { return cmd == control.CmdMakeStep || cmd == control.CmdBurst }
+
+func runStatus(cmd string, args []string, remote *remoteTarget, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	verbose := new(bool)
-	verboseUsage := ""
 	if cmd == control.CmdSources || cmd == control.CmdSourceStats {
 		fset.BoolVar(verbose, "v", false, "print chronyc's legend of the columns")
-		verboseUsage = " [-v]"
 	}
-	asJSON := fset.Bool("json", false, "print the report as JSON, for scripts")
-	file := fset.String("f", defaultConfig, "config `file` whose bindcmdaddress names the control socket")
-	sock := fset.String("s", "", "control `socket` of the daemon (instead of -f)")
+	asJSON := new(bool)
+	if !changesState(cmd) {
+		fset.BoolVar(asJSON, "json", false, "print the report as JSON, for scripts (durations in seconds)")
+	}
+	file, sock := new(string), new(string)
+	where := " [-f FILE | -s SOCKET]"
+	if remote == nil {
+		fset.StringVar(file, "f", defaultConfig, "config `file` whose bindcmdaddress names the control socket")
+		fset.StringVar(sock, "s", "", "control `socket` of the daemon (instead of -f)")
+	} else {
+		where = ""
+	}
 	fset.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ntpbox %s%s [--json] [-f FILE | -s SOCKET]\n", cmd, verboseUsage)
+		jsonUsage := " [--json]"
+		if changesState(cmd) {
+			jsonUsage = ""
+		}
+		prefix := "ntpbox"
+		if remote != nil {
+			prefix = "ntpbox -h " + remote.host
+		}
+		fmt.Fprintf(stderr, "usage: %s %s%s%s%s\n", prefix, cmd, statusUsage[cmd], jsonUsage, where)
 		fset.PrintDefaults()
 	}
 	pos, err := cli.Parse(fset, args)
@@ -54,24 +87,64 @@ func runStatus(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if len(pos) > 0 {
+	var arg statusArg
+	switch {
+	case cmd == control.CmdNTPData && len(pos) <= 1:
+		if len(pos) == 1 {
+			arg.addr, err = lookupAddr(pos[0])
+		}
+	case cmd == control.CmdBurst:
+		arg.burst, err = control.ParseBurst(pos)
+	case len(pos) > 0:
+		err = fmt.Errorf("%s takes no arguments", cmd)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ntpbox %s: %v\n", cmd, err)
 		fset.Usage()
 		return 2
 	}
 	fileSet := false
 	fset.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "f" })
 
-	path, err := socketFor(*file, fileSet, *sock)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	if remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
 		defer cancel()
-		err = printStatus(ctx, stdout, path, cmd, *verbose, *asJSON)
+		err = remote.print(ctx, stdout, cmd, arg, *verbose, *asJSON)
+	} else {
+		var path string
+		path, err = socketFor(*file, fileSet, *sock)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+			defer cancel()
+			err = printStatus(ctx, stdout, path, cmd, arg, *verbose, *asJSON)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ntpbox: %s\n", err)
 		return 1
 	}
 	return 0
+}
+
+// statusArg is a command's arguments: ntpdata's address, burst's.
+type statusArg struct {
+	addr  netip.Addr
+	burst control.BurstArgs
+}
+
+// lookupAddr is chronyc's parse_source_address: an address, or a name
+// looked up.
+func lookupAddr(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", s)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("could not get address for hostname %q: %v", s, err)
+	}
+	return addrs[0].Unmap(), nil
 }
 
 // socketFor finds the daemon's control socket as `ntpbox serve` chose it:
@@ -109,37 +182,89 @@ func socketFor(file string, fileSet bool, sock string) (string, error) {
 	return path, nil
 }
 
-// printStatus asks for one report and prints it.
-func printStatus(ctx context.Context, w io.Writer, path, cmd string, verbose, asJSON bool) error {
+// printStatus asks the daemon at path for one report and prints it, or
+// carries out makestep or burst.
+func printStatus(ctx context.Context, w io.Writer, path, cmd string, arg statusArg, verbose, asJSON bool) error {
 	switch cmd {
-	case control.CmdSources:
-		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []upstream.SourceReport) error {
-			return control.FormatSources(w, s, verbose)
-		})
-	case control.CmdSourceStats:
-		return show(ctx, w, path, cmd, asJSON, func(w io.Writer, s []upstream.SourceReport) error {
-			return control.FormatSourceStats(w, s, verbose)
-		})
+	case control.CmdSources, control.CmdSourceStats:
+		var s []upstream.SourceReport
+		if err := control.Request(ctx, path, control.CmdSources, &s); err != nil {
+			return err
+		}
+		return printReport(w, cmd, s, arg, verbose, asJSON)
 	case control.CmdTracking:
-		return show(ctx, w, path, cmd, asJSON, control.FormatTracking)
+		return request[upstream.TrackingReport](ctx, w, path, cmd, arg, verbose, asJSON)
 	case control.CmdClients:
-		return show(ctx, w, path, cmd, asJSON, control.FormatClients)
+		return request[[]control.ClientReport](ctx, w, path, cmd, arg, verbose, asJSON)
+	case control.CmdActivity:
+		return request[control.ActivityReport](ctx, w, path, cmd, arg, verbose, asJSON)
+	case control.CmdServerStats:
+		return request[control.ServerStats](ctx, w, path, cmd, arg, verbose, asJSON)
+	case control.CmdNTPData:
+		var nd []control.NTPDataReport
+		if err := control.Request(ctx, path, cmd, &nd); err != nil {
+			return err
+		}
+		if arg.addr.IsValid() {
+			nd = slices.DeleteFunc(nd, func(r control.NTPDataReport) bool { return r.RemoteAddr != arg.addr })
+			if len(nd) == 0 {
+				return fmt.Errorf("ntpdata: no source at %s (503 No such source)", arg.addr)
+			}
+		}
+		return printReport(w, cmd, nd, arg, verbose, asJSON)
+	case control.CmdMakeStep:
+		var res control.MakeStepResult
+		if err := control.Request(ctx, path, cmd, &res); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "200 OK\nstepped the clock by %+.9f seconds\n", res.Step.Seconds())
+		return err
+	case control.CmdBurst:
+		var res control.BurstResult
+		if err := control.RequestArgs(ctx, path, cmd, arg.burst, &res); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "200 OK\n%d sources doing burst\n", res.Sources)
+		return err
 	}
 	return fmt.Errorf("unknown status command %q", cmd)
 }
 
-// show requests a report of type T and prints it as chronyc or as JSON.
-func show[T any](ctx context.Context, w io.Writer, path, cmd string, asJSON bool, format func(io.Writer, T) error) error {
+// request asks for a report of type T and prints it.
+func request[T any](ctx context.Context, w io.Writer, path, cmd string, arg statusArg, verbose, asJSON bool) error {
 	var report T
 	if err := control.Request(ctx, path, cmd, &report); err != nil {
 		return err
 	}
+	return printReport(w, cmd, report, arg, verbose, asJSON)
+}
+
+// printReport prints cmd's report as chronyc does, or as JSON: the same
+// whether it came over the control socket or the command port.
+func printReport(w io.Writer, cmd string, report any, arg statusArg, verbose, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(seconds(reflect.ValueOf(report)))
 	}
-	return format(w, report)
+	switch r := report.(type) {
+	case []upstream.SourceReport:
+		if cmd == control.CmdSourceStats {
+			return control.FormatSourceStats(w, r, verbose)
+		}
+		return control.FormatSources(w, r, verbose)
+	case upstream.TrackingReport:
+		return control.FormatTracking(w, r)
+	case []control.ClientReport:
+		return control.FormatClients(w, r)
+	case control.ActivityReport:
+		return control.FormatActivity(w, r)
+	case control.ServerStats:
+		return control.FormatServerStats(w, r)
+	case []control.NTPDataReport:
+		return control.FormatNTPData(w, r, arg.addr.IsValid())
+	}
+	return fmt.Errorf("%s: no format for %T", cmd, report)
 }
 
 // seconds is v for --json: every time.Duration as seconds, a float (as

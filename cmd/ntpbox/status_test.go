@@ -72,7 +72,7 @@ func startStatusServer(t *testing.T) string {
 func runStatusT(t *testing.T, cmd string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = runStatus(cmd, args, &o, &e)
+	code = runStatus(cmd, args, nil, &o, &e)
 	return o.String(), e.String(), code
 }
 

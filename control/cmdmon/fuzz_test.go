@@ -3,6 +3,8 @@ package cmdmon
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // FuzzCmdmonRequest: whatever arrives, Respond does not panic, never
@@ -37,5 +39,49 @@ func FuzzCmdmonRequest(f *testing.F) {
 			binary.BigEndian.Uint16(r[4:]) != binary.BigEndian.Uint16(b[4:]) || string(r[16:20]) != string(b[8:12]) {
 			t.Fatalf("bad reply % x to % x", r, b)
 		}
+	})
+}
+
+// FuzzDecodeReply: whatever a daemon answers, ParseReply and the
+// decoders do not panic, and ParseReply takes only a reply to the
+// request it checks against.
+func FuzzDecodeReply(f *testing.F) {
+	out := make([]byte, MaxReplyLen)
+	for _, cmd := range []int{reqTracking, reqNSources, reqSourceData, reqSourceStats, reqActivity,
+		reqServerStats, reqNTPData, reqNTPSourceName, reqClientAccessesByIndex3} {
+		n := Respond(request(cmd), out, fakeProvider{})
+		f.Add(append([]byte(nil), out[:n]...))
+	}
+	f.Add([]byte{})
+	f.Add(make([]byte, replyHeaderLen))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var cmd uint16
+		var seq uint32
+		if len(b) >= replyHeaderLen {
+			cmd, seq = binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint32(b[16:])
+		}
+		_, _, data, ok := ParseReply(b, cmd, seq)
+		if !ok {
+			if len(b) >= replyHeaderLen && b[0] == protoVersion && b[1] == pktTypeReply && b[2] == 0 && b[3] == 0 {
+				t.Fatalf("a version 6 reply to its own command and sequence refused: % x", b[:replyHeaderLen])
+			}
+			return
+		}
+		if len(data) != len(b)-replyHeaderLen {
+			t.Fatalf("data of %d bytes from a reply of %d", len(data), len(b))
+		}
+		if _, _, _, ok := ParseReply(b, cmd, seq+1); ok {
+			t.Fatalf("reply taken for another sequence number")
+		}
+		d := append(data, make([]byte, MaxReplyLen)...) // the decoders need their length
+		DecodeTracking(d)
+		DecodeSourceData(d)
+		var s upstream.SourceReport
+		DecodeSourceStats(d, &s)
+		DecodeActivity(d)
+		DecodeServerStats(d)
+		DecodeClients(d)
+		DecodeNTPData(d)
+		cString(d[:256])
 	})
 }

@@ -93,7 +93,7 @@ func command(r *Request, d []byte, p Provider) (status, rpy uint16, n int) {
 		binary.BigEndian.PutUint32(d, 0) // no manual samples: `manual` is rejected
 		return sttSuccess, rpyManualList2, 388
 	case reqActivity:
-		return sttSuccess, rpyActivity, putActivity(d, p.Sources(), p.Unresolved())
+		return sttSuccess, rpyActivity, putActivity(d, control.Activity(p.Sources(), p.Unresolved()))
 	case reqSmoothing:
 		return sttNotEnabled, 0, 0 // `smoothtime` is rejected
 	case reqServerStats:
@@ -102,7 +102,7 @@ func command(r *Request, d []byte, p Provider) (status, rpy uint16, n int) {
 		addr, _, _ := getIPAddr(r.Data)
 		for _, s := range p.Sources() {
 			if addr.IsValid() && s.Addr.Addr().Unmap() == addr.Unmap() {
-				return sttSuccess, rpyNTPData, putNTPData(d, s)
+				return sttSuccess, rpyNTPData, putNTPData(d, control.NTPData(s))
 			}
 		}
 		return sttNoSuchSource, 0, 0

@@ -40,6 +40,7 @@ const (
 // Request types (REQ_*). Only those ntpbox treats specially are named.
 const (
 	reqNull                   = 0
+	reqBurst                  = 3
 	reqLogon                  = 10
 	reqNSources               = 14
 	reqSourceData             = 15
@@ -47,6 +48,7 @@ const (
 	reqSourceStats            = 34
 	reqRTCReport              = 35
 	reqManualList             = 41
+	reqMakeStep               = 43
 	reqActivity               = 44
 	reqSmoothing              = 51
 	reqServerStats            = 54
@@ -81,8 +83,12 @@ const (
 	sttNoSuchSource  = 4
 	sttNotEnabled    = 6
 	sttNoRTC         = 13
+	sttInactive      = 15
+	sttBadSample     = 16
+	sttInvalidAF     = 17
 	sttBadPktVersion = 18
 	sttBadPktLength  = 19
+	sttInvalidName   = 21
 )
 
 // requestData is, for each request type, the length of its data (up

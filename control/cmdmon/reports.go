@@ -116,22 +116,13 @@ func refAddr(t upstream.TrackingReport, srcs []upstream.SourceReport) netip.Addr
 	return netip.Addr{}
 }
 
-// putActivity is RPY_Activity: ntpbox's sources are all online; the
-// configured ones without an address yet (unresolved, and any report
-// without one) are "with unknown address".
+// putActivity is RPY_Activity (control.Activity counts).
 //
 //	0 online  4 offline  8 burst_online  12 burst_offline  16 unresolved
-func putActivity(d []byte, srcs []upstream.SourceReport, pending int) int {
-	online, unresolved := uint32(0), uint32(max(pending, 0))
-	for _, s := range srcs {
-		if s.Addr.IsValid() {
-			online++
-		} else {
-			unresolved++
-		}
+func putActivity(d []byte, a control.ActivityReport) int {
+	for i, v := range [...]int{a.Online, a.Offline, a.BurstOnline, a.BurstOffline, a.Unresolved} {
+		binary.BigEndian.PutUint32(d[4*i:], uint32(v))
 	}
-	binary.BigEndian.PutUint32(d[0:], online)
-	binary.BigEndian.PutUint32(d[16:], unresolved)
 	return 20
 }
 
@@ -149,7 +140,7 @@ func putServerStats(d []byte, st control.ServerStats) int {
 	return 44
 }
 
-// putNTPData is RPY_NTPData.
+// putNTPData is RPY_NTPData (control.NTPData fills it).
 //
 //	 0 remote_addr  20 local_addr  40 remote_port  42 leap  43 version
 //	44 mode  45 stratum  46 poll  47 precision  48 root_delay
@@ -157,11 +148,10 @@ func putServerStats(d []byte, st control.ServerStats) int {
 //	80 peer_dispersion  84 response_time  88 jitter_asymmetry  92 flags
 //	94 tx_tss_char  95 rx_tss_char  96 total_tx_count  100 total_rx_count
 //	104 total_valid_count  108 total_good_count  112 reserved[3]
-func putNTPData(d []byte, s upstream.SourceReport) int {
-	n := s.NTP
-	putIPAddr(d[0:], s.Addr.Addr())
-	putIPAddr(d[20:], s.LocalAddr)
-	binary.BigEndian.PutUint16(d[40:], s.Addr.Port())
+func putNTPData(d []byte, n control.NTPDataReport) int {
+	putIPAddr(d[0:], n.RemoteAddr)
+	putIPAddr(d[20:], n.LocalAddr)
+	binary.BigEndian.PutUint16(d[40:], n.RemotePort)
 	d[42] = uint8(n.Leap)
 	d[43] = uint8(n.Version)
 	d[44] = uint8(n.Mode)
@@ -173,29 +163,36 @@ func putNTPData(d []byte, s upstream.SourceReport) int {
 	binary.BigEndian.PutUint32(d[56:], n.RefID)
 	putTimespec(d[60:], n.RefTime)
 	putFloat(d[72:], n.Offset.Seconds())
-	putFloat(d[76:], n.Delay.Seconds())
-	putFloat(d[80:], n.Dispersion.Seconds())
+	putFloat(d[76:], n.PeerDelay.Seconds())
+	putFloat(d[80:], n.PeerDispersion.Seconds())
 	putFloat(d[84:], n.ResponseTime.Seconds())
-	putFloat(d[88:], 0) // ntpbox does not estimate the jitter asymmetry
-	// The ten test bits, 1 for passed (chronyc's "NTP tests"); ntpbox
-	// keeps only test D, the synchronisation loop, so a source whose
-	// last reply gave no sample fails only that.
-	flags := uint16(0x3ff)
-	if s.SyncLoop {
-		flags &^= 1
+	putFloat(d[88:], n.JitterAsymmetry)
+	flags := n.Tests & ntpFlagTests
+	if n.Interleaved {
+		flags |= ntpFlagInterleaved
+	}
+	if n.Authenticated {
+		flags |= ntpFlagAuthenticated
 	}
 	binary.BigEndian.PutUint16(d[92:], flags)
-	d[94] = 'D' // transmit timestamps are taken by the daemon
-	d[95] = 'K' // receive timestamps come from the kernel
+	d[94] = n.TxTimestamping
+	d[95] = n.RxTimestamping
 	binary.BigEndian.PutUint32(d[96:], uint32(n.TotalTx))
-	binary.BigEndian.PutUint32(d[100:], uint32(s.ValidRx))
-	binary.BigEndian.PutUint32(d[104:], uint32(s.ValidRx))
-	binary.BigEndian.PutUint32(d[108:], uint32(s.GoodRx))
+	binary.BigEndian.PutUint32(d[100:], uint32(n.TotalRx))
+	binary.BigEndian.PutUint32(d[104:], uint32(n.TotalValidRx))
+	binary.BigEndian.PutUint32(d[108:], uint32(n.TotalGoodRx))
 	for i := 112; i < 124; i++ {
 		d[i] = 0xff // as chronyd fills its reserved words
 	}
 	return 124
 }
+
+// RPY_NTP_FLAG*: the ten test bits, interleaved, authenticated.
+const (
+	ntpFlagTests         = 0x3ff
+	ntpFlagInterleaved   = 0x4000
+	ntpFlagAuthenticated = 0x8000
+)
 
 // maxClientAccesses is how many clients fit in one reply.
 const maxClientAccesses = 8

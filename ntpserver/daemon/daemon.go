@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -259,6 +260,28 @@ func (s *Service) History() []upstream.HistoryPoint {
 	s.sy.mu.Lock()
 	defer s.sy.mu.Unlock()
 	return s.sy.eng.History()
+}
+
+// MakeStep steps the clock to the current estimate at once (chronyc
+// makestep) and returns the step; it fails under -x.
+func (s *Service) MakeStep() (time.Duration, error) {
+	s.sy.mu.Lock()
+	step, err := s.sy.eng.MakeStep()
+	s.sy.mu.Unlock()
+	if err == nil {
+		s.sy.publish() // serve from the stepped clock at once
+	}
+	return step, err
+}
+
+// Burst makes the sources match accepts poll in a burst (chronyc
+// burst): up to total requests 2 s apart, until good good samples. It
+// returns how many sources burst; their first request leaves within a
+// second.
+func (s *Service) Burst(good, total int, match func(name string, addr netip.Addr) bool) (int, error) {
+	s.sy.mu.Lock()
+	defer s.sy.mu.Unlock()
+	return s.sy.eng.Burst(good, total, match)
 }
 
 // Unresolved is how many configured sources have no address yet

@@ -383,6 +383,30 @@ func (s *Servo) plan(t, next float64) (bool, float64) {
 	return changed, a
 }
 
+// StepNow is makestep (chronyc's, not the directive): at raw time now
+// it steps the clock by all of the correction still pending, so that
+// the system clock reads the cooked time at once, and re-plans with the
+// caller's next event at next. The cooked clock does not move (DOffset
+// and DFreq are 0); times on the system clock's axis move by Step. It
+// does nothing without clock control or after the servo gave up.
+func (s *Servo) StepNow(now, next time.Time) Action {
+	t := s.sec(now)
+	s.settle(t)
+	t = max(t, s.t0)
+	if !s.cfg.Control || s.fatal != nil {
+		return Action{}
+	}
+	var a Action
+	a.Step = secondsToDuration(s.pending)
+	t += a.Step.Seconds()
+	s.t0 = t
+	s.pending -= a.Step.Seconds()
+	s.hist = s.hist[:0]
+	s.slewEnd = t
+	a.SetFreq, a.Frequency = s.plan(t, s.sec(next)+a.Step.Seconds())
+	return a
+}
+
 // StopSlew ends the slew in progress (the daemon is stopping): the clock
 // goes back to the base frequency, and what is left of the correction is
 // dropped, not left running in the kernel.

@@ -93,7 +93,7 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 		interval = presendDelay
 	}
 	if !presend && s.burstTotal == 0 {
-		s.burstGood = 0
+		s.burstGood, s.burstMode = 0, false
 		// `burst`: a regular poll starts a burst of up to 4 requests
 		// that ends with the first good sample, as long as the average
 		// interval stays above minpoll (chrony).
@@ -106,6 +106,8 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 		s.burstTotal--
 		if s.burstTotal > 0 {
 			interval = min(interval, burstInterval)
+		} else {
+			s.burstMode = false
 		}
 	}
 	s.nextPoll = now.Add(interval)

@@ -138,7 +138,7 @@ func (e *Engine) useSample(s *source, sm sample, t4 time.Time) {
 	if s.burstGood > 0 {
 		s.burstGood--
 		if s.burstGood == 0 {
-			s.burstTotal = 0
+			s.burstTotal, s.burstMode = 0, false
 		}
 	}
 	s.reschedule()

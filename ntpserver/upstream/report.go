@@ -29,6 +29,7 @@ func (e *Engine) Sources() []SourceReport {
 			LastRx:     -1,
 			KissCode:   s.kiss,
 			Selectable: !s.cfg.NoSelect && !s.stopped && s.addr.IsValid(),
+			Burst:      s.burstMode && s.burstTotal > 0,
 			NP:         len(s.stats.window()),
 			NR:         s.stats.runs,
 			Span:       durationOf(s.stats.span()),

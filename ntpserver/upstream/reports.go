@@ -42,6 +42,9 @@ type SourceReport struct {
 	StdDev     time.Duration `json:"std_dev"`    // of the samples
 	KissCode   string        `json:"kiss_code"`  // last Kiss-o'-Death received, if any
 	Selectable bool          `json:"selectable"` // false for noselect, DENY/RSTR, unresolved
+	// Burst: the source is polled in a burst (`ntpbox burst`); chronyc
+	// activity counts it as "doing burst (return to online)".
+	Burst bool `json:"burst"`
 
 	// ntpdata fields. LocalAddr is our address towards the source (the
 	// destination of its last reply; zero if unknown): in orphan mode

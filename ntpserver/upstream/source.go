@@ -30,6 +30,10 @@ type source struct {
 	lastTx     time.Time
 	burstTotal int // iburst requests left
 	burstGood  int // good iburst samples still wanted
+	// burstMode: the requests left are chrony's burst mode (iburst, or
+	// `ntpbox burst`), not the `burst` option's per-poll burst; chronyc
+	// activity counts the source as doing a burst.
+	burstMode bool
 	// presendDone is 1 from a `presend` request until the request of the
 	// measurement goes: the reply in between is not a sample.
 	presendDone int
@@ -117,7 +121,7 @@ func newSource(id SourceID, name string, addr netip.AddrPort, cfg config.Source,
 	s.stats.statsParams = sourceStatsParams(&cfg, tun)
 	if cfg.IBurst {
 		// chrony: 4 good samples, at most 8 requests, 2 s apart.
-		s.burstTotal, s.burstGood = 8, 4
+		s.burstTotal, s.burstGood, s.burstMode = 8, 4, true
 	}
 	return s
 }
