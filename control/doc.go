@@ -1,7 +1,7 @@
-// Package control is how `ntpbox sources`, `sourcestats`, `tracking` and
-// `clients` talk to a running `ntpbox serve`, and how they print the
-// answer the way chronyc 4.3 does, so an admin who knows chronyc reads it
-// without learning anything new.
+// Package control is how `ntpbox sources`, `sourcestats`, `tracking`,
+// `clients` and the other status commands talk to a running `ntpbox
+// serve`, and how they print the answer the way chronyc 4.3 does, so an
+// admin who knows chronyc reads it without learning anything new.
 //
 // The daemon listens on a unix socket (Listen, at SocketPath(cfg), by
 // default /run/ntpbox/ntpbox.sock) and answers with Serve from a Provider.
@@ -10,12 +10,16 @@
 //	→ {"cmd":"sources"}
 //	← {"result":[{"name":"ntp1.example.net","mode":"^","state":"*",...}]}
 //	→ {"cmd":"frobnicate"}
-//	← {"error":"unknown command \"frobnicate\" (want sources, sourcestats, tracking or clients)"}
+//	← {"error":"unknown command \"frobnicate\" (want sources, sourcestats, tracking, clients, ...)"}
 //
 // The commands are sources and sourcestats (both []SourceReport), tracking
-// (TrackingReport) and clients ([]ClientReport). A client calls Request and
-// prints with FormatSources, FormatSourceStats, FormatTracking or
-// FormatClients:
+// (TrackingReport), clients ([]ClientReport), activity (ActivityReport),
+// serverstats (ServerStats), ntpdata ([]NTPDataReport), history
+// ([]upstream.HistoryPoint, the clock's last 24 hours, for the status
+// page), and the three that act: reload, makestep and burst (with
+// BurstArgs, sent by RequestArgs). A client calls Request and prints with
+// FormatSources, FormatSourceStats, FormatTracking, FormatClients,
+// FormatActivity, FormatServerStats or FormatNTPData:
 //
 //	var srcs []upstream.SourceReport
 //	if err := control.Request(ctx, control.SocketPath(cfg), "sources", &srcs); err != nil {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +25,30 @@ func labelledValue(out, label string) string {
 		}
 	}
 	return "<no " + label + ">"
+}
+
+// lineHeads is the first word of each line: a table's title and names,
+// a report's labels.
+func lineHeads(out string) string {
+	var hs []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			hs = append(hs, f[0])
+		}
+	}
+	return strings.Join(hs, " ")
+}
+
+// sourceNames are the Name column of a sources table.
+func sourceNames(out string) string {
+	_, body, _ := strings.Cut(out, "=\n")
+	var names []string
+	for _, l := range strings.Split(body, "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			names = append(names, f[1])
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // TestChronycFromLAN: Debian's chronyc -h reads the booted image from
@@ -70,6 +96,48 @@ func TestChronycFromLAN(t *testing.T) {
 		if out, err := chronyc(strings.Fields(cmd)...); err == nil || out != "501 Not authorised\n" {
 			t.Errorf("chronyc %s: %v\n%s", cmd, err, out)
 		}
+	}
+
+	// ntpbox -h BOX from the LAN: the same reports as chronyc -h.
+	bin := os.Getenv("NTPBOX_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "ntpbox")
+		goBuild(t, bin, "github.com/ntpbox/ntpbox/cmd/ntpbox")
+	}
+	ntpboxH := func(args ...string) (string, error) {
+		out, err := lab.Client(bin, append([]string{"-h", qemu.LabVMAddr}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	for _, cmd := range []string{"tracking", "sources", "activity", "ntpdata"} {
+		n, err := ntpboxH(cmd)
+		t.Logf("ntpbox -h %s %s:\n%s", qemu.LabVMAddr, cmd, n)
+		c, cerr := chronyc(cmd)
+		if err != nil || cerr != nil {
+			t.Errorf("ntpbox -h %s: %v; chronyc: %v", cmd, err, cerr)
+			continue
+		}
+		switch cmd {
+		case "tracking":
+			if labelledValue(n, "Stratum") != fmt.Sprint(wantStratum) || labelledValue(n, "Reference ID") != "7F7F0101 ()" ||
+				labelledValue(n, "Leap status") != labelledValue(c, "Leap status") {
+				t.Errorf("ntpbox -h tracking: want chronyc's local clock at stratum %d:\n%s", wantStratum, n)
+			}
+		case "activity":
+			if n != c {
+				t.Errorf("ntpbox -h activity:\n%s\nchronyc:\n%s", n, c)
+			}
+		case "sources": // the same title and the same sources, in order
+			if sourceNames(n) != sourceNames(c) || !strings.HasPrefix(n, "MS Name/IP address") {
+				t.Errorf("ntpbox -h %s:\n%s\nchronyc:\n%s", cmd, n, c)
+			}
+		default: // the same labels
+			if lineHeads(n) != lineHeads(c) {
+				t.Errorf("ntpbox -h %s:\n%s\nchronyc:\n%s", cmd, n, c)
+			}
+		}
+	}
+	if out, err := ntpboxH("makestep"); err == nil || !strings.Contains(out, "501 Not authorised: the box refuses this command from the network") {
+		t.Errorf("ntpbox -h makestep: %v\n%s", err, out)
 	}
 
 	// A host of the LAN that cmddeny names gets no reply.

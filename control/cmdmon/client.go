@@ -70,7 +70,7 @@ func statusText(s uint16) (text, hint string) {
 	case sttFailed:
 		return "500 Failure", ""
 	case sttUnauth:
-		return "501 Not authorised", "the box refuses this command from the network (state changes only over its local socket)"
+		return "501 Not authorised", "the box refuses this command from the network; run it on the box itself (chronyd also keeps serverstats, clients and ntpdata to its local socket)"
 	case sttInvalid:
 		return "502 Invalid command", "the daemon does not know this command"
 	case sttNoSuchSource:

@@ -23,6 +23,10 @@
 // is never longer than its request. Hosts are let in by `cmdallow` and
 // `cmddeny` (config.Config.CmdAccess); 127.0.0.1 and ::1 always are.
 //
+// Client is the other side, chronyc's: `ntpbox -h BOX` asks a box or any
+// chronyd with it, and prints the reports it decodes as the local
+// commands print theirs.
+//
 // The layers are those of the NTP server: DecodeRequest and Respond are
 // pure functions of the bytes and a Provider; Server adds the access
 // table and the counters; Listen opens the sockets of ListenAddrs.
