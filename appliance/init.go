@@ -390,6 +390,14 @@ func (in *Init) serveLog(ctx context.Context) {
 		in.Log.Error("log socket", "err", err)
 		return
 	}
+	// The web service (the status page's last 200 lines) reads the log
+	// as a member of the services' group; reload stays root's (its peer
+	// credentials are checked).
+	if os.Getuid() == 0 {
+		if err := os.Chown(in.LogSocket, 0, ServiceGID); err == nil {
+			os.Chmod(in.LogSocket, 0o660)
+		}
+	}
 	go func() {
 		defer in.recoverLog("log socket")
 		ServeLog(ctx, ln, in.Ring, in.Log, in.requestReload)

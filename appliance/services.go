@@ -54,6 +54,8 @@ var ServiceSpecs = []ServiceSpec{
 		CapEff: "0000000000002400", Why: "CAP_NET_BIND_SERVICE for UDP 67 and 547, CAP_NET_RAW for the ARP check before an offer and dhcp auto's probe"},
 	{Name: "dns", Cred: Cred{UID: 103, GID: ServiceGID, Caps: []uintptr{capNetBindService}},
 		CapEff: "0000000000000400", Why: "CAP_NET_BIND_SERVICE for port 53"},
+	{Name: "web", Cred: Cred{UID: 104, GID: ServiceGID, Caps: []uintptr{capNetBindService}},
+		CapEff: "0000000000000400", Why: "CAP_NET_BIND_SERVICE for port 80 (`http`: the status page and /metrics); it reads the others' reports over unix sockets"},
 }
 
 // serviceArgv is the command line of run of service svc; ntpbox.testdebug

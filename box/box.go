@@ -20,6 +20,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/control"
@@ -46,7 +47,7 @@ const (
 )
 
 // Services are all the services, in the order the appliance starts them.
-var Services = []Service{ServiceNTP, ServiceDHCP, ServiceDNS}
+var Services = []Service{ServiceNTP, ServiceDHCP, ServiceDNS, ServiceWeb}
 
 // ParseService parses a service name.
 func ParseService(s string) (Service, error) {
@@ -55,7 +56,7 @@ func ParseService(s string) (Service, error) {
 			return v, nil
 		}
 	}
-	return "", fmt.Errorf("unknown service %q (want ntp, dhcp or dns)", s)
+	return "", fmt.Errorf("unknown service %q (want ntp, dhcp, dns or web)", s)
 }
 
 // Options are the knobs of Run that do not come from the config.
@@ -67,6 +68,9 @@ type Options struct {
 	// Only, when not empty, are the services Run runs; the others are
 	// left to other processes. Empty runs all of them.
 	Only []Service
+	// WebLog, if set, gives the last log lines for the status page (the
+	// appliance's init keeps them; `ntpbox serve` passes a LogRing).
+	WebLog func(context.Context) ([]string, error)
 	// Reload, if set, is what `ntpbox reload` does through the control
 	// socket: reread the config and send it on updates, or say why not
 	// (the running config then stays).
@@ -150,6 +154,47 @@ func run(ctx context.Context, cfg *config.Config, updates <-chan *config.Config,
 	disc := &discoveryRunner{log: log, wg: &wg, dhcp: o.runs(ServiceDHCP), dns: o.runs(ServiceDNS)}
 	disc.follow(cfg, ns)
 
+	// The status page and /metrics (`http`): in one process, or, when
+	// the services run one per process (the appliance), each serves its
+	// part on a unix socket to the web service.
+	var curCfg atomic.Pointer[config.Config]
+	curCfg.Store(cfg)
+	var webR *webRunner
+	if cfg.HTTP != nil {
+		split := len(o.Only) > 0
+		var svcs []Service
+		for _, s := range Services {
+			if o.runs(s) {
+				svcs = append(svcs, s)
+			}
+		}
+		var prov *provider
+		if ntp != nil {
+			prov = &provider{ntp: ntp}
+		}
+		var d *discoveryRunner
+		if disc.dhcp || disc.dns {
+			d = disc
+		}
+		p := newPart(svcs, prov, d, curCfg.Load, split)
+		webCtx, webStop := context.WithCancel(ctx)
+		defer webStop()
+		if split && !o.runs(ServiceWeb) && len(svcs) == 1 {
+			p.serveSocket(webCtx, svcs[0], &wg, log.With("component", "http"))
+		}
+		if o.runs(ServiceWeb) {
+			var others []Service
+			if split {
+				for _, s := range Services {
+					if !o.runs(s) {
+						others = append(others, s)
+					}
+				}
+			}
+			webR = startWeb(cfg, ns, p, others, o.WebLog, log.With("component", "http"))
+		}
+	}
+
 	var restart *config.Config
 loop:
 	for {
@@ -172,6 +217,7 @@ loop:
 			}
 			cmd.update(cfg, ns)
 			disc.follow(cfg, ns)
+			webR.follow(cfg, ns)
 		case next, ok := <-updates:
 			if !ok {
 				updates = nil
@@ -182,13 +228,16 @@ loop:
 				break loop
 			}
 			cfg = next
+			curCfg.Store(cfg)
 			if ntp != nil {
 				ntp.Update(cfg, ns)
 			}
 			cmd.update(cfg, ns)
 			disc.follow(cfg, ns)
+			webR.follow(cfg, ns)
 		}
 	}
+	webR.close()
 	if ntp != nil {
 		ntp.Stop()
 	}
@@ -225,6 +274,7 @@ func sameStatic(a, b *config.Config) bool {
 // starts it again when what it depends on changes (the LAN address, the
 // lease, the router or resolvers it hands out).
 type discoveryRunner struct {
+	mu        sync.Mutex // guards running for the page and /metrics
 	log       *slog.Logger
 	dhcp, dns bool // the services this process runs
 	wg        *sync.WaitGroup

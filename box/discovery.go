@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/ntpbox/ntpbox/dnssrv"
 	"github.com/ntpbox/ntpbox/internal/backoff"
 	"github.com/ntpbox/ntpbox/netstate"
+	"github.com/ntpbox/ntpbox/web"
 )
 
 // This file runs discovery: DHCP option 42 (`dhcp inform|server`) on UDP 67
@@ -142,6 +144,90 @@ type discovery struct {
 	closers []func()
 	dhcp    *dhcpopt.Handler
 	auto    *autoDHCP // `dhcp auto`; dhcp is nil then
+	// For the page and /metrics (nil when not running).
+	dhcpSrv *dhcpopt.Server
+	dns     *dnssrv.Responder
+	tcp     []*dnssrv.TCPServer
+	mdns    *dnssrv.MDNS
+	mdnsRRs []string
+}
+
+// discoveryStats are the counters of the running discovery services.
+type discoveryStats struct {
+	leases []dhcpopt.Lease
+	dhcp   dhcpopt.Stats
+	server dhcpopt.ServerStats
+	dns    dnssrv.ResponderStats
+	tcp    dnssrv.TCPStats
+	mdns   dnssrv.MDNSStats
+}
+
+// stats reads the running services' counters.
+func (r *discoveryRunner) stats() discoveryStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s discoveryStats
+	d := r.running
+	if d == nil {
+		return s
+	}
+	h := d.dhcp
+	if d.auto != nil {
+		h = d.auto.handler()
+	}
+	if h != nil {
+		s.leases, s.dhcp = h.Leases(), h.Stats()
+	}
+	if d.dhcpSrv != nil {
+		s.server = d.dhcpSrv.Stats()
+	}
+	if d.dns != nil {
+		s.dns = d.dns.Stats()
+	}
+	for _, t := range d.tcp {
+		st := t.Stats()
+		s.tcp.Accepted += st.Accepted
+		s.tcp.Refused += st.Refused
+		s.tcp.TimedOut += st.TimedOut
+		s.tcp.Oversized += st.Oversized
+		s.tcp.Malformed += st.Malformed
+	}
+	if d.mdns != nil {
+		s.mdns = d.mdns.Stats()
+	}
+	return s
+}
+
+// pageData are the leases and records for the status page.
+func (r *discoveryRunner) pageData() ([]web.Lease, []web.Record) {
+	st := r.stats()
+	now := time.Now()
+	var leases []web.Lease
+	for _, l := range st.leases {
+		state := "bound"
+		switch {
+		case l.Offered:
+			state = "offered"
+		case l.Expires.Before(now):
+			state = "expired"
+		}
+		mac := strings.TrimPrefix(l.Client, "hw:")
+		leases = append(leases, web.Lease{Addr: l.Addr.String(), MAC: mac, Hostname: l.Hostname, Expires: l.Expires, State: state})
+	}
+	var recs []web.Record
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d := r.running; d != nil {
+		if d.dns != nil {
+			for _, t := range d.dns.Records() {
+				recs = append(recs, web.Record{Source: "dns zone", Text: t})
+			}
+		}
+		for _, t := range d.mdnsRRs {
+			recs = append(recs, web.Record{Source: "mdns", Text: t})
+		}
+	}
+	return leases, recs
 }
 
 // close stops the services; the serving goroutines then return.
@@ -200,7 +286,8 @@ func startDiscovery(cfg *config.Config, ns netstate.State, wg *sync.WaitGroup, l
 }
 
 // startMDNS answers mDNS on the LAN interface as the machine's host name
-// (init sets it: ntpbox-XXXXXX or `hostname`) .local, and announces NTP.
+// (init sets it: ntpbox-XXXXXX or `hostname`) .local, and announces NTP
+// and, with `http`, the status page (_http._tcp, path=/).
 func (d *discovery) startMDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
 	host, err := os.Hostname()
 	if err != nil {
@@ -210,6 +297,9 @@ func (d *discovery) startMDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 	if cfg.Port != 0 {
 		services = append(services, dnssrv.MDNSService{Type: "_ntp._udp", Port: uint16(cfg.Port)})
 	}
+	if httpOnLAN(cfg.HTTP, lan.Prefix.Addr()) {
+		services = append(services, dnssrv.MDNSService{Type: "_http._tcp", Port: uint16(cfg.HTTP.Port), TXT: []string{"path=/"}})
+	}
 	m, err := dnssrv.NewMDNS(dnssrv.MDNSConfig{Host: host, Addr: lan.Prefix, Services: services, Logger: log})
 	if err != nil {
 		return err
@@ -218,16 +308,39 @@ func (d *discovery) startMDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 	if err != nil {
 		return err
 	}
+	d.mdns = m
+	name := strings.ToLower(host) + ".local."
+	d.mdnsRRs = append(d.mdnsRRs, name+" 120 IN A "+lan.Prefix.Addr().String())
+	for _, s := range services {
+		d.mdnsRRs = append(d.mdnsRRs, s.Type+".local. 4500 IN PTR "+strings.ToLower(host)+"."+s.Type+".local.",
+			strings.ToLower(host)+"."+s.Type+".local. 120 IN SRV 0 0 "+strconv.Itoa(int(s.Port))+" "+name)
+	}
 	done := make(chan struct{})
 	wg.Go(func() { defer close(done); m.Serve(p) })
 	d.closers = append(d.closers, func() {
-		p.Close()
+		if err := m.Shutdown(p); err != nil {
+			log.Debug("mdns goodbye", "err", err)
+		}
 		<-done
 		st := m.Stats()
 		log.Info("mdns stopped", "queries", st.Queries, "answered", st.Answered, "legacy", st.Legacy, "ignored", st.Ignored, "limited", st.Limited)
 	})
 	log.Info("mdns", "name", strings.ToLower(host)+".local", "address", lan.Prefix.Addr(), "interface", lan.Name, "services", len(services))
 	return nil
+}
+
+// httpOnLAN reports whether `http` serves the page at the LAN address:
+// `http lan`, or a list with that address or 0.0.0.0 or ::.
+func httpOnLAN(h *config.HTTP, lan netip.Addr) bool {
+	if h == nil {
+		return false
+	}
+	for _, a := range h.Addrs {
+		if a == lan || a.IsUnspecified() {
+			return true
+		}
+	}
+	return h.LAN
 }
 
 func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGroup, log *slog.Logger) error {
@@ -238,7 +351,7 @@ func (d *discovery) startDHCP(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGr
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.DHCP.Origin, err)
 	}
-	d.dhcp = s.h
+	d.dhcp, d.dhcpSrv = s.h, s.srv
 	d.closers = append(d.closers, s.close)
 	return nil
 }
@@ -374,6 +487,7 @@ func (d *discovery) startDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGro
 			return fmt.Errorf("listen tcp %s: %w", addr, err)
 		}
 		s := dnssrv.NewTCPServer(ln, r, dnssrv.TCPConfig{Logger: log})
+		d.tcp = append(d.tcp, s)
 		done := make(chan struct{})
 		wg.Go(func() {
 			defer close(done)
@@ -388,6 +502,7 @@ func (d *discovery) startDNS(cfg *config.Config, lan ifaceAddr, wg *sync.WaitGro
 		})
 		tcpAddrs = append(tcpAddrs, ln.Addr().String())
 	}
+	d.dns = r
 	log.Info("dns", "zone", r.Zone(), "udp", udpAddrs, "tcp", tcpAddrs, "servers", advertised(cfg, lan.Prefix.Addr()))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -129,6 +130,8 @@ func (s *server) serveConn(conn net.Conn) {
 	case err != nil:
 		s.log.Debug("control read", "err", err)
 		return
+	case changesState(line) && !s.mayChange(conn):
+		out = errorLine("not authorised: only root or the daemon's own user may change its state (makestep, burst, reload); the socket's group may only read")
 	default:
 		out, err = handle(s.p, line)
 		if err != nil {
@@ -231,4 +234,37 @@ func nonNil[T any](s []T) []T {
 func errorLine(msg string) []byte {
 	out, _ := json.Marshal(response{Error: msg}) // a string always encodes
 	return append(out, '\n')
+}
+
+// changesState reports whether a request line asks for a command that
+// changes the daemon's state. The socket's group (on the appliance, the
+// other services' processes) may read the reports, but only root and the
+// daemon's own user may step the clock, start a burst or reload the
+// config, as chronyc's state changes need chronyd's own socket.
+func changesState(line []byte) bool {
+	var req request
+	if json.Unmarshal(bytes.TrimSpace(line), &req) != nil {
+		return false // handle says what is wrong with it
+	}
+	switch req.Cmd {
+	case CmdMakeStep, CmdBurst, CmdReload:
+		return true
+	}
+	return false
+}
+
+// mayChange reports whether the peer of conn may change the daemon's
+// state: root or the daemon's own user. A peer whose user cannot be
+// known may not.
+func (s *server) mayChange(conn net.Conn) bool {
+	uid, err := peerUID(conn)
+	if err != nil {
+		s.log.Warn("control: refused a state change from an unknown peer", "err", err)
+		return false
+	}
+	if uid == 0 || uid == os.Getuid() {
+		return true
+	}
+	s.log.Warn("control: refused a state change", "peer_uid", uid)
+	return false
 }

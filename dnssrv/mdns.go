@@ -1,20 +1,15 @@
 package dnssrv
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
-
-	"github.com/ntpbox/ntpbox/internal/backoff"
 )
 
 // Found by name (issue 12): an mDNS responder (RFC 6762) for the box's
@@ -34,9 +29,15 @@ import (
 //     mdnsMaxPerSecond answers go out a second in all: the box is no
 //     amplifier, not even for a host on its LAN.
 //
-// At start the responder announces its records twice, a second apart
-// (§8.3). It does not probe for name conflicts (§8.1): the names come
-// from the box's MAC address or the admin's `hostname`. IPv4 only.
+// At start the responder probes for its unique names (HOST.local and
+// each service instance) three times, 250 ms apart (§8.1): another
+// host's answer for one of them with other data is a conflict, and the
+// responder takes the next name, HOST-2, HOST-3, ... (§9) and probes
+// again. It answers nothing until its names are its own, then announces
+// its records twice, a second apart (§8.3). At stop it says goodbye:
+// its records with TTL 0 (§10.1). Simultaneous probes (§8.2's tie-break)
+// are not compared: two boxes probing the same name in the same second
+// both keep it, and the admin sees the conflict in the log. IPv4 only.
 
 // mDNS's group and port (RFC 6762 §3).
 var mdnsGroup4 = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
@@ -67,8 +68,13 @@ type MDNSConfig struct {
 // MDNS answers mDNS queries; Answer is its pure part.
 type MDNS struct {
 	cfg      MDNSConfig
-	host     string // fqdn: ntpbox-123456.local.
 	mu       sync.Mutex
+	host     string // fqdn: ntpbox-123456.local.; renamed on a conflict
+	state    mdnsState
+	renames  int
+	conflict chan string   // a conflicting name seen while probing
+	stop     chan struct{} // closed by Shutdown
+	stopOnce sync.Once
 	lastSent map[string]time.Time // name/type -> last multicast answer
 	window   time.Time
 	inWindow int
@@ -97,7 +103,35 @@ func NewMDNS(cfg MDNSConfig) (*MDNS, error) {
 			return nil, fmt.Errorf("mdns: %q is not a DNS-SD service type (_name._udp or _name._tcp)", s.Type)
 		}
 	}
-	return &MDNS{cfg: cfg, host: dns.Fqdn(h + ".local"), lastSent: map[string]time.Time{}}, nil
+	return &MDNS{cfg: cfg, host: dns.Fqdn(h + ".local"), lastSent: map[string]time.Time{}, conflict: make(chan string, 1), stop: make(chan struct{})}, nil
+}
+
+// mdnsState is where the responder is in its life (RFC 6762 §8).
+type mdnsState int
+
+const (
+	mdnsProbing   mdnsState = iota // answers nothing, watches for conflicts
+	mdnsAnnounced                  // answers queries
+	mdnsGone                       // said goodbye
+)
+
+// Host is the name the responder answers for, HOST.local. (fully
+// qualified); it changes when probing finds the name taken.
+func (m *MDNS) Host() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.host
+}
+
+// zone is a snapshot of the names and records the responder answers with.
+func (m *MDNS) zone() mdnsZone {
+	return mdnsZone{host: m.Host(), addr: m.cfg.Addr.Addr(), services: m.cfg.Services}
+}
+
+type mdnsZone struct {
+	host     string
+	addr     netip.Addr
+	services []MDNSService
 }
 
 // Stats returns the counters.
@@ -107,12 +141,22 @@ func (m *MDNS) Stats() MDNSStats {
 	return m.stats
 }
 
-func (m *MDNS) instance(s MDNSService) string {
-	return strings.TrimSuffix(m.host, ".local.") + "." + s.Type + ".local."
+func (z mdnsZone) instance(s MDNSService) string {
+	return strings.TrimSuffix(z.host, ".local.") + "." + s.Type + ".local."
 }
 
-func (m *MDNS) a(ttl uint32, flush bool) dns.RR {
-	return &dns.A{Hdr: hdr(m.host, dns.TypeA, ttl, flush), A: m.cfg.Addr.Addr().AsSlice()}
+func (z mdnsZone) a(ttl uint32, flush bool) dns.RR {
+	return &dns.A{Hdr: hdr(z.host, dns.TypeA, ttl, flush), A: z.addr.AsSlice()}
+}
+
+// unique are the names only this box may answer for: its host name and
+// its service instances (RFC 6762 §8.1).
+func (z mdnsZone) unique() []string {
+	names := []string{z.host}
+	for _, s := range z.services {
+		names = append(names, z.instance(s))
+	}
+	return names
 }
 
 func hdr(name string, t uint16, ttl uint32, flush bool) dns.RR_Header {
@@ -125,39 +169,39 @@ func hdr(name string, t uint16, ttl uint32, flush bool) dns.RR_Header {
 
 // records answers one question: the answers, and the additional records
 // DNS-SD expects with them (RFC 6763 §12).
-func (m *MDNS) records(q dns.Question, ttl func(uint32) uint32, flush bool) (ans, extra []dns.RR) {
+func (z mdnsZone) records(q dns.Question, ttl func(uint32) uint32, flush bool) (ans, extra []dns.RR) {
 	name := strings.ToLower(q.Name)
 	want := func(t uint16) bool { return q.Qtype == t || q.Qtype == dns.TypeANY }
 	srv := func(s MDNSService) dns.RR {
-		return &dns.SRV{Hdr: hdr(m.instance(s), dns.TypeSRV, ttl(mdnsHostTTL), flush), Target: m.host, Port: s.Port}
+		return &dns.SRV{Hdr: hdr(z.instance(s), dns.TypeSRV, ttl(mdnsHostTTL), flush), Target: z.host, Port: s.Port}
 	}
 	txt := func(s MDNSService) dns.RR {
 		t := s.TXT
 		if len(t) == 0 {
 			t = []string{""}
 		}
-		return &dns.TXT{Hdr: hdr(m.instance(s), dns.TypeTXT, ttl(mdnsServiceTTL), flush), Txt: t}
+		return &dns.TXT{Hdr: hdr(z.instance(s), dns.TypeTXT, ttl(mdnsServiceTTL), flush), Txt: t}
 	}
 	switch {
-	case name == m.host:
+	case name == z.host:
 		if want(dns.TypeA) {
-			ans = append(ans, m.a(ttl(mdnsHostTTL), flush))
+			ans = append(ans, z.a(ttl(mdnsHostTTL), flush))
 		}
 	case name == "_services._dns-sd._udp.local.":
 		if want(dns.TypePTR) {
-			for _, s := range m.cfg.Services {
+			for _, s := range z.services {
 				ans = append(ans, &dns.PTR{Hdr: hdr(name, dns.TypePTR, ttl(mdnsServiceTTL), false), Ptr: s.Type + ".local."})
 			}
 		}
 	default:
-		for _, s := range m.cfg.Services {
+		for _, s := range z.services {
 			switch name {
 			case strings.ToLower(s.Type) + ".local.":
 				if want(dns.TypePTR) {
-					ans = append(ans, &dns.PTR{Hdr: hdr(name, dns.TypePTR, ttl(mdnsServiceTTL), false), Ptr: m.instance(s)})
-					extra = append(extra, srv(s), txt(s), m.a(ttl(mdnsHostTTL), flush))
+					ans = append(ans, &dns.PTR{Hdr: hdr(name, dns.TypePTR, ttl(mdnsServiceTTL), false), Ptr: z.instance(s)})
+					extra = append(extra, srv(s), txt(s), z.a(ttl(mdnsHostTTL), flush))
 				}
-			case strings.ToLower(m.instance(s)):
+			case strings.ToLower(z.instance(s)):
 				if want(dns.TypeSRV) {
 					ans = append(ans, srv(s))
 				}
@@ -165,7 +209,7 @@ func (m *MDNS) records(q dns.Question, ttl func(uint32) uint32, flush bool) (ans
 					ans = append(ans, txt(s))
 				}
 				if len(ans) > 0 {
-					extra = append(extra, m.a(ttl(mdnsHostTTL), flush))
+					extra = append(extra, z.a(ttl(mdnsHostTTL), flush))
 				}
 			}
 		}
@@ -176,7 +220,8 @@ func (m *MDNS) records(q dns.Question, ttl func(uint32) uint32, flush bool) (ans
 // Answer is the response to query, or nil when the box has nothing to
 // say. legacy is a query from a port other than 5353: the response then
 // echoes its ID and questions, carries no cache-flush bits, and caps TTLs
-// at 10 s (RFC 6762 §6.7).
+// at 10 s (RFC 6762 §6.7). A record the query lists as a known answer
+// with at least half its TTL left is left out (§7.1).
 func (m *MDNS) Answer(query *dns.Msg, legacy bool) *dns.Msg {
 	if query.Response || query.Opcode != dns.OpcodeQuery || query.Rcode != dns.RcodeSuccess || len(query.Question) == 0 {
 		return nil
@@ -185,6 +230,13 @@ func (m *MDNS) Answer(query *dns.Msg, legacy bool) *dns.Msg {
 	if legacy {
 		ttl = func(t uint32) uint32 { return min(t, mdnsLegacyTTL) }
 	}
+	known := map[string]uint32{}
+	if !legacy {
+		for _, rr := range query.Answer {
+			known[rrKey(rr)] = rr.Header().Ttl
+		}
+	}
+	z := m.zone()
 	resp := new(dns.Msg)
 	resp.Response, resp.Authoritative = true, true
 	if legacy {
@@ -195,9 +247,13 @@ func (m *MDNS) Answer(query *dns.Msg, legacy bool) *dns.Msg {
 		if q.Qclass&^(1<<15) != dns.ClassINET && q.Qclass&^(1<<15) != dns.ClassANY {
 			continue
 		}
-		ans, extra := m.records(q, ttl, !legacy)
+		ans, extra := z.records(q, ttl, !legacy)
 		for _, rr := range ans {
-			if k := rr.String(); !seen[k] {
+			k := rr.String()
+			if t, ok := known[rrKey(rr)]; ok && t >= rr.Header().Ttl/2 {
+				continue
+			}
+			if !seen[k] {
 				seen[k] = true
 				resp.Answer = append(resp.Answer, rr)
 			}
@@ -216,7 +272,52 @@ func (m *MDNS) Answer(query *dns.Msg, legacy bool) *dns.Msg {
 	if len(resp.Answer) == 0 {
 		return nil
 	}
+	if len(resp.Extra) > 0 {
+		// Additional records the answer section already has go once.
+		extra := resp.Extra[:0]
+		for _, rr := range resp.Extra {
+			dup := false
+			for _, a := range resp.Answer {
+				dup = dup || rrKey(a) == rrKey(rr)
+			}
+			if !dup {
+				extra = append(extra, rr)
+			}
+		}
+		resp.Extra = extra
+	}
 	return resp
+}
+
+// rrKey is a record without its TTL and cache-flush bit: name, type and
+// data, lower case.
+func rrKey(rr dns.RR) string {
+	c := dns.Copy(rr)
+	c.Header().Ttl = 0
+	c.Header().Class &^= 1 << 15
+	return strings.ToLower(c.String())
+}
+
+// all is every record the box has, with their TTLs (ttl 0 gives the
+// goodbye's): the A record, then for each service its PTR, SRV, TXT and
+// its type's PTR under _services._dns-sd._udp.
+func (z mdnsZone) all(goodbye bool) []dns.RR {
+	ttl := func(t uint32) uint32 { return t }
+	if goodbye {
+		ttl = func(uint32) uint32 { return 0 }
+	}
+	rrs := []dns.RR{z.a(ttl(mdnsHostTTL), true)}
+	for _, s := range z.services {
+		ans, extra := z.records(dns.Question{Name: s.Type + ".local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}, ttl, true)
+		rrs = append(rrs, ans...)
+		for _, rr := range extra {
+			if rr.Header().Rrtype != dns.TypeA {
+				rrs = append(rrs, rr)
+			}
+		}
+		rrs = append(rrs, &dns.PTR{Hdr: hdr("_services._dns-sd._udp.local.", dns.TypePTR, ttl(mdnsServiceTTL), false), Ptr: s.Type + ".local."})
+	}
+	return rrs
 }
 
 // Announcement is the unsolicited response that announces every record
@@ -224,18 +325,16 @@ func (m *MDNS) Answer(query *dns.Msg, legacy bool) *dns.Msg {
 func (m *MDNS) Announcement() *dns.Msg {
 	resp := new(dns.Msg)
 	resp.Response, resp.Authoritative = true, true
-	id := func(t uint32) uint32 { return t }
-	resp.Answer = append(resp.Answer, m.a(mdnsHostTTL, true))
-	for _, s := range m.cfg.Services {
-		ans, extra := m.records(dns.Question{Name: s.Type + ".local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}, id, true)
-		resp.Answer = append(resp.Answer, ans...)
-		for _, rr := range extra {
-			if rr.Header().Rrtype != dns.TypeA {
-				resp.Answer = append(resp.Answer, rr)
-			}
-		}
-		resp.Answer = append(resp.Answer, &dns.PTR{Hdr: hdr("_services._dns-sd._udp.local.", dns.TypePTR, mdnsServiceTTL, false), Ptr: s.Type + ".local."})
-	}
+	resp.Answer = m.zone().all(false)
+	return resp
+}
+
+// Goodbye is the announcement with TTL 0: caches drop the records one
+// second later (RFC 6762 §10.1).
+func (m *MDNS) Goodbye() *dns.Msg {
+	resp := new(dns.Msg)
+	resp.Response, resp.Authoritative = true, true
+	resp.Answer = m.zone().all(true)
 	return resp
 }
 
@@ -270,122 +369,4 @@ func (m *MDNS) allow(now time.Time, resp *dns.Msg, multicast bool) bool {
 	}
 	m.inWindow++
 	return true
-}
-
-// ListenMDNS opens UDP 5353 on every IPv4 address, shared with any other
-// responder on the machine (SO_REUSEADDR, SO_REUSEPORT), and joins the
-// mDNS group on the interface named ifname.
-func ListenMDNS(ifname string) (*ipv4.PacketConn, error) {
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return nil, fmt.Errorf("mdns: %w", err)
-	}
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = errors.Join(syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1),
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1))
-		})
-		return errors.Join(err, serr)
-	}}
-	c, err := lc.ListenPacket(nil, "udp4", "0.0.0.0:5353")
-	if err != nil {
-		return nil, fmt.Errorf("mdns: listen: %w", err)
-	}
-	p := ipv4.NewPacketConn(c)
-	err = errors.Join(p.JoinGroup(ifi, mdnsGroup4), p.SetMulticastInterface(ifi), p.SetMulticastTTL(255),
-		p.SetMulticastLoopback(false), p.SetControlMessage(ipv4.FlagInterface, true))
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("mdns: join %v on %s: %w", mdnsGroup4.IP, ifname, err)
-	}
-	return p, nil
-}
-
-// Serve announces the records, then answers queries on p until p is
-// closed; it returns nil then. Read errors are waited out.
-func (m *MDNS) Serve(p *ipv4.PacketConn) error {
-	go func() {
-		for i := range 2 {
-			if i > 0 {
-				time.Sleep(time.Second)
-			}
-			if b, err := m.Announcement().Pack(); err == nil {
-				if _, err := p.WriteTo(b, nil, mdnsGroup4); err != nil {
-					if errors.Is(err, net.ErrClosed) {
-						return
-					}
-					m.cfg.Logger.Warn("mdns: announce", "err", err)
-				}
-			}
-		}
-	}()
-	buf := make([]byte, mdnsMaxQuery)
-	var pause backoff.Backoff
-	for {
-		n, _, src, err := p.ReadFrom(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			d := pause.Next()
-			m.cfg.Logger.Warn("mdns: read", "err", err, "retry_in", d)
-			time.Sleep(d)
-			continue
-		}
-		pause.Reset()
-		m.handle(p, buf[:n], src)
-	}
-}
-
-func (m *MDNS) handle(p *ipv4.PacketConn, b []byte, src net.Addr) {
-	u, ok := src.(*net.UDPAddr)
-	if !ok {
-		return
-	}
-	from, ok := netip.AddrFromSlice(u.IP)
-	m.mu.Lock()
-	m.stats.Queries++
-	m.mu.Unlock()
-	var q dns.Msg
-	if !ok || !m.cfg.Addr.Masked().Contains(from.Unmap()) || from.Unmap() == m.cfg.Addr.Addr() || q.Unpack(b) != nil {
-		m.count(func(s *MDNSStats) { s.Ignored++ })
-		return
-	}
-	legacy := u.Port != 5353
-	resp := m.Answer(&q, legacy)
-	if resp == nil {
-		return
-	}
-	unicast := legacy
-	for _, qq := range q.Question {
-		unicast = unicast || qq.Qclass&(1<<15) != 0
-	}
-	if !m.allow(time.Now(), resp, !unicast) {
-		return
-	}
-	out, err := resp.Pack()
-	if err != nil {
-		return
-	}
-	dst := net.Addr(mdnsGroup4)
-	if unicast {
-		dst = u
-	}
-	if _, err := p.WriteTo(out, nil, dst); err != nil {
-		m.cfg.Logger.Debug("mdns: answer", "to", dst, "err", err)
-		return
-	}
-	m.count(func(s *MDNSStats) {
-		s.Answered++
-		if legacy {
-			s.Legacy++
-		}
-	})
-}
-
-func (m *MDNS) count(f func(*MDNSStats)) {
-	m.mu.Lock()
-	f(&m.stats)
-	m.mu.Unlock()
 }

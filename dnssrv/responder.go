@@ -1,7 +1,12 @@
 package dnssrv
 
 import (
+	"maps"
 	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -16,6 +21,75 @@ type Responder struct {
 	rrs  rrsets
 	soa  *dns.SOA
 	mux  *dns.ServeMux
+
+	mu      sync.Mutex
+	byType  map[string]uint64 // queries by question type
+	byRcode map[string]uint64 // answers by rcode
+}
+
+// ResponderStats count the queries a Responder answered since it was
+// made: by the question's type ("SRV", "A"; "none" without a
+// question) and by the answer's rcode ("NOERROR", "NXDOMAIN",
+// "REFUSED"...; "none" when nothing was sent).
+type ResponderStats struct {
+	ByType  map[string]uint64
+	ByRcode map[string]uint64
+}
+
+// Stats returns a copy of the counters.
+func (r *Responder) Stats() ResponderStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ResponderStats{ByType: maps.Clone(r.byType), ByRcode: maps.Clone(r.byRcode)}
+}
+
+// Records are the zone's records in zone-file text, sorted.
+func (r *Responder) Records() []string {
+	var out []string
+	for _, types := range r.rrs {
+		for _, rrs := range types {
+			for _, rr := range rrs {
+				out = append(out, strings.ReplaceAll(rr.String(), "\t", " "))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// countingWriter remembers the rcode of the answer written.
+type countingWriter struct {
+	dns.ResponseWriter
+	rcode int
+}
+
+func (c *countingWriter) WriteMsg(m *dns.Msg) error {
+	c.rcode = m.Rcode
+	return c.ResponseWriter.WriteMsg(m)
+}
+
+func (r *Responder) count(req *dns.Msg, rcode int) {
+	qtype := "none"
+	if len(req.Question) > 0 {
+		qtype = dns.TypeToString[req.Question[0].Qtype]
+		if qtype == "" {
+			qtype = "TYPE" + strconv.Itoa(int(req.Question[0].Qtype))
+		}
+	}
+	rc := "none"
+	if rcode >= 0 {
+		if rc = dns.RcodeToString[rcode]; rc == "" {
+			rc = "RCODE" + strconv.Itoa(rcode)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byType == nil {
+		r.byType, r.byRcode = map[string]uint64{}, map[string]uint64{}
+	}
+	// At most 65536 types and 4096 rcodes: the maps stay bounded.
+	r.byType[qtype]++
+	r.byRcode[rc]++
 }
 
 // New builds the zone from cfg.
@@ -39,6 +113,9 @@ func (r *Responder) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if req.Response {
 		return // never answer an answer
 	}
+	cw := &countingWriter{ResponseWriter: w, rcode: -1}
+	defer func() { r.count(req, cw.rcode) }()
+	w = cw
 	m := new(dns.Msg)
 	switch {
 	case req.Opcode != dns.OpcodeQuery:

@@ -229,3 +229,47 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestResponderStatsAndRecords(t *testing.T) {
+	r, err := New(Config{Zone: "time.test", Servers: []netip.Addr{netip.MustParseAddr("198.18.0.2")}, NS: []netip.Addr{netip.MustParseAddr("198.18.0.2")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(name string, qtype uint16) {
+		req := new(dns.Msg)
+		req.SetQuestion(name, qtype)
+		r.ServeDNS(&statsRecorder{}, req)
+	}
+	ask("_ntp._udp.time.test.", dns.TypeSRV)
+	ask("_ntp._udp.time.test.", dns.TypeSRV)
+	ask("nothing.time.test.", dns.TypeA)
+	ask("example.org.", dns.TypeA)
+	st := r.Stats()
+	if st.ByType["SRV"] != 2 || st.ByType["A"] != 2 {
+		t.Errorf("by type %v, want SRV 2, A 2", st.ByType)
+	}
+	if st.ByRcode["NOERROR"] != 2 || st.ByRcode["NXDOMAIN"] != 1 || st.ByRcode["REFUSED"] != 1 {
+		t.Errorf("by rcode %v, want NOERROR 2, NXDOMAIN 1, REFUSED 1", st.ByRcode)
+	}
+	recs := r.Records()
+	var srv bool
+	for _, rec := range recs {
+		if strings.Contains(rec, "_ntp._udp.time.test.") && strings.Contains(rec, "SRV") {
+			srv = true
+		}
+		if strings.Contains(rec, "\t") {
+			t.Errorf("record %q has a tab", rec)
+		}
+	}
+	if !srv {
+		t.Errorf("records %q lack the SRV record", recs)
+	}
+}
+
+// statsRecorder is a ResponseWriter that keeps nothing.
+type statsRecorder struct{ dns.ResponseWriter }
+
+func (statsRecorder) RemoteAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(198, 18, 0, 9), Port: 5300}
+}
+func (statsRecorder) WriteMsg(m *dns.Msg) error { return nil }

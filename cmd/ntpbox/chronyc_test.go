@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ntpbox/ntpbox/control"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // chronyc runs Debian's chronyc in ns against the command port at host,
@@ -266,6 +270,30 @@ func TestChronycAgainstNtpbox(t *testing.T) {
 		}
 	})
 
+	// The clock's history (the status page's) over the control socket:
+	// a point per update since the start, synchronised after the first.
+	t.Run("history", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var h []upstream.HistoryPoint
+		waitFor(t, "three history points (an update every 2 s)", 15*time.Second, func() bool {
+			var err error
+			if h, err = control.History(ctx, sock); err != nil {
+				t.Fatal(err)
+			}
+			return len(h) >= 3
+		})
+		for i := 1; i < len(h); i++ {
+			if h[i].Time.Before(h[i-1].Time) {
+				t.Errorf("history out of order: %v after %v", h[i].Time, h[i-1].Time)
+			}
+		}
+		last := h[len(h)-1]
+		if !last.Synchronised || last.RootDistance <= 0 || last.RootDistance > time.Second || time.Since(last.Time) > time.Minute {
+			t.Errorf("last point %+v: want synchronised, a root distance, recent", last)
+		}
+	})
+
 	t.Run("state changes refused", func(t *testing.T) {
 		for _, cmd := range []string{"makestep", "burst 4/4", "reload sources", "cmdallow all", "settime 12:00:00", "shutdown"} {
 			c, err := chronyc(ns, "127.0.0.1", cmd)
@@ -292,6 +320,24 @@ func TestChronycAgainstNtpbox(t *testing.T) {
 		// socket, connected to 198.18.0.6, would drop one from .1.
 		if c, err := chronyc(cl, "198.18.0.6", "tracking"); err != nil || labelled(c, "Stratum") != "3" {
 			t.Errorf("chronyc -h 198.18.0.6 (the box's second address): %v\n%s", err, c)
+		}
+	})
+	// makestep and burst act over the control socket only: under -x
+	// makestep refuses and says why; burst starts at once.
+	t.Run("makestep and burst", func(t *testing.T) {
+		out, err := ns.output(10*time.Second, ntpboxBin, "makestep", "-s", sock)
+		if err == nil || !strings.Contains(out, "makestep refused: the daemon does not control the system clock (it runs with -x)") {
+			t.Errorf("ntpbox makestep under -x: %v\n%s", err, out)
+		}
+		if out := ntpboxStatus(t, ns, sock, "burst", "4/8", "127.0.0.11"); out != "200 OK\n1 sources doing burst\n" {
+			t.Errorf("ntpbox burst 4/8 127.0.0.11:\n%s", out)
+		}
+		if c := get("activity"); !strings.Contains(c, "\n1 sources doing burst (return to online)\n") {
+			t.Errorf("chronyc activity after ntpbox burst:\n%s", c)
+		}
+		out, err = ns.output(10*time.Second, ntpboxBin, "burst", "1/2", "198.18.9.0/24", "-s", sock)
+		if err == nil || !strings.Contains(out, "no such source") {
+			t.Errorf("ntpbox burst of no source: %v\n%s", err, out)
 		}
 	})
 }

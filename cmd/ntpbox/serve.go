@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ntpbox/ntpbox/appliance"
 	"github.com/ntpbox/ntpbox/box"
 	"github.com/ntpbox/ntpbox/config"
 	"github.com/ntpbox/ntpbox/internal/cli"
@@ -80,12 +84,25 @@ func serve(args []string) int {
 	if *debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// The status page shows the last log lines: keep them beside stderr
+	// (on the appliance, init keeps the log and the web service asks it).
+	ring := &box.LogRing{}
+	var logOut io.Writer = os.Stderr
+	if *stateFD < 0 {
+		logOut = io.MultiWriter(os.Stderr, ring)
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	box.Version = versionLine()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := box.Options{}
 	opts.Logger, opts.Workers, opts.NoClockControl = log, *workers, *noClock
 	opts.Only = services
+	if *stateFD < 0 {
+		opts.WebLog = ring.Last
+	} else {
+		opts.WebLog = applianceLog
+	}
 	if *sandboxed {
 		log.Info("sandboxed", "services", names)
 	}
@@ -200,4 +217,35 @@ func tryPerm(dir string) {
 	say("write config", err)
 	_, err = os.ReadFile(filepath.Join(dir, "random-seed"))
 	say("read seed", err)
+}
+
+// applianceLog reads the last lines of init's log (`ntpbox log`) for the
+// appliance's status page.
+func applianceLog(ctx context.Context) ([]string, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", appliance.LogSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if _, err := io.WriteString(c, "log\n"); err != nil {
+		return nil, err
+	}
+	// Keep the last 200 lines of at most 4 MiB.
+	var lines []string
+	sc := bufio.NewScanner(io.LimitReader(c, 4<<20))
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > 400 {
+			lines = append(lines[:0:0], lines[len(lines)-200:]...)
+		}
+	}
+	if len(lines) > 200 {
+		lines = lines[len(lines)-200:]
+	}
+	return lines, sc.Err()
 }

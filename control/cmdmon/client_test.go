@@ -311,3 +311,34 @@ func TestClientChecksReplies(t *testing.T) {
 		})
 	}
 }
+
+// A chronyd's client record with command-port use decodes into the
+// columns chronyc prints: IntL and the Cmd columns included.
+func TestDecodeClientsOfChronyd(t *testing.T) {
+	d := make([]byte, 492)
+	binary.BigEndian.PutUint32(d[0:], 1) // n_indices
+	binary.BigEndian.PutUint32(d[4:], 1) // next_index
+	binary.BigEndian.PutUint32(d[8:], 1) // n_clients
+	e := d[12:]
+	putIPAddr(e, netip.MustParseAddr("192.0.2.7"))
+	binary.BigEndian.PutUint32(e[20:], 1234) // ntp_hits
+	binary.BigEndian.PutUint32(e[28:], 5)    // cmd_hits
+	binary.BigEndian.PutUint32(e[32:], 2)    // ntp_drops
+	binary.BigEndian.PutUint32(e[40:], 1)    // cmd_drops
+	e[44], e[45], e[46], e[47] = 6, 127, 3, 4
+	binary.BigEndian.PutUint32(e[48:], 23) // last_ntp_hit_ago
+	binary.BigEndian.PutUint32(e[52:], ^uint32(0))
+	binary.BigEndian.PutUint32(e[56:], 10) // last_cmd_hit_ago
+	cl, n, nIndices, next := DecodeClients(d)
+	if n != 1 || nIndices != 1 || next != 1 || len(cl) != 1 {
+		t.Fatalf("%d clients (n %d, indices %d, next %d)", len(cl), n, nIndices, next)
+	}
+	var b bytes.Buffer
+	if err := control.FormatClients(&b, cl); err != nil {
+		t.Fatal(err)
+	}
+	want := "192.0.2.7                    1234      2   6   4    23       5      1   3    10\n"
+	if _, row, _ := strings.Cut(b.String(), "=\n"); row != want {
+		t.Errorf("row %q\nwant %q", row, want)
+	}
+}

@@ -19,6 +19,9 @@ const (
 	NTP  = "ntp"
 	DHCP = "dhcp"
 	DNS  = "dns"
+	// Web is the status page and /metrics (`http`): TCP on the LAN and
+	// the other services' unix sockets; nothing more.
+	Web = "web"
 )
 
 // base are the system calls every service needs: the Go runtime
@@ -93,6 +96,7 @@ var socketFamilies = map[string][]uint64{
 	NTP:  {afUnix, afInet, afInet6, afNetlink},
 	DHCP: {afUnix, afInet, afInet6, afNetlink, afPacket},
 	DNS:  {afUnix, afInet, afInet6, afNetlink},
+	Web:  {afUnix, afInet, afInet6, afNetlink},
 }
 
 // Check reports whether services names only known services.
