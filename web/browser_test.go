@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ntpbox/ntpbox/internal/browser"
 )
 
@@ -29,18 +31,14 @@ func TestPageInChromium(t *testing.T) {
 	s := fullStatus(1440, 300)
 	var mu sync.Mutex
 	var paths []string
+	// The box's own handler, with its headers (the Content-Security-Policy
+	// among them: a violation would be on the console).
+	h := Handler(func(context.Context) *Status { return s }, prometheus.NewRegistry(), nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		paths = append(paths, r.URL.Path)
 		mu.Unlock()
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := RenderPage(w, s); err != nil {
-			t.Error(err)
-		}
+		h.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

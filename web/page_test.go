@@ -272,3 +272,57 @@ func BenchmarkRenderPage(b *testing.B) {
 		}
 	}
 }
+
+// wellFormed checks what html.Parse would forgive: every element is
+// closed, in order (void elements aside, and SVG's self-closing ones),
+// and no id is used twice.
+func wellFormed(page []byte) error {
+	void := map[string]bool{"meta": true, "link": true, "br": true, "hr": true, "img": true, "input": true, "wbr": true}
+	z := html.NewTokenizer(bytes.NewReader(page))
+	var stack []string
+	ids := map[string]bool{}
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			if z.Err() != io.EOF {
+				return z.Err()
+			}
+			if len(stack) != 0 {
+				return fmt.Errorf("unclosed at the end: %v", stack)
+			}
+			return nil
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			for _, a := range tok.Attr {
+				if a.Key == "id" {
+					if ids[a.Val] {
+						return fmt.Errorf("id %q twice", a.Val)
+					}
+					ids[a.Val] = true
+				}
+			}
+			if tt == html.StartTagToken && !void[tok.Data] {
+				stack = append(stack, tok.Data)
+			}
+		case html.EndTagToken:
+			tok := z.Token()
+			if len(stack) == 0 || stack[len(stack)-1] != tok.Data {
+				return fmt.Errorf("</%s> closes %v", tok.Data, stack)
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+func TestRenderPageWellFormed(t *testing.T) {
+	for name, s := range map[string]*Status{"full": fullStatus(1440, 300), "empty": {}} {
+		if err := wellFormed(render(t, s)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// The check itself catches misnesting.
+	if err := wellFormed([]byte("<div><p></div></p>")); err == nil {
+		t.Errorf("wellFormed accepted misnested tags")
+	}
+}

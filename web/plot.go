@@ -180,7 +180,11 @@ func drawPlot(s series, h []HistoryPoint, start, end time.Time) plot {
 		b = strconv.AppendInt(b, marginT+innerH+15, 10)
 		b = append(b, `" x="`...)
 		b = appendCoord(b, x)
-		b = append(b, `" text-anchor="middle">`...)
+		if x > plotW-marginR-16 { // the last label stays in the picture
+			b = append(b, `" text-anchor="end">`...)
+		} else {
+			b = append(b, `" text-anchor="middle">`...)
+		}
 		b = t.AppendFormat(b, "15:04")
 		b = append(b, `</text>`...)
 	}

@@ -24,6 +24,10 @@ func TestLoadReports(t *testing.T) {
 		fmt.Fprint(w, `<!DOCTYPE html><title>bad</title><p id="here">here</p>
 <img src="/missing.png"><script>console.error("oops-console"); throw new Error("oops-thrown")</script>`)
 	})
+	mux.HandleFunc("/csp", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'")
+		fmt.Fprint(w, `<!DOCTYPE html><html><head><link rel="icon" href="data:,"><title>csp</title><style>p{color:red}</style></head><body><p>csp</p></body></html>`)
+	})
 	mux.HandleFunc("/good", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!DOCTYPE html><html><head><link rel="icon" href="data:,"><title>good</title></head><body><p id="here">good</p></body></html>`)
 	})
@@ -50,6 +54,15 @@ func TestLoadReports(t *testing.T) {
 		if !strings.Contains(console, want) {
 			t.Errorf("console %q lacks %q", r.Console, want)
 		}
+	}
+
+	// What the page's Content-Security-Policy forbids is reported.
+	r, err = Load(ctx, Options{URL: srv.URL + "/csp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Console, "\n"), "Content Security Policy") {
+		t.Errorf("console %q: no word of the refused inline style", r.Console)
 	}
 
 	r, err = Load(ctx, Options{URL: srv.URL + "/good", Screenshots: []int{412}, Height: 300})
