@@ -341,6 +341,16 @@ func vmRSS(b []byte) string {
 	return ""
 }
 
+// rollupPss is the Pss line of /proc/PID/smaps_rollup, in kB.
+func rollupPss(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pss:"); ok {
+			return strings.TrimSuffix(strings.TrimSpace(v), " kB")
+		}
+	}
+	return ""
+}
+
 // logRSS is the ntpbox.testrss hook, a test convenience: init logs the
 // resident memory of itself and of each service once a second, so that
 // a load test can bound it from outside the box.
@@ -356,14 +366,24 @@ func (in *Init) logRSS(ctx context.Context, pids *servicePids) {
 		args := []any{}
 		self, _ := in.Sys.ReadFile("/proc/self/status")
 		args = append(args, "init_kb", vmRSS(self))
+		// PSS counts a page shared by n processes (the one ntpbox
+		// binary's text, mapped by init and each service) as 1/n in
+		// each: the sum is the box's memory, where the sum of RSS counts
+		// the binary once per process.
+		pss, _ := in.Sys.ReadFile("/proc/self/smaps_rollup")
+		psss := []any{"init_pss", rollupPss(pss)}
 		for _, spec := range ServiceSpecs {
-			var rss string
+			var rss, ps string
 			if pid := pids.get(spec.Name); pid > 0 {
 				b, _ := in.Sys.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 				rss = vmRSS(b)
+				b, _ = in.Sys.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+				ps = rollupPss(b)
 			}
 			args = append(args, spec.Name+"_kb", rss)
+			psss = append(psss, spec.Name+"_pss", ps)
 		}
+		args = append(args, psss...)
 		in.Log.Info("rss", args...)
 	}
 }

@@ -312,8 +312,12 @@ func TestBuiltInitramfsZstd(t *testing.T) {
 	}
 }
 
-// maxInitramfs is the size budget of the built initramfs.
-const maxInitramfs = 8 << 20
+// maxInitramfs is the size budget of the built initramfs. It was 8 MiB
+// until issue 12's /metrics and status page (client_golang with its
+// protobuf model, html/template, the page's assets) took the zstd
+// initramfs to 9.3 MiB; the budget still stops a module set or a
+// binary that grows by another MiB unnoticed.
+const maxInitramfs = 10 << 20
 
 // The initramfs `make image` built stays within its budget.
 func TestBuiltInitramfsSize(t *testing.T) {

@@ -127,11 +127,24 @@ func TestQueryAgreesWithRealClientsOnChronyd(t *testing.T) {
 	if refid != "127.127.1.1" {
 		t.Errorf("ntpbox query: refid %s, want chronyd's local reference 127.127.1.1", refid)
 	}
-	for _, r := range []clientReport{ntpdateQ(t, ns, "127.0.0.2"), ntpdigJ(t, ns, "127.0.0.2")} {
-		t.Logf("%s: stratum %d offset %+.6f leap %s; ntpbox query: stratum %d offset %+.6f leap %s",
-			r.tool, r.stratum, r.offset, r.leap, ours.stratum, ours.offset, ours.leap)
-		if r.stratum != ours.stratum || math.Abs(r.offset-ours.offset) > 0.002 {
-			t.Errorf("%s and ntpbox query disagree: stratum %d vs %d, offset %+.6f vs %+.6f", r.tool, r.stratum, ours.stratum, r.offset, ours.offset)
+	// Each tool takes one sample of the same clock over loopback; on a
+	// busy 2-core machine one of them can be descheduled between its
+	// timestamps (CI once saw ntpdate 2.3 ms off). So the pair is
+	// measured up to three times, and must agree once; every try is
+	// logged.
+	for _, tool := range []func(*testing.T, *netns, string) clientReport{ntpdateQ, ntpdigJ} {
+		agreed := false
+		for try := 1; try <= 3 && !agreed; try++ {
+			if try > 1 {
+				ours, _ = ntpboxQuery(t, ns, "127.0.0.2")
+			}
+			r := tool(t, ns, "127.0.0.2")
+			t.Logf("try %d: %s: stratum %d offset %+.6f leap %s; ntpbox query: stratum %d offset %+.6f leap %s",
+				try, r.tool, r.stratum, r.offset, r.leap, ours.stratum, ours.offset, ours.leap)
+			agreed = r.stratum == ours.stratum && math.Abs(r.offset-ours.offset) <= 0.002
+			if !agreed && try == 3 {
+				t.Errorf("%s and ntpbox query disagree 3 times: stratum %d vs %d, offset %+.6f vs %+.6f", r.tool, r.stratum, ours.stratum, r.offset, ours.offset)
+			}
 		}
 	}
 	if ours.stratum != 2 || ours.leap != "none" {
