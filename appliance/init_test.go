@@ -258,12 +258,13 @@ func TestInitBootsServesAndPowersOff(t *testing.T) {
 	if want := []string{"/init", "serve", "-c", RunConfig, "-service", "ntp", "-sandbox", "-statefd", "3"}; !reflect.DeepEqual(r.st.argv[0], want) {
 		t.Errorf("service argv %v, want %v", r.st.argv[0], want)
 	}
-	// Then DHCP and DNS, each its own process, user and capabilities.
-	for range 2 {
+	// Then the others (DHCP, DNS, web), in any order, each its own
+	// process, user and capabilities.
+	for range len(ServiceSpecs) - 1 {
 		<-r.st.started
 	}
 	r.st.mu.Lock()
-	for i, svc := range []string{"ntp", "dhcp", "dns"} {
+	for i, svc := range []string{"ntp", "dhcp", "dns", "web"} {
 		var got []string
 		var cred *Cred
 		for j, a := range r.st.argv {
