@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ntpbox/ntpbox/internal/nstest"
 )
 
 // reloadCounter is a provider that counts reloads.
@@ -46,9 +48,7 @@ func init() {
 // user (on the appliance, the DHCP, DNS or web service) reads the
 // reports, but may not reload, step the clock or start a burst; root may.
 func TestStateChangesNeedOwner(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a peer as another user (CI runs as root)")
-	}
+	nstest.NeedRoot(t) // to run the peer as another user; CI runs as root
 	p := &reloadCounter{fakeProvider: testProvider()}
 	path := startServer(t, p, 5*time.Second)
 	// The peer (uid 65534) must reach the socket and run a copy of this
