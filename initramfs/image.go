@@ -93,7 +93,7 @@ var DefaultExcludeDirs = []string{
 
 // MakeImage validates the config, then writes to o.Out: vmlinuz (the
 // kernel as shipped), vmlinux (its uncompressed ELF, for QEMU's PVH
-// boot), the initramfs (InitramfsName) and manifest.txt (sizes and
+// boot; amd64 only), the initramfs (InitramfsName) and manifest.txt (sizes and
 // sha256 of each, then of every file in the initramfs).
 func MakeImage(o Options) (*Image, error) {
 	conf, err := os.ReadFile(o.Config)
@@ -167,9 +167,13 @@ func MakeImage(o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	elf, err := Vmlinux(bz)
-	if err != nil {
-		return nil, err
+	outputs := map[string][]byte{"vmlinuz": bz, InitramfsName: cpioZst}
+	if a.PVH {
+		elf, err := Vmlinux(bz)
+		if err != nil {
+			return nil, err
+		}
+		outputs["vmlinux"] = elf
 	}
 	entries, err := Manifest(recs)
 	if err != nil {
@@ -178,7 +182,6 @@ func MakeImage(o Options) (*Image, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, InitramfsName: cpioZst}
 	img := &Image{KernelVersion: kver, Files: map[string]int64{}}
 	var m strings.Builder
 	fmt.Fprintf(&m, "# ntpbox image: arch %s, kernel %s, %d modules, built %s\n", o.Arch, kver, len(mods), o.BuildTime.UTC().Format(time.RFC3339))
@@ -209,6 +212,10 @@ type Arch struct {
 	// Modules are added to Options.Modules: the drivers of this
 	// architecture's own hardware.
 	Modules []string
+	// PVH: the kernel has QEMU's PVH entry (CONFIG_PVH), so the image
+	// has a vmlinux to boot without decompressing. Debian's 686 kernel
+	// has none; QEMU boots its vmlinuz.
+	PVH bool
 }
 
 // Arches are the architectures `make image ARCH=...` builds. The 386
@@ -217,7 +224,7 @@ type Arch struct {
 // Intel's Atom SCH, JMicron; ata_generic for the rest), where amd64's
 // PCs have AHCI.
 var Arches = map[string]Arch{
-	"amd64": {Machine: elf.EM_X86_64, KernelFlavour: "-amd64"},
+	"amd64": {Machine: elf.EM_X86_64, KernelFlavour: "-amd64", PVH: true},
 	"386": {Machine: elf.EM_386, KernelFlavour: "-686", Modules: []string{
 		"ata_generic", "pata_via", "sata_via", "pata_sis", "sata_sis", "pata_amd", "pata_cs5536", "pata_atiixp",
 		"pata_sch", "pata_jmicron", "pata_oldpiix", "pata_rdc"}},

@@ -55,10 +55,14 @@ func FindImage() Image {
 }
 
 // ArchImage is the image `make image ARCH=arch` wrote to dir (for 386,
-// out/image/386): the same files, with the disk image ntpbox-ARCH.img.
+// out/image/386): the same files, with the disk image ntpbox-ARCH.img;
+// but other than for amd64 the kernel is vmlinuz (no PVH entry, no vmlinux).
 func ArchImage(dir, arch string) Image {
 	img := FindImageIn(dir)
 	img.Disk = filepath.Join(dir, "ntpbox-"+arch+".img")
+	if arch != "amd64" {
+		img.Kernel = filepath.Join(dir, "vmlinuz")
+	}
 	return img
 }
 

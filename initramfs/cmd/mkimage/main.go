@@ -53,7 +53,9 @@ func main() {
 		os.Exit(1)
 	}
 	for _, name := range []string{"vmlinuz", "vmlinux", initramfs.InitramfsName} {
-		fmt.Printf("%s/%s: %d bytes\n", o.Out, name, img.Files[name])
+		if size, ok := img.Files[name]; ok {
+			fmt.Printf("%s/%s: %d bytes\n", o.Out, name, size)
+		}
 	}
 	fmt.Printf("%s/manifest.txt: %s, kernel %s, built %s\n", o.Out, o.Arch, img.KernelVersion, o.BuildTime.Format(time.RFC3339))
 }
