@@ -92,7 +92,7 @@ deps:
 # (systemd-boot), and holds ntpbox.conf, cmdline.txt and the drift file.
 image: build
 	kdir=$$(build/kernel.sh $(KERNEL_CACHE)) && \
-	$(GO) run ./initramfs/cmd/mkimage -init $(BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -out $(IMAGE)
+	$(GO) run ./initramfs/cmd/mkimage -init $(BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -compress-modules -out $(IMAGE)
 	build/disk.sh $(IMAGE) initramfs/ntpbox.conf
 
 # Boot the image under QEMU on this terminal, at 198.18.0.2 on a
