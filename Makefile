@@ -130,7 +130,7 @@ deps:
 # ntpbox-386.img, which boots through BIOS.
 image: $(if $(filter amd64,$(ARCH)),build,build-arch)
 	kdir=$$(build/kernel.sh $(KERNEL_CACHE) $(ARCH)) && \
-	$(GO) run ./initramfs/cmd/mkimage -arch $(ARCH) -init $(ARCH_BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -out $(ARCH_IMAGE) \
+	$(GO) run ./initramfs/cmd/mkimage -arch $(ARCH) -init $(ARCH_BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -compress-modules -out $(ARCH_IMAGE) \
 		$(if $(MIN_MEMORY_$(ARCH)),-min-memory $(MIN_MEMORY_$(ARCH)))
 	build/disk.sh $(ARCH_IMAGE) initramfs/ntpbox.conf $(ARCH)
 	$(if $(filter amd64,$(ARCH)),[ -e $(IMAGE)/amd64 ] || ln -s . $(IMAGE)/amd64)
