@@ -26,7 +26,7 @@ endif
 # The smallest QEMU -m (MiB) seen to boot, sync and serve, measured by
 # hand with NTPBOX_ARCH_MEM (see qemu/arch_test.go) and written to the
 # manifest; `make test-arch` checks it again.
-MIN_MEMORY_386 := 80
+MIN_MEMORY_386 := 72
 
 .PHONY: all build build-arch run demo test test-load test-arch unit integration fuzz bench bench-time deps clean image qemu qemu-disk
 
