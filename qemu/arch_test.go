@@ -196,6 +196,11 @@ func arch386Boot(t *testing.T, img qemu.Image, mem int) {
 	if !strings.Contains(line, "killed by signal 31 (bad system call)") {
 		t.Errorf("dns ended otherwise: %s", line)
 	}
+	// The kernel's audit record of the kill: AUDIT_ARCH_I386 and keyctl's
+	// 386 number (288; 250 on amd64).
+	if discConsoleCount(vm, "sig=31 arch=40000003 syscall=288 ") == 0 {
+		t.Error("no audit record of a SIGSYS kill with arch=40000003 (i386) syscall=288 (keyctl) on the console")
+	}
 	// The box still answers after its DNS service was killed.
 	waitAnswers(t, lab, boxAddr, 3, 10*time.Second)
 	if _, err := vm.Expect(appliance.SentinelServing, time.Second); err != nil {
