@@ -94,10 +94,13 @@ fuzz:
 # pentium3 from SeaBIOS, pcnet and IDE: a DHCP lease from dnsmasq, a real
 # chronyd served at stratum upstream+1 within 60 s of power-on, at
 # -m 128 and at the manifest's smallest memory. Also vets the tree for
-# GOARCH=386. (`make test` builds amd64 only and skips these.)
+# GOARCH=386 and checks build/kernel.sh's private i386 apt set-up.
+# (`make test` builds amd64 only and skips these.)
 test-arch: deps
 	GOARCH=386 $(GO) vet ./...
 	$(MAKE) image ARCH=386
+	NTPBOX_IMAGE_386=$(CURDIR)/$(IMAGE)/386 KERNEL_CACHE=$(abspath $(KERNEL_CACHE)) NTPBOX_REQUIRE_TOOLS=1 \
+		$(GO) test -count=1 -run '^TestKernelSh386$$' ./initramfs
 	NTPBOX_IMAGE_386=$(CURDIR)/$(IMAGE)/386 NTPBOX_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 30m -run '^TestArch' -v ./qemu
 
 # The load tests of issue 11 at full size (floods of DHCP, DNS and NTP
