@@ -11,8 +11,12 @@ KERNEL_CACHE ?= out/cache
 
 # The architecture `make image` builds: amd64 (default) into out/image
 # (out/image/amd64 links there), or 386 into out/image/386 with its
-# binary in out/386/ntpbox. Nothing else takes ARCH.
-ARCH ?= amd64
+# binary in out/386/ntpbox. Nothing else takes ARCH. Only from make's
+# command line: an ARCH in the environment (kernel builds set one) is
+# not ours.
+ifneq ($(origin ARCH),command line)
+ARCH := amd64
+endif
 ifeq ($(filter $(ARCH),amd64 386),)
 $(error ARCH=$(ARCH): amd64 or 386)
 endif
