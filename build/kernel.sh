@@ -1,44 +1,56 @@
 #!/bin/bash
 # Fetches Debian 12's kernel package (the current dependency of
-# linux-image-amd64, or of linux-image-686 for ARCH 386: Debian's i686
-# kernel without PAE) into a cache and unpacks it there, without
-# installing it: nothing goes to the host's /boot or /lib/modules.
-# Prints the unpacked directory (containing boot/vmlinuz-VER and
-# lib/modules/VER).
+# linux-image-amd64, of linux-image-686 for ARCH 386: Debian's i686
+# kernel without PAE, or of linux-image-arm64 for ARCH arm64) into a
+# cache and unpacks it there, without installing it: nothing goes to the
+# host's /boot or /lib/modules. Prints the unpacked directory
+# (containing boot/vmlinuz-VER and lib/modules/VER).
 #
-#   build/kernel.sh [CACHE [ARCH]]   default CACHE: out/cache, ARCH: amd64
+#   build/kernel.sh [CACHE [ARCH [PACKAGE]]]   default CACHE: out/cache, ARCH: amd64
 #
-# amd64 uses the host's apt lists. 386 uses private ones, in
-# CACHE/apt-i386, made from the host's sources with APT::Architecture
-# i386: the host's dpkg never learns of i386 (no dpkg --add-architecture).
+# With PACKAGE, the same for that package of ARCH instead of the kernel
+# (arm64's disk image takes systemd-boot-efi:arm64's BOOTAA64.EFI so).
+#
+# amd64 uses the host's apt lists. 386 and arm64 use private ones, in
+# CACHE/apt-i386 and CACHE/apt-arm64, made from the host's sources with
+# APT::Architecture set: the host's dpkg never learns of the foreign
+# architecture (no dpkg --add-architecture).
 set -euo pipefail
 cache=${1:-out/cache}
 arch=${2:-amd64}
+only=${3:-}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 apt=()
 case $arch in
-amd64) meta=linux-image-amd64 ;;
-386)
-	meta=linux-image-686
-	priv=$cache/apt-i386
-	mkdir -p "$priv/lists/partial" "$priv/cache/archives/partial"
-	: >"$priv/status"
-	apt=(-o APT::Architecture=i386 -o APT::Architectures=i386
-		-o Dir::State::Lists="$priv/lists" -o Dir::State::status="$priv/status"
-		-o Dir::Cache="$priv/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
-	;;
+amd64) meta=linux-image-amd64 debarch=amd64 ;;
+386) meta=linux-image-686 debarch=i386 ;;
+arm64) meta=linux-image-arm64 debarch=arm64 ;;
 *)
-	echo "kernel: unknown ARCH $arch (amd64 or 386)" >&2
+	echo "kernel: unknown ARCH $arch (amd64, 386 or arm64)" >&2
 	exit 2
 	;;
 esac
-kpkg() { apt-cache "${apt[@]}" depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+if [ "$arch" != amd64 ]; then
+	priv=$cache/apt-$debarch
+	mkdir -p "$priv/lists/partial" "$priv/cache/archives/partial"
+	: >"$priv/status"
+	apt=(-o APT::Architecture=$debarch -o APT::Architectures=$debarch
+		-o Dir::State::Lists="$priv/lists" -o Dir::State::status="$priv/status"
+		-o Dir::Cache="$priv/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+fi
+kpkg() {
+	if [ -n "$only" ]; then
+		apt-cache "${apt[@]}" show --no-all-versions "$only" >/dev/null 2>&1 && echo "$only"
+		return
+	fi
+	apt-cache "${apt[@]}" depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
 update() {
 	if [ "$arch" = amd64 ]; then
 		[ "$(id -u)" = 0 ] && apt-get -o DPkg::Lock::Timeout=600 update -q >&2
 	else
-		echo "kernel: updating the private i386 apt lists in $priv" >&2
+		echo "kernel: updating the private $debarch apt lists in $priv" >&2
 		apt-get "${apt[@]}" update -q >&2
 	fi
 }
@@ -53,7 +65,7 @@ if [ -z "$pkg" ]; then
 	pkg=$(kpkg || true)
 fi
 if [ -z "$pkg" ]; then
-	echo "kernel: apt-cache knows no $meta; run apt-get update" >&2
+	echo "kernel: apt-cache knows no ${only:-$meta}; run apt-get update" >&2
 	exit 1
 fi
 # The .deb apt's index names, and its SHA256 there. The cached copy is
@@ -88,6 +100,7 @@ if ! verified; then
 	fi
 fi
 dir=$cache/$pkg
+[ -z "$only" ] || dir=$cache/${pkg}_$debarch
 unpacked_ok() {
 	[ "$(cat "$dir/.unpacked" 2>/dev/null)" = "$sha" ] &&
 		(cd "$dir" && dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./md5sums | md5sum -c --quiet --strict >/dev/null 2>&1)

@@ -42,6 +42,10 @@ var base = []string{
 	// Files.
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "close", "fcntl", "dup", "dup2", "dup3", "lseek",
 	"open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "fstatfs", "statfs", "readlink", "readlinkat",
+	// arm64's stat and lstat: number 79, which Go's syscall package
+	// calls SYS_FSTATAT there and the seccomp library "fstatat" (amd64's
+	// newfstatat).
+	"fstatat",
 	"access", "faccessat", "faccessat2", "getdents64", "getcwd",
 	// linux/386 multiplexes the socket calls through socketcall, whose
 	// arguments are in memory a filter cannot read: there, no family
