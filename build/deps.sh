@@ -4,7 +4,7 @@
 # that forbids service starts is put in place first.
 set -euo pipefail
 need=()
-for p in chrony ntpsec-ntpdate ntpsec-ntpdig iproute2 util-linux procps qemu-system-x86 xz-utils zstd \
+for p in chrony ntpsec-ntpdate ntpsec-ntpdig iproute2 util-linux procps qemu-system-x86 qemu-system-arm qemu-efi-aarch64 xz-utils zstd \
 	syslinux syslinux-common mtools dosfstools fdisk systemd-boot-efi ovmf ca-certificates \
 	busybox isc-dhcp-client bind9-dnsutils dnsmasq-base dhcpcd-base avahi-daemon avahi-utils dbus-daemon chromium prometheus curl; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -18,6 +18,14 @@
 # The bytes depend only on the inputs: fixed volume id (--invariant),
 # file times from SOURCE_DATE_EPOCH (default 2024-01-01).
 #
+# ARCH arm64 writes DIR/ntpbox-arm64.img, which boots through UEFI only:
+# systemd-boot's BOOTAA64.EFI from Debian's systemd-boot-efi:arm64
+# (build/kernel.sh CACHE arm64 systemd-boot-efi fetches it, hash and
+# md5sums checked; KERNEL_CACHE names the cache) and the loader entry
+# with the console on the PL011 (ttyAMA0); no syslinux, no MBR code.
+# vmlinuz there is Debian's uncompressed arm64 Image, itself an EFI
+# program (the kernel's EFI stub), which systemd-boot starts.
+#
 # ARCH 386 writes DIR/ntpbox-386.img, which boots through BIOS only
 # (syslinux is the same for both; a 386 PC has no 64-bit UEFI, and
 # systemd-boot's 32-bit EFI binary is not shipped): no EFI/ and loader/.
@@ -29,9 +37,9 @@ dir=$1
 conf=${2:-initramfs/ntpbox.conf}
 arch=${3:-amd64}
 case $arch in
-amd64 | 386) ;;
+amd64 | 386 | arm64) ;;
 *)
-	echo "disk: unknown ARCH $arch (amd64 or 386)" >&2
+	echo "disk: unknown ARCH $arch (amd64, 386 or arm64)" >&2
 	exit 2
 	;;
 esac
@@ -39,9 +47,17 @@ out=$dir/ntpbox-$arch.img
 mib=${NTPBOX_DISK_MIB:-64}
 cmdline="console=tty0 console=ttyS0,115200 panic=10"
 mbr=/usr/lib/syslinux/mbr/mbr.bin
-sdboot=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
-[ "$arch" = amd64 ] || sdboot=
-for f in "$mbr" $sdboot mcopy mkfs.fat syslinux sfdisk; do
+sdboot=/usr/lib/systemd/boot/efi/systemd-bootx64.efi efiname=BOOTX64.EFI bios=1
+case $arch in
+386) sdboot= ;;
+arm64)
+	cmdline="console=ttyAMA0,115200 panic=10"
+	efiname=BOOTAA64.EFI bios= mbr=
+	sddir=$(build/kernel.sh "${KERNEL_CACHE:-out/cache}" arm64 systemd-boot-efi)
+	sdboot=$sddir/usr/lib/systemd/boot/efi/systemd-bootaa64.efi
+	;;
+esac
+for f in $mbr $sdboot mcopy mkfs.fat syslinux sfdisk; do
 	if [ ! -e "$f" ] && ! command -v "$f" >/dev/null; then
 		echo "disk: $f is missing (build/deps.sh installs syslinux, syslinux-common, mtools, dosfstools, fdisk, systemd-boot-efi)" >&2
 		exit 1
@@ -82,22 +98,24 @@ printf 'title ntpbox\nlinux /vmlinuz\ninitrd /initrd.zst\noptions %s\n' "$cmdlin
 cp "$dir/vmlinuz" "$tmp/files/vmlinuz"
 cp "$dir/initramfs.cpio.zst" "$tmp/files/initrd.zst"
 cp "$conf" "$tmp/files/ntpbox.conf"
-[ -z "$sdboot" ] || cp "$sdboot" "$tmp/files/BOOTX64.EFI"
+[ -z "$sdboot" ] || cp "$sdboot" "$tmp/files/$efiname"
 stamp "$tmp/files/"* "$tmp/files/loader/"* "$tmp/files/loader/entries/"*
 
-syslinux --install "$part"
+[ -z "$bios" ] || syslinux --install "$part"
 if [ -n "$sdboot" ]; then
 	mmd -i "$part" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
-	mcopy -m -i "$part" "$tmp/files/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -m -i "$part" "$tmp/files/$efiname" "::/EFI/BOOT/$efiname"
 	mcopy -m -i "$part" "$tmp/files/loader/loader.conf" ::/loader/loader.conf
 	mcopy -m -i "$part" "$tmp/files/loader/entries/ntpbox.conf" ::/loader/entries/ntpbox.conf
 fi
-for f in syslinux.cfg vmlinuz initrd.zst ntpbox.conf; do
+files="vmlinuz initrd.zst ntpbox.conf"
+[ -z "$bios" ] || files="syslinux.cfg $files"
+for f in $files; do
 	mcopy -m -i "$part" "$tmp/files/$f" "::/$f"
 done
 
 dd if="$part" of="$img" bs=512 seek=$start conv=notrunc status=none
-dd if="$mbr" of="$img" bs=440 count=1 conv=notrunc status=none
+[ -z "$mbr" ] || dd if="$mbr" of="$img" bs=440 count=1 conv=notrunc status=none
 if ! cmp -s "$img" "$out" 2>/dev/null; then
 	mv "$img" "$out"
 fi

@@ -50,9 +50,9 @@ type Options struct {
 	ModuleDirs, ExcludeDirs []string
 	CompressModules         bool
 	Out                     string // output directory
-	// Arch is the Go architecture the image is for: amd64 (default) or
-	// 386. The init binary must be built for it (GOARCH) and the kernel
-	// must be Debian's for it (-amd64, -686).
+	// Arch is the Go architecture the image is for: amd64 (default), 386
+	// or arm64. The init binary must be built for it (GOARCH) and the
+	// kernel must be Debian's for it (-amd64, -686, -arm64).
 	Arch string
 	// MinMemoryMiB, if set, is the smallest QEMU -m with which the image
 	// was seen to boot, sync and serve (a measurement, written to the
@@ -125,7 +125,7 @@ func MakeImage(o Options) (*Image, error) {
 	}
 	a, ok := Arches[o.Arch]
 	if !ok {
-		return nil, fmt.Errorf("unknown architecture %q (amd64 or 386)", o.Arch)
+		return nil, fmt.Errorf("unknown architecture %q (amd64, 386 or arm64)", o.Arch)
 	}
 	if err := checkELF(o.Init, init, a.Machine); err != nil {
 		return nil, err
@@ -142,7 +142,8 @@ func MakeImage(o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := append(slices.Clone(o.Modules), a.Modules...)
+	names := slices.DeleteFunc(slices.Clone(o.Modules), func(m string) bool { return slices.Contains(a.Lacks, CanonicalName(m)) })
+	names = append(names, a.Modules...)
 	for _, d := range o.ModuleDirs {
 		names = append(names, tree.Without(tree.Under(d), o.ExcludeDirs)...)
 	}
@@ -212,6 +213,9 @@ type Arch struct {
 	// Modules are added to Options.Modules: the drivers of this
 	// architecture's own hardware.
 	Modules []string
+	// Lacks are the modules of DefaultModules this architecture's
+	// kernel does not build (PC-only hardware); they are left out.
+	Lacks []string
 	// PVH: the kernel has QEMU's PVH entry (CONFIG_PVH), so the image
 	// has a vmlinux to boot without decompressing. Debian's 686 kernel
 	// has none; QEMU boots its vmlinuz.
@@ -223,8 +227,20 @@ type Arch struct {
 // PCs, netbooks and thin clients have (VIA, SiS, AMD and Geode, ATI,
 // Intel's Atom SCH, JMicron; ata_generic for the rest), where amd64's
 // PCs have AHCI.
+//
+// arm64's kernel (Debian's Image, uncompressed, with the EFI stub that
+// systemd-boot starts) adds virtio's MMIO transport (QEMU's virt board),
+// the Raspberry Pi's NICs (smsc95xx on the Pi 3B, lan78xx on the 3B+,
+// genet, i.e. bcmgenet, on the Pi 4), its SD controllers (sdhci-iproc,
+// bcm2835 mmc; mmc_block is built in) and its USB controller (dwc2),
+// USB 3 on platform buses (xhci-plat-hcd), and the Pi's random number
+// generator.
 var Arches = map[string]Arch{
 	"amd64": {Machine: elf.EM_X86_64, KernelFlavour: "-amd64", PVH: true},
+	"arm64": {Machine: elf.EM_AARCH64, KernelFlavour: "-arm64",
+		Modules: []string{"virtio_mmio", "smsc95xx", "lan78xx", "genet", "sdhci_iproc", "bcm2835",
+			"dwc2", "xhci_plat_hcd", "bcm2835_rng"},
+		Lacks: []string{"forcedeth", "intel_rng", "amd_rng", "uhci_hcd"}},
 	"386": {Machine: elf.EM_386, KernelFlavour: "-686", Modules: []string{
 		"ata_generic", "pata_via", "sata_via", "pata_sis", "sata_sis", "pata_amd", "pata_cs5536", "pata_atiixp",
 		"pata_sch", "pata_jmicron", "pata_oldpiix", "pata_rdc"}},

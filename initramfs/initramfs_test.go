@@ -195,6 +195,26 @@ func TestRealTree(t *testing.T) {
 	}
 }
 
+// A module built into the kernel (modules.builtin: arm64's mmc_block)
+// resolves to no file; one neither built in nor in the tree is an error.
+func TestResolveBuiltin(t *testing.T) {
+	fsys := fstest.MapFS{
+		"modules.builtin":                    {Data: []byte("kernel/drivers/mmc/core/mmc_block.ko\nkernel/drivers/acpi/button.ko\n")},
+		"kernel/drivers/net/placeholder.txt": {Data: []byte("x")},
+	}
+	tree, err := OpenTree(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := tree.Resolve([]string{"mmc-block", "button"})
+	if err != nil || len(mods) != 0 {
+		t.Errorf("built-in modules resolve to %v, %v; want none", mods, err)
+	}
+	if _, err := tree.Resolve([]string{"mmc_block", "smsc95xx"}); err == nil || !strings.Contains(err.Error(), "smsc95xx: not in the tree") {
+		t.Errorf("a missing module: err = %v", err)
+	}
+}
+
 // A bad baked config stops the build, naming the file and line, before
 // anything is written.
 func TestMakeImageChecksConfig(t *testing.T) {
@@ -456,6 +476,17 @@ func elf32Header(m elf.Machine) []byte {
 	return h
 }
 
+// elf64Header is elf32Header's ELF64 twin.
+func elf64Header(m elf.Machine) []byte {
+	h := make([]byte, 64)
+	copy(h, "\x7fELF\x02\x01\x01") // 64-bit, little-endian, version 1
+	binary.LittleEndian.PutUint16(h[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(h[18:], uint16(m))
+	binary.LittleEndian.PutUint32(h[20:], 1)
+	binary.LittleEndian.PutUint16(h[52:], 64) // e_ehsize
+	return h
+}
+
 // TestMakeImageArch (issue 13): the init binary must be built for the
 // image's architecture and the kernel be Debian's for it; a mix-up is a
 // clear error before anything is written.
@@ -467,6 +498,8 @@ func TestMakeImageArch(t *testing.T) {
 	os.WriteFile(ca, []byte("x"), 0o644)
 	i386 := filepath.Join(dir, "ntpbox-386")
 	os.WriteFile(i386, elf32Header(elf.EM_386), 0o755)
+	arm64 := filepath.Join(dir, "ntpbox-arm64")
+	os.WriteFile(arm64, elf64Header(elf.EM_AARCH64), 0o755)
 	self, err := os.Executable() // this test, built for the host
 	if err != nil {
 		t.Fatal(err)
@@ -485,6 +518,9 @@ func TestMakeImageArch(t *testing.T) {
 		{"amd64", i386, kernel("-amd64"), "is built for EM_386, not EM_X86_64"},
 		{"", i386, kernel("-amd64"), "is built for EM_386, not EM_X86_64"}, // amd64 by default
 		{"arm", self, kernel("-amd64"), `unknown architecture "arm"`},
+		{"arm64", i386, kernel("-arm64"), "is built for EM_386, not EM_AARCH64"},
+		{"arm64", arm64, kernel("-amd64"), "is not Debian's arm64 kernel (*-arm64)"},
+		{"amd64", arm64, kernel("-amd64"), "is built for EM_AARCH64, not EM_X86_64"},
 		{"amd64", conf, kernel("-amd64"), "not an ELF binary"},
 	} {
 		out := filepath.Join(dir, "out")

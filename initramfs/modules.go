@@ -44,12 +44,20 @@ func (t *Tree) Without(names, dirs []string) []string {
 type Tree struct {
 	FS    fs.FS             // rooted at lib/modules/VERSION
 	paths map[string]string // canonical name -> path
+	// builtin are the modules built into the kernel (modules.builtin):
+	// asked for, they need no file (arm64's mmc_block, button).
+	builtin map[string]bool
 }
 
 // OpenTree indexes the .ko files under fsys (rooted at
 // lib/modules/VERSION).
 func OpenTree(fsys fs.FS) (*Tree, error) {
-	t := &Tree{FS: fsys, paths: map[string]string{}}
+	t := &Tree{FS: fsys, paths: map[string]string{}, builtin: map[string]bool{}}
+	if b, err := fs.ReadFile(fsys, "modules.builtin"); err == nil {
+		for _, l := range strings.Fields(string(b)) {
+			t.builtin[CanonicalName(l)] = true
+		}
+	}
 	err := fs.WalkDir(fsys, "kernel", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -142,6 +150,9 @@ func (t *Tree) Resolve(names []string) ([]Module, error) {
 	visit = func(name string) error {
 		name = CanonicalName(name)
 		if _, ok := byName[name]; ok {
+			return nil
+		}
+		if _, ok := t.paths[name]; !ok && t.builtin[name] {
 			return nil
 		}
 		m, err := t.Module(name)

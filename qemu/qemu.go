@@ -31,6 +31,9 @@ type Config struct {
 	// (OVMF_VARS.fd), as two pflash drives. Empty: SeaBIOS.
 	UEFICode, UEFIVars string
 	MemoryMiB          int // default 256
+	// NoScreen leaves out the PC's VGA screen: arm64's virt board has
+	// none, its console is the PL011 serial port (ttyAMA0).
+	NoScreen bool
 	// NIC is the QEMU network device model (virtio-net-pci, e1000, ...);
 	// default virtio-net-pci. It is used only with Tap.
 	NIC   string
@@ -57,8 +60,10 @@ func (c Config) Args() []string {
 	args := []string{
 		"-accel", "tcg", "-nodefaults", "-no-user-config", "-no-reboot",
 		"-m", strconv.Itoa(mem), "-smp", "1",
+	}
+	if !c.NoScreen {
 		// A screen, as a PC has: the kernel's tty0 is its text console.
-		"-vga", "std",
+		args = append(args, "-vga", "std")
 	}
 	if c.Kernel != "" {
 		// The screen and the serial port both, as the disk image's boot

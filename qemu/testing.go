@@ -55,8 +55,9 @@ func FindImage() Image {
 }
 
 // ArchImage is the image `make image ARCH=arch` wrote to dir (for 386,
-// out/image/386): the same files, with the disk image ntpbox-ARCH.img;
-// but other than for amd64 the kernel is vmlinuz (no PVH entry, no vmlinux).
+// out/image/386; arm64, out/image/arm64): the same files, with the disk
+// image ntpbox-ARCH.img; but other than for amd64 the kernel is vmlinuz
+// (no PVH entry, no vmlinux; arm64's is the uncompressed Image).
 func ArchImage(dir, arch string) Image {
 	img := FindImageIn(dir)
 	img.Disk = filepath.Join(dir, "ntpbox-"+arch+".img")
@@ -73,7 +74,14 @@ func FindImageIn(dir string) Image {
 }
 
 // Binaries are the QEMU system emulators by Go architecture.
-var Binaries = map[string]string{"amd64": "qemu-system-x86_64", "386": "qemu-system-i386"}
+var Binaries = map[string]string{"amd64": "qemu-system-x86_64", "386": "qemu-system-i386", "arm64": "qemu-system-aarch64"}
+
+// AAVMF is Debian's UEFI firmware for arm64 VMs (qemu-efi-aarch64): its
+// code and the variable store to copy (both 64 MiB pflash images).
+const (
+	AAVMFCode = "/usr/share/AAVMF/AAVMF_CODE.fd"
+	AAVMFVars = "/usr/share/AAVMF/AAVMF_VARS.fd"
+)
 
 // MinMemoryMiB is the smallest QEMU -m the manifest records (`make
 // image` with MIN_MEMORY_ARCH), or 0 when it records none.
