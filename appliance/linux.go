@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 // Linux is the real [System]: what init does as PID 1.
 type Linux struct {
 	Log *slog.Logger
+
+	drivers sync.Mutex // one LoadDrivers at a time: boot's and the uevent watcher's
 }
 
 var _ System = (*Linux)(nil)
@@ -96,6 +99,8 @@ func (l *Linux) DisableCtrlAltDel() error {
 // driver (virtio_pci) adds devices (the virtio NIC), so it goes round
 // until a round loads nothing new.
 func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
+	l.drivers.Lock()
+	defer l.drivers.Unlock()
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
 		return nil, fmt.Errorf("uname: %w", err)

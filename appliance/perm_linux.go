@@ -14,10 +14,13 @@ import (
 )
 
 // FindFAT returns the block device (/dev/vda1) that holds a FAT file
-// system labelled label, or "" when there is none. Disks appear while
-// their drivers probe them: as long as a disk, SCSI device or USB device
-// exists, it looks again every 250 ms (loading the drivers of devices
-// that came meanwhile, such as a USB stick's) until wait has passed.
+// system labelled label, or "" when there is none. It waits, at most
+// wait, only while a storage device is half probed: a SCSI disk (a USB
+// stick's, after usb-storage's one-second delay) without its block
+// device yet, a USB mass-storage interface without its disk, an NVMe
+// controller without its namespaces. A machine with no disk, or with
+// only a CD drive and USB hubs, does not wait: a disk that comes later
+// is seen by the uevent watcher ([Linux.WatchDisks]).
 func (l *Linux) FindFAT(label string, wait time.Duration) (string, error) {
 	deadline := time.Now().Add(wait)
 	lastProbe := time.Now()
@@ -25,14 +28,14 @@ func (l *Linux) FindFAT(label string, wait time.Duration) (string, error) {
 		if dev := findFATOnce(label); dev != "" {
 			return dev, nil
 		}
-		if !devicesPending() || time.Now().After(deadline) {
+		if !storagePending() || time.Now().After(deadline) {
 			return "", nil
 		}
 		if time.Since(lastProbe) > time.Second {
 			l.LoadDrivers()
 			lastProbe = time.Now()
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -71,15 +74,29 @@ func skipBlock(name string) bool {
 	return false
 }
 
-// devicesPending reports whether there is a device that could be, or
-// become, the disk with the label.
-func devicesPending() bool {
-	for _, pattern := range []string{"/sys/class/block/*", "/sys/bus/scsi/devices/*:*:*:*", "/sys/bus/usb/devices/*-*"} {
-		m, _ := filepath.Glob(pattern)
-		for _, p := range m {
-			if !skipBlock(filepath.Base(p)) {
-				return true
-			}
+// storagePending reports whether a storage device is still being
+// probed: one that will have a block device but has none yet.
+func storagePending() bool {
+	has := func(pattern string) bool { m, _ := filepath.Glob(pattern); return len(m) > 0 }
+	// SCSI disks (type 0), optical-less: sd_mod adds block/sdX.
+	devs, _ := filepath.Glob("/sys/bus/scsi/devices/*:*:*:*")
+	for _, d := range devs {
+		if t, err := os.ReadFile(filepath.Join(d, "type")); err == nil && strings.TrimSpace(string(t)) == "0" && !has(filepath.Join(d, "block", "*")) {
+			return true
+		}
+	}
+	// USB mass storage (interface class 08) with no disk below it yet.
+	intfs, _ := filepath.Glob("/sys/bus/usb/devices/*:*")
+	for _, d := range intfs {
+		if c, err := os.ReadFile(filepath.Join(d, "bInterfaceClass")); err == nil && strings.TrimSpace(string(c)) == "08" && !has(filepath.Join(d, "host*", "target*", "*", "block", "*")) {
+			return true
+		}
+	}
+	// NVMe controllers scan their namespaces in the background.
+	ctrls, _ := filepath.Glob("/sys/class/nvme/nvme*")
+	for _, c := range ctrls {
+		if !has(filepath.Join(c, filepath.Base(c)+"n*")) {
+			return true
 		}
 	}
 	return false
