@@ -299,11 +299,12 @@ func (in *Init) Run(ctx context.Context) error {
 		}
 	}
 	in.Log.Info("shutting down", "reason", reason)
+	// Saved while the service still says whether it is synchronised.
+	in.saveTime(perm, cfg, "shutdown")
 	stopSvc()
 	<-supDone
 	in.Sys.KillAll(syscall.SIGTERM)
 	in.seeds.Stop()
-	in.saveTime(perm, cfg, "shutdown")
 	in.Sys.Sync()
 	if perm {
 		if err := in.Sys.Unmount(PermDir); err != nil {
