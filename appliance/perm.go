@@ -16,6 +16,7 @@ import (
 //	/perm/cmdline.txt       more kernel command line parameters (ntpbox.address=...)
 //	/perm/ntpbox.drift      the drift file, written by `ntpbox serve`
 //	/perm/random-seed       the random seed (see Seeds)
+//	/perm/ntpbox.time       the last known good time (see PermTime)
 //
 // What ntpbox writes there is kept as two checksummed copies, NAME and
 // NAME.2, that survive a power cut (package internal/persist).

@@ -40,8 +40,8 @@ func TestDisklessThenLateStick(t *testing.T) {
 		Kernel: img.Kernel, Initramfs: img.Initramfs,
 		Append: []string{"ntpbox.address=" + qemu.LabVMAddr + "/24", "ntpbox.allow=all", fmt.Sprintf("ntpbox.local=stratum,%d", wantStratum)},
 		Netns:  lab.VMNetns, Tap: lab.Tap,
-		QMP:    filepath.Join(t.TempDir(), "qmp.sock"),
-		Extra:  []string{"-device", "qemu-xhci,id=xhci0"},
+		QMP:   filepath.Join(t.TempDir(), "qmp.sock"),
+		Extra: []string{"-device", "qemu-xhci,id=xhci0"},
 	})
 	r, at, err := pollReply(lab, vm, bootTimeout)
 	if err != nil {
