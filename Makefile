@@ -9,7 +9,28 @@ export CGO_ENABLED := 0
 IMAGE   := out/image
 KERNEL_CACHE ?= out/cache
 
-.PHONY: all build run demo test test-load unit integration fuzz bench bench-time deps clean image qemu qemu-disk
+# The architecture `make image` builds: amd64 (default) into out/image
+# (out/image/amd64 links there), or 386 into out/image/386 with its
+# binary in out/386/ntpbox. Nothing else takes ARCH.
+ARCH ?= amd64
+ifeq ($(filter $(ARCH),amd64 386),)
+$(error ARCH=$(ARCH): amd64 or 386)
+endif
+ifeq ($(ARCH),amd64)
+ARCH_IMAGE := $(IMAGE)
+ARCH_BIN   := $(BIN)
+else
+ARCH_IMAGE := $(IMAGE)/$(ARCH)
+ARCH_BIN   := out/$(ARCH)/ntpbox
+endif
+# The smallest QEMU -m (MiB) seen to boot, sync and serve, written to
+# the manifest: amd64's by TestHardwareMatrix/e1000-ahci (docs/
+# appliance.md), 386's by hand with NTPBOX_ARCH_MEM (qemu/arch_test.go),
+# which `make test-arch` checks again.
+MIN_MEMORY_amd64 := 128
+MIN_MEMORY_386   := 72
+
+.PHONY: all build build-arch run demo test test-load test-arch unit integration fuzz bench bench-time deps clean image qemu qemu-disk
 
 all: build
 
@@ -20,6 +41,13 @@ COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --q
 
 build:
 	$(GO) build -trimpath -ldflags="-s -w -X main.buildCommit=$(COMMIT)" -o $(BIN) ./cmd/ntpbox
+
+# The binary for ARCH (cross-compiled; CGO_ENABLED=0 above). GO386=
+# softfloat: Go's default for 386 (sse2) uses SSE2 (MFENCE in the
+# runtime's clock reads, SSE2 floating point), which a Pentium III,
+# K7 or Geode lacks; softfloat runs on any i686.
+build-arch:
+	GOARCH=$(ARCH) GO386=softfloat $(GO) build -trimpath -ldflags="-s -w -X main.buildCommit=$(COMMIT)" -o $(ARCH_BIN) ./cmd/ntpbox
 
 # The daemon alone, without QEMU: serve the local clock on a loopback
 # port and show a query answered, then keep serving until Ctrl-C.
@@ -62,6 +90,16 @@ fuzz:
 		$(GO) test -run XXX -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
 	done
 
+# The 386 image (make image ARCH=386) under qemu-system-i386 -cpu
+# pentium3 from SeaBIOS, pcnet and IDE: a DHCP lease from dnsmasq, a real
+# chronyd served at stratum upstream+1 within 60 s of power-on, at
+# -m 128 and at the manifest's smallest memory. Also vets the tree for
+# GOARCH=386. (`make test` builds amd64 only and skips these.)
+test-arch: deps
+	GOARCH=386 $(GO) vet ./...
+	$(MAKE) image ARCH=386
+	NTPBOX_IMAGE_386=$(CURDIR)/$(IMAGE)/386 NTPBOX_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 30m -run '^TestArch' -v ./qemu
+
 # The load tests of issue 11 at full size (floods of DHCP, DNS and NTP
 # against the disk image); `make test` runs a short form of each.
 test-load: deps build image
@@ -90,10 +128,14 @@ deps:
 # Then the disk image ntpbox-amd64.img (build/disk.sh): one FAT32
 # partition labelled NTPBOX that boots through BIOS (syslinux) and UEFI
 # (systemd-boot), and holds ntpbox.conf, cmdline.txt and the drift file.
-image: build
-	kdir=$$(build/kernel.sh $(KERNEL_CACHE)) && \
-	$(GO) run ./initramfs/cmd/mkimage -init $(BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -compress-modules -out $(IMAGE)
-	build/disk.sh $(IMAGE) initramfs/ntpbox.conf
+# ARCH=386: the same from linux-image-686 into out/image/386, and
+# ntpbox-386.img, which boots through BIOS.
+image: $(if $(filter amd64,$(ARCH)),build,build-arch)
+	kdir=$$(build/kernel.sh $(KERNEL_CACHE) $(ARCH)) && \
+	$(GO) run ./initramfs/cmd/mkimage -arch $(ARCH) -init $(ARCH_BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -compress-modules -out $(ARCH_IMAGE) \
+		$(if $(MIN_MEMORY_$(ARCH)),-min-memory $(MIN_MEMORY_$(ARCH)))
+	build/disk.sh $(ARCH_IMAGE) initramfs/ntpbox.conf $(ARCH)
+	$(if $(filter amd64,$(ARCH)),[ -e $(IMAGE)/amd64 ] || ln -s . $(IMAGE)/amd64)
 
 # Boot the image under QEMU on this terminal, at 198.18.0.2 on a
 # throwaway lab network (Ctrl-A X quits). QEMU_APPEND adds kernel

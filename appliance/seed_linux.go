@@ -115,7 +115,7 @@ func (l *LinuxEntropy) efivarfs() error {
 			return
 		}
 		var st unix.Statfs_t
-		if unix.Statfs(efiVars, &st) == nil && st.Type == unix.EFIVARFS_MAGIC {
+		if unix.Statfs(efiVars, &st) == nil && uint32(st.Type) == unix.EFIVARFS_MAGIC {
 			return
 		}
 		const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC

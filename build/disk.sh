@@ -18,16 +18,30 @@
 # The bytes depend only on the inputs: fixed volume id (--invariant),
 # file times from SOURCE_DATE_EPOCH (default 2024-01-01).
 #
-#   build/disk.sh DIR [CONFIG]     CONFIG default: initramfs/ntpbox.conf
+# ARCH 386 writes DIR/ntpbox-386.img, which boots through BIOS only
+# (syslinux is the same for both; a 386 PC has no 64-bit UEFI, and
+# systemd-boot's 32-bit EFI binary is not shipped): no EFI/ and loader/.
+# The image's size and sha256 are added to DIR/manifest.txt.
+#
+#   build/disk.sh DIR [CONFIG [ARCH]]   CONFIG default: initramfs/ntpbox.conf, ARCH: amd64
 set -euo pipefail
 dir=$1
 conf=${2:-initramfs/ntpbox.conf}
-out=$dir/ntpbox-amd64.img
+arch=${3:-amd64}
+case $arch in
+amd64 | 386) ;;
+*)
+	echo "disk: unknown ARCH $arch (amd64 or 386)" >&2
+	exit 2
+	;;
+esac
+out=$dir/ntpbox-$arch.img
 mib=${NTPBOX_DISK_MIB:-64}
 cmdline="console=tty0 console=ttyS0,115200 panic=10"
 mbr=/usr/lib/syslinux/mbr/mbr.bin
 sdboot=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
-for f in "$mbr" "$sdboot" mcopy mkfs.fat syslinux sfdisk; do
+[ "$arch" = amd64 ] || sdboot=
+for f in "$mbr" $sdboot mcopy mkfs.fat syslinux sfdisk; do
 	if [ ! -e "$f" ] && ! command -v "$f" >/dev/null; then
 		echo "disk: $f is missing (build/deps.sh installs syslinux, syslinux-common, mtools, dosfstools, fdisk, systemd-boot-efi)" >&2
 		exit 1
@@ -68,14 +82,16 @@ printf 'title ntpbox\nlinux /vmlinuz\ninitrd /initrd.zst\noptions %s\n' "$cmdlin
 cp "$dir/vmlinuz" "$tmp/files/vmlinuz"
 cp "$dir/initramfs.cpio.zst" "$tmp/files/initrd.zst"
 cp "$conf" "$tmp/files/ntpbox.conf"
-cp "$sdboot" "$tmp/files/BOOTX64.EFI"
+[ -z "$sdboot" ] || cp "$sdboot" "$tmp/files/BOOTX64.EFI"
 stamp "$tmp/files/"* "$tmp/files/loader/"* "$tmp/files/loader/entries/"*
 
 syslinux --install "$part"
-mmd -i "$part" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
-mcopy -m -i "$part" "$tmp/files/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
-mcopy -m -i "$part" "$tmp/files/loader/loader.conf" ::/loader/loader.conf
-mcopy -m -i "$part" "$tmp/files/loader/entries/ntpbox.conf" ::/loader/entries/ntpbox.conf
+if [ -n "$sdboot" ]; then
+	mmd -i "$part" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
+	mcopy -m -i "$part" "$tmp/files/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -m -i "$part" "$tmp/files/loader/loader.conf" ::/loader/loader.conf
+	mcopy -m -i "$part" "$tmp/files/loader/entries/ntpbox.conf" ::/loader/entries/ntpbox.conf
+fi
 for f in syslinux.cfg vmlinuz initrd.zst ntpbox.conf; do
 	mcopy -m -i "$part" "$tmp/files/$f" "::/$f"
 done
@@ -85,4 +101,9 @@ dd if="$mbr" of="$img" bs=440 count=1 conv=notrunc status=none
 if ! cmp -s "$img" "$out" 2>/dev/null; then
 	mv "$img" "$out"
 fi
-echo "$out: $(stat -c %s "$out") bytes, sha256 $(sha256sum < "$out" | cut -c1-64)"
+size=$(stat -c %s "$out") sum=$(sha256sum <"$out" | cut -c1-64)
+if [ -f "$dir/manifest.txt" ]; then
+	sed -i '/^# disk image: /d' "$dir/manifest.txt"
+	echo "# disk image: $(basename "$out") $size bytes, sha256 $sum" >>"$dir/manifest.txt"
+fi
+echo "$out: $size bytes, sha256 $sum"

@@ -3,12 +3,14 @@ package initramfs
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"github.com/ntpbox/ntpbox/internal/atomicfile"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +50,14 @@ type Options struct {
 	ModuleDirs, ExcludeDirs []string
 	CompressModules         bool
 	Out                     string // output directory
+	// Arch is the Go architecture the image is for: amd64 (default) or
+	// 386. The init binary must be built for it (GOARCH) and the kernel
+	// must be Debian's for it (-amd64, -686).
+	Arch string
+	// MinMemoryMiB, if set, is the smallest QEMU -m with which the image
+	// was seen to boot, sync and serve (a measurement, written to the
+	// manifest).
+	MinMemoryMiB int
 	// CACerts is the CA bundle to install as
 	// /etc/ssl/certs/ca-certificates.crt (Debian's ca-certificates
 	// package has it at DefaultCACerts); required.
@@ -83,7 +93,7 @@ var DefaultExcludeDirs = []string{
 
 // MakeImage validates the config, then writes to o.Out: vmlinuz (the
 // kernel as shipped), vmlinux (its uncompressed ELF, for QEMU's PVH
-// boot), the initramfs (InitramfsName) and manifest.txt (sizes and
+// boot; amd64 only), the initramfs (InitramfsName) and manifest.txt (sizes and
 // sha256 of each, then of every file in the initramfs).
 func MakeImage(o Options) (*Image, error) {
 	conf, err := os.ReadFile(o.Config)
@@ -110,16 +120,29 @@ func MakeImage(o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Arch == "" {
+		o.Arch = "amd64"
+	}
+	a, ok := Arches[o.Arch]
+	if !ok {
+		return nil, fmt.Errorf("unknown architecture %q (amd64 or 386)", o.Arch)
+	}
+	if err := checkELF(o.Init, init, a.Machine); err != nil {
+		return nil, err
+	}
 	vmlinuz, kver, err := findKernel(o.KernelDir)
 	if err != nil {
 		return nil, err
+	}
+	if !strings.HasSuffix(kver, a.KernelFlavour) {
+		return nil, fmt.Errorf("%s: kernel %s is not Debian's %s kernel (*%s); run build/kernel.sh CACHE %s", o.KernelDir, kver, o.Arch, a.KernelFlavour, o.Arch)
 	}
 	modRoot := filepath.Join(o.KernelDir, "lib/modules", kver)
 	tree, err := OpenTree(os.DirFS(modRoot))
 	if err != nil {
 		return nil, err
 	}
-	names := append([]string(nil), o.Modules...)
+	names := append(slices.Clone(o.Modules), a.Modules...)
 	for _, d := range o.ModuleDirs {
 		names = append(names, tree.Without(tree.Under(d), o.ExcludeDirs)...)
 	}
@@ -144,9 +167,13 @@ func MakeImage(o Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	elf, err := Vmlinux(bz)
-	if err != nil {
-		return nil, err
+	outputs := map[string][]byte{"vmlinuz": bz, InitramfsName: cpioZst}
+	if a.PVH {
+		elf, err := Vmlinux(bz)
+		if err != nil {
+			return nil, err
+		}
+		outputs["vmlinux"] = elf
 	}
 	entries, err := Manifest(recs)
 	if err != nil {
@@ -155,10 +182,12 @@ func MakeImage(o Options) (*Image, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	outputs := map[string][]byte{"vmlinuz": bz, "vmlinux": elf, InitramfsName: cpioZst}
 	img := &Image{KernelVersion: kver, Files: map[string]int64{}}
 	var m strings.Builder
-	fmt.Fprintf(&m, "# ntpbox image: kernel %s, %d modules, built %s\n", kver, len(mods), o.BuildTime.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&m, "# ntpbox image: arch %s, kernel %s, %d modules, built %s\n", o.Arch, kver, len(mods), o.BuildTime.UTC().Format(time.RFC3339))
+	if o.MinMemoryMiB > 0 {
+		fmt.Fprintf(&m, "# smallest memory: %d MiB (QEMU -m, measured: boots, syncs and serves)\n", o.MinMemoryMiB)
+	}
 	for _, name := range sortedKeys(outputs) {
 		data := outputs[name]
 		if err := writeIfChanged(filepath.Join(o.Out, name), data); err != nil {
@@ -174,6 +203,43 @@ func MakeImage(o Options) (*Image, error) {
 		return nil, err
 	}
 	return img, nil
+}
+
+// Arch is what an image for one architecture needs.
+type Arch struct {
+	Machine       elf.Machine // of the init binary
+	KernelFlavour string      // the Debian kernel's version suffix
+	// Modules are added to Options.Modules: the drivers of this
+	// architecture's own hardware.
+	Modules []string
+	// PVH: the kernel has QEMU's PVH entry (CONFIG_PVH), so the image
+	// has a vmlinux to boot without decompressing. Debian's 686 kernel
+	// has none; QEMU boots its vmlinuz.
+	PVH bool
+}
+
+// Arches are the architectures `make image ARCH=...` builds. The 386
+// image also carries the IDE and SATA drivers of the chipsets old 32-bit
+// PCs, netbooks and thin clients have (VIA, SiS, AMD and Geode, ATI,
+// Intel's Atom SCH, JMicron; ata_generic for the rest), where amd64's
+// PCs have AHCI.
+var Arches = map[string]Arch{
+	"amd64": {Machine: elf.EM_X86_64, KernelFlavour: "-amd64", PVH: true},
+	"386": {Machine: elf.EM_386, KernelFlavour: "-686", Modules: []string{
+		"ata_generic", "pata_via", "sata_via", "pata_sis", "sata_sis", "pata_amd", "pata_cs5536", "pata_atiixp",
+		"pata_sch", "pata_jmicron", "pata_oldpiix", "pata_rdc"}},
+}
+
+// checkELF tells a binary built for another architecture (or no ELF).
+func checkELF(name string, b []byte, want elf.Machine) error {
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("%s: not an ELF binary: %w", name, err)
+	}
+	if f.Machine != want {
+		return fmt.Errorf("%s is built for %v, not %v (GOARCH)", name, f.Machine, want)
+	}
+	return nil
 }
 
 // DefaultCACerts is where Debian's ca-certificates package keeps its

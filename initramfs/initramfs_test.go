@@ -2,6 +2,8 @@ package initramfs
 
 import (
 	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
@@ -440,4 +442,59 @@ func needs(t *testing.T, format string, args ...any) {
 		t.Fatalf("missing: "+format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// elf32Header is the smallest file debug/elf reads as an ELF32 binary
+// for machine m: a header with no sections and no segments.
+func elf32Header(m elf.Machine) []byte {
+	h := make([]byte, 52)
+	copy(h, "\x7fELF\x01\x01\x01") // 32-bit, little-endian, version 1
+	binary.LittleEndian.PutUint16(h[16:], uint16(elf.ET_EXEC))
+	binary.LittleEndian.PutUint16(h[18:], uint16(m))
+	binary.LittleEndian.PutUint32(h[20:], 1)
+	binary.LittleEndian.PutUint16(h[40:], 52) // e_ehsize
+	return h
+}
+
+// TestMakeImageArch (issue 13): the init binary must be built for the
+// image's architecture and the kernel be Debian's for it; a mix-up is a
+// clear error before anything is written.
+func TestMakeImageArch(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ntpbox.conf")
+	os.WriteFile(conf, []byte("local stratum 10\n"), 0o644)
+	ca := filepath.Join(dir, "ca.crt")
+	os.WriteFile(ca, []byte("x"), 0o644)
+	i386 := filepath.Join(dir, "ntpbox-386")
+	os.WriteFile(i386, elf32Header(elf.EM_386), 0o755)
+	self, err := os.Executable() // this test, built for the host
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel := func(flavour string) string {
+		k := filepath.Join(dir, "kernel"+flavour)
+		os.MkdirAll(filepath.Join(k, "boot"), 0o755)
+		os.WriteFile(filepath.Join(k, "boot", "vmlinuz-6.1.0-57"+flavour), nil, 0o644)
+		return k
+	}
+	for _, tc := range []struct {
+		arch, init, kernel, want string
+	}{
+		{"386", self, kernel("-686"), "not EM_386 (GOARCH)"},
+		{"386", i386, kernel("-amd64"), "is not Debian's 386 kernel (*-686)"},
+		{"amd64", i386, kernel("-amd64"), "is built for EM_386, not EM_X86_64"},
+		{"", i386, kernel("-amd64"), "is built for EM_386, not EM_X86_64"}, // amd64 by default
+		{"arm", self, kernel("-amd64"), `unknown architecture "arm"`},
+		{"amd64", conf, kernel("-amd64"), "not an ELF binary"},
+	} {
+		out := filepath.Join(dir, "out")
+		_, err := MakeImage(Options{Config: conf, CACerts: ca, BuildTime: time.Unix(1, 0), Init: tc.init,
+			KernelDir: tc.kernel, Arch: tc.arch, Out: out})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("arch %q, init %s, kernel %s: err = %v, want %q", tc.arch, filepath.Base(tc.init), filepath.Base(tc.kernel), err, tc.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Error("the output directory was created")
+		}
+	}
 }

@@ -18,11 +18,15 @@ import (
 const batch = 32
 
 const (
-	rxBufLen  = 2048 // longer than wire.MaxPacketLen, so oversized packets are seen as such
-	oobLen    = 128  // a timestamp and a packet-info message, with room to spare
-	txOOBLen  = 96   // a packet-info message and a transmit-timestamp request
-	cmsgAlign = 8
+	rxBufLen  = 2048           // longer than wire.MaxPacketLen, so oversized packets are seen as such
+	oobLen    = 128            // a timestamp and a packet-info message, with room to spare
+	txOOBLen  = 96             // a packet-info message and a transmit-timestamp request
+	cmsgAlign = unix.SizeofPtr // CMSG_ALIGN: sizeof(long), 4 on 386
 )
+
+// sizeofTimespec is the struct timespec of SCM_TIMESTAMPNS: 16 bytes on
+// amd64 and arm64, 8 on 386 (the kernel's old 32-bit timespec there).
+const sizeofTimespec = int(unsafe.Sizeof(unix.Timespec{}))
 
 // batchIO holds one loop's buffers; nothing in the loop allocates.
 type batchIO struct {
@@ -332,7 +336,7 @@ func nextCmsg(b []byte) (h *unix.Cmsghdr, data, rest []byte, ok bool) {
 // Unix nanoseconds; 0 means none.
 func timespecNs(data []byte) int64 {
 	ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
-	return ts.Sec*1e9 + ts.Nsec
+	return int64(ts.Sec)*1e9 + int64(ts.Nsec) // int32 fields on 386
 }
 
 // timestampingReport returns the extended error of an IP_RECVERR or
@@ -356,7 +360,7 @@ func parseCmsgs(b []byte) rxInfo {
 		}
 		b = rest
 		switch {
-		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= sizeofTimespec:
 			info.rxNs = timespecNs(data)
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			p := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
@@ -488,7 +492,7 @@ func parseTxTimestamp(b []byte) (ns int64, ok bool) {
 			break
 		}
 		b = rest
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16 {
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= sizeofTimespec {
 			ns = timespecNs(data)
 			haveTs = ns != 0
 		} else if _, ok := timestampingReport(h, data); ok {

@@ -144,9 +144,9 @@ func BenchmarkProcess(b *testing.B) {
 		oob := io.oob[i][:]
 		ch := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		ch.Level, ch.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
-		ch.SetLen(unix.CmsgLen(16))
-		*(*unix.Timespec)(unsafe.Pointer(&oob[unix.SizeofCmsghdr])) = unix.Timespec{Sec: 1700000000, Nsec: int64(i)}
-		h.Hdr.SetControllen(unix.CmsgSpace(16))
+		ch.SetLen(unix.CmsgLen(sizeofTimespec))
+		*(*unix.Timespec)(unsafe.Pointer(&oob[unix.SizeofCmsghdr])) = unix.NsecToTimespec(1700000000e9 + int64(i))
+		h.Hdr.SetControllen(unix.CmsgSpace(sizeofTimespec))
 	}
 	c := s.newCounters()
 	b.ReportAllocs()

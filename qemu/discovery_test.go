@@ -648,7 +648,7 @@ func discMalformedDHCP(t *testing.T, lab *qemu.Lab) {
 	for i, c := range cases {
 		msg := slices.Clone(c.msg)
 		if len(msg) >= 8 {
-			binary.BigEndian.PutUint32(msg[4:8], uint32(xidBase+i))
+			binary.BigEndian.PutUint32(msg[4:8], xidBase+uint32(i))
 		}
 		for _, dst := range dsts {
 			if _, err := pc.WriteTo(msg, dst); err != nil {

@@ -51,8 +51,47 @@ func FindImage() Image {
 			}
 		}
 	}
+	return FindImageIn(dir)
+}
+
+// ArchImage is the image `make image ARCH=arch` wrote to dir (for 386,
+// out/image/386): the same files, with the disk image ntpbox-ARCH.img;
+// but other than for amd64 the kernel is vmlinuz (no PVH entry, no vmlinux).
+func ArchImage(dir, arch string) Image {
+	img := FindImageIn(dir)
+	img.Disk = filepath.Join(dir, "ntpbox-"+arch+".img")
+	if arch != "amd64" {
+		img.Kernel = filepath.Join(dir, "vmlinuz")
+	}
+	return img
+}
+
+// FindImageIn is the amd64 image in dir.
+func FindImageIn(dir string) Image {
 	return Image{Kernel: filepath.Join(dir, "vmlinux"), Initramfs: filepath.Join(dir, "initramfs.cpio.zst"),
 		Disk: filepath.Join(dir, "ntpbox-amd64.img"), Manifest: filepath.Join(dir, "manifest.txt")}
+}
+
+// Binaries are the QEMU system emulators by Go architecture.
+var Binaries = map[string]string{"amd64": "qemu-system-x86_64", "386": "qemu-system-i386"}
+
+// MinMemoryMiB is the smallest QEMU -m the manifest records (`make
+// image` with MIN_MEMORY_ARCH), or 0 when it records none.
+func (img Image) MinMemoryMiB() (int, error) {
+	b, err := os.ReadFile(img.Manifest)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "# smallest memory: "); ok {
+			var mib int
+			if _, err := fmt.Sscanf(rest, "%d MiB", &mib); err != nil || mib <= 0 {
+				return 0, fmt.Errorf("%s: bad line %q", img.Manifest, line)
+			}
+			return mib, nil
+		}
+	}
+	return 0, nil
 }
 
 // RequireT skips the test when root, QEMU, the image or one of tools (a

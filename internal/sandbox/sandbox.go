@@ -43,13 +43,24 @@ var base = []string{
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "close", "fcntl", "dup", "dup2", "dup3", "lseek",
 	"open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "fstatfs", "statfs", "readlink", "readlinkat",
 	"access", "faccessat", "faccessat2", "getdents64", "getcwd",
-	// linux/386 multiplexes the socket calls (no family check there).
+	// linux/386 multiplexes the socket calls through socketcall, whose
+	// arguments are in memory a filter cannot read: there, no family
+	// check (the capabilities still keep packet sockets to DHCP, the
+	// only service with CAP_NET_RAW).
 	"socketcall",
 	"fsync", "fdatasync", "ftruncate", "rename", "renameat", "renameat2", "unlink", "unlinkat", "mkdir", "mkdirat",
 	"fchmod", "fchmodat", "chmod", "umask", "flock",
 	// Sockets (the families are checked in socketFamilies).
 	"bind", "listen", "accept", "accept4", "connect", "shutdown", "getsockname", "getpeername",
 	"setsockopt", "getsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "socketpair",
+	// The 32-bit forms linux/386's Go runtime and syscall package use
+	// (64-bit offsets and sizes, 32-bit ids, time64): the same calls as
+	// above, under other numbers. Names an architecture lacks are
+	// dropped from its filter (supported).
+	"mmap2", "set_thread_area", "futex_time64", "_llseek", "fstat64", "stat64", "lstat64", "fstatat64", "fcntl64",
+	"ugetrlimit", "getuid32", "geteuid32", "getgid32", "getegid32", "getgroups32", "ftruncate64", "fstatfs64",
+	"statfs64", "_newselect", "clock_gettime64", "clock_getres_time64", "clock_nanosleep_time64",
+	"pselect6_time64", "ppoll_time64", "recvmmsg_time64",
 	// clone and ioctl are allowed with conditions (sandbox_linux.go):
 	// clone without a namespace flag, ioctl without TIOCSTI or
 	// TIOCLINUX (keystrokes into the console); clone3, whose flags a
@@ -77,7 +88,7 @@ const (
 
 // extra are the system calls of one service only.
 var extra = map[string][]string{
-	NTP: {"adjtimex", "clock_adjtime", "clock_settime", "settimeofday"},
+	NTP: {"adjtimex", "clock_adjtime", "clock_settime", "settimeofday", "clock_adjtime64", "clock_settime64"},
 }
 
 // Socket families (<sys/socket.h>).

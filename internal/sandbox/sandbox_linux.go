@@ -10,21 +10,18 @@ import (
 )
 
 // Policy is the seccomp policy for a process that runs services: the
-// union of their allow-lists; anything else kills the process.
+// union of their allow-lists; anything else kills the process. The
+// library assembles it for the architecture the binary is built for
+// (its AUDIT_ARCH and system call numbers).
 func Policy(services []string) (seccomp.Policy, error) {
 	if err := Check(services); err != nil {
 		return seccomp.Policy{}, err
 	}
-	names := slices.Clone(base)
-	var families []uint64
-	for _, s := range services {
-		names = append(names, extra[s]...)
-		families = append(families, socketFamilies[s]...)
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return seccomp.Policy{}, fmt.Errorf("sandbox: %w", err)
 	}
-	slices.Sort(names)
-	names = slices.Compact(names)
-	slices.Sort(families)
-	families = slices.Compact(families)
+	names, families := allowed(info, services)
 	var socket []seccomp.NameWithConditions
 	for _, f := range families {
 		socket = append(socket, seccomp.NameWithConditions{Name: "socket",
@@ -45,9 +42,9 @@ func Policy(services []string) (seccomp.Policy, error) {
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionKillProcess,
 		Syscalls: []seccomp.SyscallGroup{
-			{Names: supported(names), Action: seccomp.ActionAllow},
+			{Names: names, Action: seccomp.ActionAllow},
 			{NamesWithCondtions: conditional, Action: seccomp.ActionAllow},
-			{Names: supported([]string{"clone3"}), Action: seccomp.ActionErrno | seccomp.Action(syscall.ENOSYS)},
+			{Names: supported(info, []string{"clone3"}), Action: seccomp.ActionErrno | seccomp.Action(syscall.ENOSYS)},
 		},
 	}, nil
 }
@@ -69,13 +66,24 @@ func Apply(services []string) error {
 	return nil
 }
 
-// supported keeps the names this architecture has (amd64 has open, stat
-// and epoll_wait; arm64 only their *at and pwait forms).
-func supported(names []string) []string {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return names
+// allowed returns the system calls services may make unconditionally on
+// the architecture info describes (sorted, each once) and the socket
+// families they may open.
+func allowed(info *arch.Info, services []string) (names []string, families []uint64) {
+	names = slices.Clone(base)
+	for _, s := range services {
+		names = append(names, extra[s]...)
+		families = append(families, socketFamilies[s]...)
 	}
+	slices.Sort(names)
+	slices.Sort(families)
+	return supported(info, slices.Compact(names)), slices.Compact(families)
+}
+
+// supported keeps the names the architecture has (amd64 has open, stat
+// and epoll_wait, arm64 only their *at and pwait forms; 386 has mmap2
+// and fstat64 where amd64 has mmap and fstat).
+func supported(info *arch.Info, names []string) []string {
 	var out []string
 	for _, n := range names {
 		if _, ok := info.SyscallNames[n]; ok {

@@ -70,12 +70,12 @@ func TestMain(m *testing.M) {
 		case "tiocsti", "tiocsti-high":
 			// TIOCSTI on stdin (whatever it is: the filter decides
 			// before the kernel looks); the high bits would be cut.
-			req := uintptr(0x5412)
+			req := uint64(0x5412)
 			if os.Getenv("SANDBOX_DO") == "tiocsti-high" {
-				req |= 1 << 32
+				req |= 1 << 32 // cut to 32 bits on 386, where the filter sees the same
 			}
 			c := byte('x')
-			syscall.Syscall(syscall.SYS_IOCTL, 0, req, uintptr(unsafe.Pointer(&c)))
+			syscall.Syscall(syscall.SYS_IOCTL, 0, uintptr(req), uintptr(unsafe.Pointer(&c)))
 		case "fionread":
 			var n int32
 			syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))

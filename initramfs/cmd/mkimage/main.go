@@ -26,6 +26,8 @@ func main() {
 	mods := flag.String("modules", strings.Join(initramfs.DefaultModules, ","), "comma-separated `modules` to include, with their dependencies")
 	dirs := flag.String("module-dirs", "kernel/drivers/net/ethernet", "comma-separated `directories` of the module tree to include whole")
 	exclude := flag.String("exclude-dirs", strings.Join(initramfs.DefaultExcludeDirs, ","), "comma-separated `directories` of -module-dirs to leave out")
+	flag.StringVar(&o.Arch, "arch", "amd64", "the `architecture` (GOARCH) of -init and -kernel-dir: amd64 or 386")
+	flag.IntVar(&o.MinMemoryMiB, "min-memory", 0, "the smallest QEMU -m in `MiB` seen to boot, sync and serve, for the manifest (0: not measured)")
 	flag.BoolVar(&o.CompressModules, "compress-modules", false, "store modules as .ko.zst (the archive is zstd-compressed as a whole)")
 	flag.Parse()
 	if o.KernelDir == "" {
@@ -51,9 +53,11 @@ func main() {
 		os.Exit(1)
 	}
 	for _, name := range []string{"vmlinuz", "vmlinux", initramfs.InitramfsName} {
-		fmt.Printf("%s/%s: %d bytes\n", o.Out, name, img.Files[name])
+		if size, ok := img.Files[name]; ok {
+			fmt.Printf("%s/%s: %d bytes\n", o.Out, name, size)
+		}
 	}
-	fmt.Printf("%s/manifest.txt: kernel %s, built %s\n", o.Out, img.KernelVersion, o.BuildTime.Format(time.RFC3339))
+	fmt.Printf("%s/manifest.txt: %s, kernel %s, built %s\n", o.Out, o.Arch, img.KernelVersion, o.BuildTime.Format(time.RFC3339))
 }
 
 func split(s string) []string {

@@ -31,10 +31,21 @@ func main() {
 	appendArgs := flag.String("append", "ntpbox.address=198.18.0.2/24", "kernel `parameters` (ntpbox.DIRECTIVE=ARGS ...)")
 	disk := flag.String("disk", "", "boot this disk `image` through the firmware instead (it is written to)")
 	uefi := flag.Bool("uefi", false, "with -disk: boot through OVMF (package ovmf) instead of SeaBIOS")
+	arch := flag.String("arch", "amd64", "the image's `architecture`: amd64, or 386 (qemu-system-i386 -cpu pentium3, the oldest CPU the 386 image is tested on)")
 	flag.Parse()
+	bin, ok := qemu.Binaries[*arch]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "ntpbox-vm: -arch %s: amd64 or 386\n", *arch)
+		os.Exit(2)
+	}
 	c := qemu.Config{
-		Kernel: filepath.Join(*dir, "vmlinux"), Initramfs: filepath.Join(*dir, "initramfs.cpio.zst"),
+		Binary: bin, Kernel: filepath.Join(*dir, "vmlinux"), Initramfs: filepath.Join(*dir, "initramfs.cpio.zst"),
 		MemoryMiB: *mem, NIC: *nic, Append: strings.Fields(*appendArgs),
+	}
+	if *arch == "386" {
+		// Debian's 686 kernel has no PVH entry: QEMU boots its bzImage
+		// (the image has no vmlinux).
+		c.Kernel, c.Extra = qemu.ArchImage(*dir, *arch).Kernel, []string{"-cpu", "pentium3"}
 	}
 	if *disk != "" {
 		c.Kernel, c.Initramfs, c.Append, c.Disk = "", "", nil, *disk
