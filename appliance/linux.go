@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,7 +25,11 @@ import (
 type Linux struct {
 	Log *slog.Logger
 
-	drivers sync.Mutex // one LoadDrivers at a time: boot's and the uevent watcher's
+	drivers sync.Mutex      // one LoadDrivers at a time: boot's and the uevent watcher's
+	loaded  map[string]bool // the modules loaded so far, not tried again
+	// lastEvent is when the uevent watcher last saw an event (Unix
+	// nanoseconds), for FindFAT's settling.
+	lastEvent atomic.Int64
 }
 
 var _ System = (*Linux)(nil)
@@ -119,7 +124,13 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("modules.dep: %w", err)
 	}
+	if l.loaded == nil {
+		l.loaded = map[string]bool{}
+	}
 	tried := map[string]bool{}
+	for m := range l.loaded {
+		tried[m] = true
+	}
 	var loaded []string
 	var errs []error
 	load := func(mods []string) int {
@@ -134,6 +145,7 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 				continue
 			}
 			loaded = append(loaded, m)
+			l.loaded[m] = true
 		}
 		return n
 	}

@@ -21,7 +21,16 @@ import (
 // controller without its namespaces. A machine with no disk, or with
 // only a CD drive and USB hubs, does not wait: a disk that comes later
 // is seen by the uevent watcher ([Linux.WatchDisks]).
+//
+// A USB controller finds what is plugged into it a few hundred
+// milliseconds after its driver loads, with no sign in sysfs until then:
+// when there is one, FindFAT first waits until the kernel has sent no
+// uevent for usbSettle (at most usbSettleMax), so that a stick present
+// at boot is mounted before the services start.
 func (l *Linux) FindFAT(label string, wait time.Duration) (string, error) {
+	if wait > 0 && usbHosts() {
+		l.settle(usbSettle, min(wait, usbSettleMax))
+	}
 	deadline := time.Now().Add(wait)
 	lastProbe := time.Now()
 	for {
@@ -37,6 +46,35 @@ func (l *Linux) FindFAT(label string, wait time.Duration) (string, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// How long the uevents must be quiet before FindFAT looks, on a machine
+// with a USB controller, and the longest it waits for that.
+const (
+	usbSettle    = 500 * time.Millisecond
+	usbSettleMax = 3 * time.Second
+)
+
+// settle waits until no uevent came for quiet, at most max.
+func (l *Linux) settle(quiet, max time.Duration) {
+	start := time.Now()
+	for time.Since(start) < max {
+		last := time.Unix(0, l.lastEvent.Load())
+		if last.Before(start) {
+			last = start
+		}
+		if time.Since(last) >= quiet {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// usbHosts reports whether the machine has a USB host controller (a
+// root hub).
+func usbHosts() bool {
+	m, _ := filepath.Glob("/sys/bus/usb/devices/usb*")
+	return len(m) > 0
 }
 
 // findFATOnce reads the first sector of every block device and partition.

@@ -76,6 +76,10 @@ func (l *Linux) WatchDisks(ctx context.Context) (<-chan struct{}, error) {
 				l.Log.Debug("uevent ignored", "err", err)
 				continue
 			}
+			if ev.Subsystem != "module" && ev.Subsystem != "drivers" {
+				// A device's, not a module loading.
+				l.lastEvent.Store(time.Now().UnixNano())
+			}
 			if ev.NeedsDriver() {
 				// Drivers are loaded once the burst is over: 200 ms
 				// after its last such event.
