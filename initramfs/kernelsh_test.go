@@ -82,3 +82,91 @@ func TestKernelCacheVerified(t *testing.T) {
 		t.Errorf("good cache: %v, stderr %q", err, stderr)
 	}
 }
+
+// TestKernelSh386 (issue 13): build/kernel.sh CACHE 386 gives Debian's
+// linux-image-686, with pcnet32 and ata_piix, through private i386 apt
+// lists under the cache: the host's dpkg gains no foreign architecture
+// and its apt lists no i386 index. A tampered module is unpacked again,
+// as for amd64. It needs the network the first time, so it runs where
+// `make test-arch` points NTPBOX_IMAGE_386 (and KERNEL_CACHE); an
+// unknown ARCH is refused everywhere.
+func TestKernelSh386(t *testing.T) {
+	var e bytes.Buffer
+	c := exec.Command("../build/kernel.sh", t.TempDir(), "arm")
+	c.Stderr = &e
+	if err := c.Run(); err == nil || !strings.Contains(e.String(), "unknown ARCH arm (amd64 or 386)") {
+		t.Errorf("ARCH arm: %v, %q", err, e.String())
+	}
+	if os.Getenv("NTPBOX_IMAGE_386") == "" {
+		t.Skip("NTPBOX_IMAGE_386 is not set (make test-arch sets it)")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		needs(t, "apt-get: %v", err)
+	}
+	cache := os.Getenv("KERNEL_CACHE")
+	if cache == "" {
+		cache = "../out/cache"
+	}
+	run := func(cache string) (string, string) {
+		t.Helper()
+		var o, e bytes.Buffer
+		c := exec.Command("../build/kernel.sh", cache, "386")
+		c.Stdout, c.Stderr = &o, &e
+		if err := c.Run(); err != nil {
+			t.Fatalf("build/kernel.sh %s 386: %v\n%s", cache, err, e.String())
+		}
+		return strings.TrimSpace(o.String()), e.String()
+	}
+	// The build's cache first (what `make image ARCH=386` filled), then a
+	// private copy of its lists and .deb, to tamper with.
+	dir, _ := run(cache)
+	if !strings.HasSuffix(dir, "-686") {
+		t.Fatalf("kernel.sh 386 printed %q, want a linux-image-*-686 directory", dir)
+	}
+	priv := t.TempDir()
+	debs, _ := filepath.Glob(dir + "_*.deb")
+	if len(debs) != 1 {
+		t.Fatalf("no .deb beside %s", dir)
+	}
+	if out, err := exec.Command("cp", "-a", debs[0], filepath.Join(cache, "apt-i386"), priv).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	dir, _ = run(priv)
+	if !strings.HasPrefix(dir, priv) || !strings.HasSuffix(dir, "-686") {
+		t.Fatalf("kernel.sh 386 printed %q, want a linux-image-*-686 directory", dir)
+	}
+	var pcnet string
+	for _, m := range []string{"net/ethernet/amd/pcnet32.ko", "ata/ata_piix.ko"} {
+		found, _ := filepath.Glob(filepath.Join(dir, "lib/modules/*-686/kernel/drivers", m))
+		if len(found) != 1 {
+			t.Errorf("no %s under %s", m, dir)
+		} else if pcnet == "" {
+			pcnet = found[0]
+		}
+	}
+	if out, err := exec.Command("dpkg", "--print-foreign-architectures").Output(); err != nil || strings.Contains(string(out), "i386") {
+		t.Errorf("dpkg --print-foreign-architectures: %q, %v (kernel.sh must not add i386 to the host)", out, err)
+	}
+	if host, _ := filepath.Glob("/var/lib/apt/lists/*binary-i386_Packages*"); len(host) != 0 {
+		t.Errorf("the host's apt lists have an i386 index: %v", host)
+	}
+	if priv, _ := filepath.Glob(filepath.Join(cache, "apt-i386/lists/*binary-i386_Packages*")); len(priv) == 0 {
+		t.Errorf("no private i386 index under %s/apt-i386/lists", cache)
+	}
+	if pcnet == "" {
+		return
+	}
+	good, err := os.ReadFile(pcnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pcnet, []byte("not a module"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr := run(priv); !strings.Contains(stderr, "unpacking it again") {
+		t.Errorf("tampered pcnet32.ko: kernel.sh said %q", stderr)
+	}
+	if b, _ := os.ReadFile(pcnet); !bytes.Equal(b, good) {
+		t.Error("the tampered module was not restored")
+	}
+}
