@@ -15,7 +15,8 @@ import (
 
 // FindFAT returns the block device (/dev/vda1) that holds a FAT file
 // system labelled label, or "" when there is none. It waits, at most
-// wait, only while a storage device is half probed: a SCSI disk (a USB
+// wait, only while a storage device is half probed or the kernel still
+// sends uevents (less than usbSettle ago): a SCSI disk (a USB
 // stick's, after usb-storage's one-second delay) without its block
 // device yet, a USB mass-storage interface without its disk, an NVMe
 // controller without its namespaces. A machine with no disk, or with
@@ -37,7 +38,11 @@ func (l *Linux) FindFAT(label string, wait time.Duration) (string, error) {
 		if dev := findFATOnce(label); dev != "" {
 			return dev, nil
 		}
-		if !storagePending() || time.Now().After(deadline) {
+		// A disk's partitions come a moment after the disk itself (the
+		// kernel reads the partition table, then adds sda1): while the
+		// kernel still sends uevents, a disk may be in between, with
+		// nothing in sysfs that says so.
+		if (!storagePending() && !l.eventWithin(usbSettle)) || time.Now().After(deadline) {
 			return "", nil
 		}
 		if time.Since(lastProbe) > time.Second {
@@ -68,6 +73,12 @@ func (l *Linux) settle(quiet, max time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// eventWithin reports whether the uevent watcher saw an event in the
+// last d.
+func (l *Linux) eventWithin(d time.Duration) bool {
+	return time.Since(time.Unix(0, l.lastEvent.Load())) < d
 }
 
 // usbHosts reports whether the machine has a USB host controller (a
