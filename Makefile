@@ -90,7 +90,7 @@ FUZZ_TARGETS := \
 	./control/cmdmon:FuzzCmdmonRequest ./control/cmdmon:FuzzDecodeReply \
 	./dhcpopt:FuzzHandle ./dhcpopt:FuzzHandle6 ./dhcpopt:FuzzARP ./dhcpopt:FuzzParseServers \
 	./dhcpopt:FuzzLeaseFile ./dhcpopt:FuzzExchange \
-	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./dnssrv:FuzzMDNS ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed
+	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./dnssrv:FuzzMDNS ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed ./appliance:FuzzUevent ./appliance:FuzzSavedTime
 fuzz:
 	set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \

@@ -31,6 +31,8 @@ type boxConfig struct {
 	problems []string
 	// hooks are the ntpbox.test* parameters: test hooks, not config.
 	hooks map[string]string
+	// perm says whether PermDir was mounted when the layers were read.
+	perm bool
 }
 
 // loadConfig reads the config layers. Nothing bad in them stops the box:
@@ -42,7 +44,7 @@ type boxConfig struct {
 //   - a bad command line parameter is left out, the others are kept;
 //   - every problem is logged and kept for the banner on every console.
 func (in *Init) loadConfig(perm bool) *boxConfig {
-	bc := &boxConfig{hooks: map[string]string{}}
+	bc := &boxConfig{hooks: map[string]string{}, perm: perm}
 	drift := ""
 	if perm {
 		drift = PermDrift
@@ -184,7 +186,25 @@ func (bc *boxConfig) problem(format string, args ...any) {
 }
 
 // merge is the config with the lease of the moment (nil for none).
+//
+// While PermDir is not mounted, state files under it are left out (the
+// drift file, the DHCP lease file and its record of other servers: the
+// services then keep them in memory), so that nothing is written to
+// the initramfs's empty /perm, and a lease file on a disk that comes
+// later is read when it comes, never overwritten by the leases handed
+// out before it.
 func (bc *boxConfig) merge(lease *config.Lease) (*config.Config, error) {
 	cfg, _, err := config.Merge(nil, lease, bc.parts...)
+	if err == nil && !bc.perm {
+		onPerm := func(f string) bool { return f == PermDir || strings.HasPrefix(f, PermDir+"/") }
+		if onPerm(cfg.DriftFile) {
+			cfg.DriftFile = ""
+		}
+		if cfg.DHCP != nil && onPerm(cfg.DHCP.LeaseFile) {
+			d := *cfg.DHCP
+			d.LeaseFile = ""
+			cfg.DHCP = &d
+		}
+	}
 	return cfg, err
 }

@@ -13,10 +13,14 @@
 //     plus evdev and the ACPI button, for the power button, and vfat
 //     with its character sets ([StorageModules]);
 //  4. mounts the FAT partition labelled NTPBOX (the disk image's boot
-//     partition) at /perm, waiting up to 10 s for disks still being
-//     probed; without one, nothing persists; removes the temporary
-//     files a power cut left there, and credits the random seeds (from
-//     /perm and from systemd-boot: [Seeds]), keeping a fresh one;
+//     partition) at /perm, waiting (at most 10 s) only for a disk still
+//     being probed; a machine with no disk does not wait, and a disk
+//     that comes later (a USB stick) is seen through the kernel's
+//     uevents ([Linux.WatchDisks], [ParseUevent]), mounted then, and
+//     applied as a reload; removes the temporary files a power cut left
+//     there, steps the clock up to the last known good time kept there
+//     ([PermTime]), and credits the random seeds (from /perm and from
+//     systemd-boot: [Seeds]), keeping a fresh one;
 //  5. reads the config's layers once (see package config): the
 //     appliance's defaults, /perm/ntpbox.conf (or, when it is bad, the
 //     last config that booted and served, /perm/ntpbox.conf.good), else
@@ -44,7 +48,9 @@
 // before the image's build time (/etc/ntpbox-build-time, baked in by
 // mkimage from SOURCE_DATE_EPOCH or the git commit time), as a dead RTC
 // battery gives, is stepped to that time and logged ([ClockFloor]);
-// a plausible one is left alone.
+// a plausible one is left alone. Once /perm is there, the floor is the
+// later of the build time and the last known good time saved there
+// (see [PermTime]: saved after sync, every 15 minutes and at shutdown).
 //
 // Init's log, the "ntpbox: ..." sentinels and the service's stdout and
 // stderr go to every console and to a [Ring] of the last 1000 lines

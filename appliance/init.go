@@ -53,6 +53,10 @@ type System interface {
 	// labelled label, waiting at most wait for disks still being probed;
 	// "" when there is none.
 	FindFAT(label string, wait time.Duration) (string, error)
+	// WatchDisks follows the kernel's uevents until ctx ends: it loads
+	// the drivers of devices added later (a USB stick) and reports on
+	// the channel when a block device was added or changed.
+	WatchDisks(ctx context.Context) (<-chan struct{}, error)
 	Unmount(target string) error
 	// ListensUDP reports whether a socket is bound to the UDP port.
 	ListensUDP(port int) bool
@@ -83,8 +87,8 @@ const (
 	msNoExec = 0x8
 )
 
-// permWait bounds how long init waits for the disk with the persistent
-// partition to appear.
+// permWait bounds how long init waits for a disk that is being probed
+// (see [Linux.FindFAT]); a machine with none does not wait.
 const permWait = 10 * time.Second
 
 var mounts = []mount{
@@ -115,6 +119,16 @@ type Init struct {
 	// SyncState says whether the box's time is good, for the banner
 	// (nil: "starting").
 	SyncState func(cfg *config.Config) string
+	// Synced says whether the service is synchronised to a source: the
+	// clock is then kept as the last known good time (PermTime). Nil:
+	// never.
+	Synced func(cfg *config.Config) bool
+	// TimeSave is how often the time is saved to PermTime; default
+	// TimeSave.
+	TimeSave time.Duration
+	clock    savedClock
+	// disks reports block devices added after boot (WatchDisks).
+	disks <-chan struct{}
 	// Mounted, if set, is called once /proc, /sys and /dev are mounted
 	// (Main opens every console then).
 	Mounted func()
@@ -142,7 +156,7 @@ type Init struct {
 // a shutdown signal or the power button, then stops the service and
 // powers off. It returns only if powering off failed.
 func (in *Init) Run(ctx context.Context) error {
-	perm, bc := in.boot()
+	perm, bc := in.boot(ctx)
 	if _, ok := bc.hooks["testpanic"]; ok {
 		panic("ntpbox.testpanic: a panic during boot, injected by a test")
 	}
@@ -202,6 +216,12 @@ func (in *Init) Run(ctx context.Context) error {
 	// when what it says changes).
 	syncCheck := time.NewTicker(bannerRefresh)
 	defer syncCheck.Stop()
+	every := in.TimeSave
+	if every <= 0 {
+		every = TimeSave
+	}
+	timeSave := time.NewTicker(every)
+	defer timeSave.Stop()
 	for reason == "" {
 		select {
 		case sig := <-in.Shutdown:
@@ -218,6 +238,25 @@ func (in *Init) Run(ctx context.Context) error {
 			in.printBanner(cfg, nw, bc)
 		case <-syncCheck.C:
 			in.printBanner(cfg, nw, bc)
+			if !in.clock.synced && in.synced(cfg) {
+				in.clock.synced = true
+				in.saveTime(perm, cfg, "synchronised")
+			}
+		case <-timeSave.C:
+			in.saveTime(perm, cfg, "every "+every.String())
+		case <-in.disks:
+			if perm || !in.mountPerm(0) {
+				continue
+			}
+			perm = true
+			in.Log.Info("the persistent partition came after boot: applying it")
+			in.removeStale(true)
+			in.applySavedTime(cfg)
+			in.startSeedsLate()
+			if next, nbc, err := in.reloadLate(bc, nw); err == nil {
+				cfg, bc = next, nbc
+				in.printBanner(cfg, nw, bc)
+			}
 		case <-in.Reload:
 			if next, nbc, err := in.reload(perm, bc, nw); err == nil {
 				cfg, bc = next, nbc
@@ -260,6 +299,8 @@ func (in *Init) Run(ctx context.Context) error {
 		}
 	}
 	in.Log.Info("shutting down", "reason", reason)
+	// Saved while the service still says whether it is synchronised.
+	in.saveTime(perm, cfg, "shutdown")
 	stopSvc()
 	<-supDone
 	in.Sys.KillAll(syscall.SIGTERM)
@@ -278,7 +319,7 @@ func (in *Init) Run(ctx context.Context) error {
 // clock's floor, drivers, the persistent partition, the config. Each
 // failure is logged; booting goes on. It reports whether PermDir is
 // mounted.
-func (in *Init) boot() (bool, *boxConfig) {
+func (in *Init) boot(ctx context.Context) (bool, *boxConfig) {
 	for _, m := range mounts {
 		if err := in.Sys.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil {
 			in.Log.Error("mount", "target", m.target, "err", err)
@@ -297,13 +338,23 @@ func (in *Init) boot() (bool, *boxConfig) {
 	if err := in.Sys.DisableCtrlAltDel(); err != nil {
 		in.Log.Error("disable Ctrl-Alt-Del", "err", err)
 	}
+	// Watch first, so that no disk that comes while the drivers load
+	// and probe is missed.
+	disks, err := in.Sys.WatchDisks(ctx)
+	if err != nil {
+		in.Log.Error("watch for disks: a disk that comes after boot is not seen", "err", err)
+	}
+	in.disks = disks
 	mods, err := in.Sys.LoadDrivers(append([]string{"evdev"}, StorageModules...)...)
 	if err != nil {
 		in.Log.Error("load drivers", "err", err)
 	}
 	in.Log.Info("drivers loaded", "modules", mods)
-	perm := in.mountPerm()
+	perm := in.mountPerm(permWait)
 	in.removeStale(perm)
+	if perm {
+		in.applySavedTime(nil)
+	}
 	in.seeds = in.startSeeds(perm)
 	bc := in.loadConfig(perm)
 	for _, p := range bc.problems {
@@ -429,6 +480,24 @@ func (in *Init) requestReload(ctx context.Context) error {
 // network settings (address, gateway, hostname, interface) take effect
 // at the next boot, and the log says so when they changed.
 func (in *Init) reload(perm bool, cur *boxConfig, nw *network) (*config.Config, *boxConfig, error) {
+	return in.reloadConfig(perm, cur, nw, false)
+}
+
+// reloadLate applies a persistent partition that came after boot: its
+// layers are read as at boot (a bad line is set aside and shown, the
+// last good config stands in for a bad file) and published as a reload
+// publishes them; its drift and lease files come into use (merge).
+func (in *Init) reloadLate(cur *boxConfig, nw *network) (*config.Config, *boxConfig, error) {
+	cfg, next, err := in.reloadConfig(true, cur, nw, true)
+	if err == nil {
+		for _, p := range next.problems {
+			in.Log.Error("config: " + p)
+		}
+	}
+	return cfg, next, err
+}
+
+func (in *Init) reloadConfig(perm bool, cur *boxConfig, nw *network, lenient bool) (*config.Config, *boxConfig, error) {
 	fail := func(err error) (*config.Config, *boxConfig, error) {
 		in.Log.Error("reload refused; the running config stays", "err", err)
 		return nil, nil, err
@@ -437,13 +506,15 @@ func (in *Init) reload(perm bool, cur *boxConfig, nw *network) (*config.Config, 
 		return fail(errors.New("no persistent partition: there is no " + PermConfig + " to reload"))
 	}
 	next := in.loadConfig(perm)
-	if next.base.Layer != config.LayerPerm {
+	if lenient {
+		// As at boot: bad parts were set aside.
+	} else if next.base.Layer != config.LayerPerm {
 		if _, err := in.Sys.ReadFile(PermConfig); err == nil || !errors.Is(err, fs.ErrNotExist) {
 			return fail(fmt.Errorf("%s", strings.Join(next.problems, "; ")))
 		}
 	}
 	for _, p := range next.problems {
-		if strings.Contains(p, PermCmdline) {
+		if strings.Contains(p, PermCmdline) && !lenient {
 			return fail(errors.New(p))
 		}
 	}

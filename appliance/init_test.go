@@ -30,6 +30,7 @@ type fakeSystem struct {
 	button    chan struct{}
 	powerOff  chan struct{}
 	permDev   string           // what FindFAT returns
+	disks     chan struct{}    // what WatchDisks returns
 	readErr   map[string]error // ReadFile fails so for these files
 	now       time.Time
 }
@@ -41,6 +42,7 @@ func newFakeSystem(cmdline string) *fakeSystem {
 			"/etc/ntpbox.conf": []byte("pool pool.ntp.org iburst\nlocal stratum 10 orphan\n"),
 		},
 		listening: true,
+		disks:     make(chan struct{}, 1),
 		button:    make(chan struct{}, 1),
 		powerOff:  make(chan struct{}),
 	}
@@ -108,7 +110,13 @@ func (s *fakeSystem) LoadDrivers(extra ...string) ([]string, error) {
 }
 func (s *fakeSystem) FindFAT(label string, wait time.Duration) (string, error) {
 	s.call("find fat %s", label)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.permDev, nil
+}
+func (s *fakeSystem) WatchDisks(ctx context.Context) (<-chan struct{}, error) {
+	s.call("watch disks")
+	return s.disks, nil
 }
 func (s *fakeSystem) Unmount(target string) error { s.call("unmount %s", target); return nil }
 func (s *fakeSystem) ListensUDP(port int) bool {
@@ -191,13 +199,16 @@ func startInit(t *testing.T, cmdline string) *initRig {
 	return startInitOn(t, newFakeSystem(cmdline))
 }
 
-func startInitOn(t *testing.T, sys *fakeSystem) *initRig {
+func startInitOn(t *testing.T, sys *fakeSystem, set ...func(*Init)) *initRig {
 	r := &initRig{sys: sys, net: newFakeNet(sys), st: newFakeStarter(), console: &syncBuffer{}, logs: &syncBuffer{},
 		shutdown: make(chan os.Signal, 1), reload: make(chan os.Signal, 1), done: make(chan error, 1)}
 	in := &Init{Sys: r.sys, Net: r.net, Start: r.st, Log: newSlog(r.logs), Console: r.console, Self: "/init",
 		Shutdown: r.shutdown, Reload: r.reload, StopTimeout: time.Second,
 		SyncState: func(*config.Config) string { return "synchronised to 198.18.0.1, stratum 3" }}
 	r.in = in
+	for _, f := range set {
+		f(in)
+	}
 	go func() { r.done <- in.Run(context.Background()) }()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -294,6 +305,7 @@ func TestInitBootsServesAndPowersOff(t *testing.T) {
 		"mount proc /proc", "mount sysfs /sys", "mount devtmpfs /dev", "mount tmpfs /run", "mount tmpfs /tmp",
 		"service dir /run/ntpbox group 100",
 		"cad off",
+		"watch disks",
 		"load drivers [evdev vfat nls_cp437 nls_ascii nls_utf8]",
 		"find fat NTPBOX",
 		"write " + RunConfig,

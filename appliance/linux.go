@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +24,12 @@ import (
 // Linux is the real [System]: what init does as PID 1.
 type Linux struct {
 	Log *slog.Logger
+
+	drivers sync.Mutex      // one LoadDrivers at a time: boot's and the uevent watcher's
+	loaded  map[string]bool // the modules loaded so far, not tried again
+	// lastEvent is when the uevent watcher last saw an event (Unix
+	// nanoseconds), for FindFAT's settling.
+	lastEvent atomic.Int64
 }
 
 var _ System = (*Linux)(nil)
@@ -96,6 +104,8 @@ func (l *Linux) DisableCtrlAltDel() error {
 // driver (virtio_pci) adds devices (the virtio NIC), so it goes round
 // until a round loads nothing new.
 func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
+	l.drivers.Lock()
+	defer l.drivers.Unlock()
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
 		return nil, fmt.Errorf("uname: %w", err)
@@ -114,7 +124,13 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("modules.dep: %w", err)
 	}
+	if l.loaded == nil {
+		l.loaded = map[string]bool{}
+	}
 	tried := map[string]bool{}
+	for m := range l.loaded {
+		tried[m] = true
+	}
 	var loaded []string
 	var errs []error
 	load := func(mods []string) int {
@@ -129,6 +145,7 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 				continue
 			}
 			loaded = append(loaded, m)
+			l.loaded[m] = true
 		}
 		return n
 	}

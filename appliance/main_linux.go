@@ -81,6 +81,7 @@ func Main() {
 	in := &Init{
 		Net:       LinuxNet{},
 		SyncState: controlSyncState,
+		Synced:    controlSynced,
 		Mounted:   func() { openConsoles(consoles, console, log) },
 		Sys:       &Linux{Log: log},
 		Start:     reaper,

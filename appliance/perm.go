@@ -3,6 +3,7 @@ package appliance
 import (
 	"bytes"
 	"strings"
+	"time"
 )
 
 // The persistent partition: a FAT file system labelled PermLabel (the
@@ -15,6 +16,7 @@ import (
 //	/perm/cmdline.txt       more kernel command line parameters (ntpbox.address=...)
 //	/perm/ntpbox.drift      the drift file, written by `ntpbox serve`
 //	/perm/random-seed       the random seed (see Seeds)
+//	/perm/ntpbox.time       the last known good time (see PermTime)
 //
 // What ntpbox writes there is kept as two checksummed copies, NAME and
 // NAME.2, that survive a power cut (package internal/persist).
@@ -49,15 +51,17 @@ const PermMountOptions = "flush,errors=continue,uid=0,gid=0,fmask=0077,dmask=007
 var StorageModules = []string{"vfat", "nls_cp437", "nls_ascii", "nls_utf8"}
 
 // mountPerm mounts the FAT partition labelled PermLabel at PermDir and
-// reports whether it did.
-func (in *Init) mountPerm() bool {
-	dev, err := in.Sys.FindFAT(PermLabel, permWait)
+// reports whether it did; wait bounds the wait for a disk being probed.
+func (in *Init) mountPerm(wait time.Duration) bool {
+	dev, err := in.Sys.FindFAT(PermLabel, wait)
 	if err != nil {
 		in.Log.Error("find the persistent partition", "label", PermLabel, "err", err)
 		return false
 	}
 	if dev == "" {
-		in.Log.Info("no FAT partition labelled " + PermLabel + ": nothing persists")
+		if wait > 0 {
+			in.Log.Info("no FAT partition labelled " + PermLabel + " yet: nothing persists until a disk with one comes")
+		}
 		return false
 	}
 	if err := in.Sys.Mount(dev, PermDir, "vfat", msNoSUID|msNoDev|msNoExec, PermMountOptions); err != nil {

@@ -342,6 +342,23 @@ func (s *Seeds) writeLoaderSeed() {
 	s.Log.Info("wrote " + s.LoaderFile + " for systemd-boot's next start")
 }
 
+// startSeedsLate starts keeping the seed on a persistent partition that
+// came after boot: its seed file is credited (systemd-boot's variable was
+// credited at boot, and is not again).
+func (in *Init) startSeedsLate() {
+	if in.Entropy == nil {
+		return
+	}
+	if in.seeds != nil && in.seeds.cancel != nil {
+		in.seeds.cancel()
+		<-in.seeds.done
+	}
+	s := &Seeds{Sys: in.Entropy, Log: in.Log, Refresh: in.SeedRefresh, File: PermSeed, LoaderFile: LoaderSeed}
+	s.creditFile()
+	s.Start()
+	in.seeds = s
+}
+
 // startSeeds credits the seeds and starts keeping one, when init has an
 // [Entropy]: right after the persistent partition is mounted (or not).
 func (in *Init) startSeeds(perm bool) *Seeds {

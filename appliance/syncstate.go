@@ -37,3 +37,20 @@ func syncSummary(tr upstream.TrackingReport) string {
 	}
 	return fmt.Sprintf("synchronised to %s, stratum %d", tr.RefName, tr.Stratum)
 }
+
+// controlSynced asks the service whether it is synchronised to a source
+// (not its own clock, not unsynchronised): the clock is then good enough
+// to keep as the last known good time.
+func controlSynced(cfg *config.Config) bool {
+	path := control.SocketPath(cfg)
+	if path == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var tr upstream.TrackingReport
+	if err := control.Request(ctx, path, "tracking", &tr); err != nil {
+		return false
+	}
+	return tr.Stratum != 0 && tr.Leap != "Not synchronised" && tr.RefID != wire.LocalRefID
+}

@@ -128,15 +128,7 @@ func TestBootServesRealClients(t *testing.T) {
 
 	// The power button (QMP system_powerdown) stops the service and
 	// powers the VM off; QEMU then exits.
-	if err := vm.Powerdown(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm.Expect(appliance.SentinelPowerOff, stopTimeout); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm.Wait(stopTimeout); err != nil {
-		t.Fatalf("QEMU after power off: %v", err)
-	}
+	powerOff(t, vm)
 }
 
 // measuredStrata returns the St column of a chronyd measurements.log.

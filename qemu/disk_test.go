@@ -82,15 +82,7 @@ func bootDisk(t *testing.T, lab *qemu.Lab, c qemu.Config, expect ...string) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if err := vm.Powerdown(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm.Expect(appliance.SentinelPowerOff, stopTimeout); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm.Wait(stopTimeout); err != nil {
-		t.Fatalf("QEMU after power off: %v", err)
-	}
+	powerOff(t, vm)
 }
 
 // The disk image boots through SeaBIOS and syslinux from a virtio disk,

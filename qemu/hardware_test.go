@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ntpbox/ntpbox/appliance"
 	"github.com/ntpbox/ntpbox/qemu"
 )
 
@@ -120,13 +119,5 @@ func bootHardware(t *testing.T, img qemu.Image, hw hwSetup) {
 	}
 	t.Logf("%s: ntpdig: stratum %d, offset %+.6f s, %.1f s after QEMU started", hw.name, dig.Stratum, dig.Offset, time.Since(vm.Started).Seconds())
 
-	if err := vm.Powerdown(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm.Expect(appliance.SentinelPowerOff, stopTimeout); err != nil {
-		t.Fatal(err)
-	}
-	if err := vm.Wait(stopTimeout); err != nil {
-		t.Fatalf("QEMU after power off: %v", err)
-	}
+	powerOff(t, vm)
 }

@@ -116,3 +116,9 @@ func qmp(path, command string, args map[string]any) error {
 	}
 	return nil
 }
+
+// QMP runs one QMP command (blockdev-add, device_add, ...) on the VM's
+// QMP socket.
+func (vm *VM) QMP(command string, args map[string]any) error {
+	return qmp(vm.Config.QMP, command, args)
+}
