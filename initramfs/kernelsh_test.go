@@ -94,7 +94,7 @@ func TestKernelSh386(t *testing.T) {
 	var e bytes.Buffer
 	c := exec.Command("../build/kernel.sh", t.TempDir(), "arm")
 	c.Stderr = &e
-	if err := c.Run(); err == nil || !strings.Contains(e.String(), "unknown ARCH arm (amd64 or 386)") {
+	if err := c.Run(); err == nil || !strings.Contains(e.String(), "unknown ARCH arm (amd64, 386 or arm64)") {
 		t.Errorf("ARCH arm: %v, %q", err, e.String())
 	}
 	if os.Getenv("NTPBOX_IMAGE_386") == "" {
