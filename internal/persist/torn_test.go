@@ -36,8 +36,8 @@ type cutFS struct {
 	// writeEIO are files that read back whole but whose chain the
 	// kernel cannot free or extend: writing or cutting them fails.
 	writeEIO map[string]bool
-	budget     int // units left; < 0: no limit
-	used       int
+	budget   int // units left; < 0: no limit
+	used     int
 }
 
 func newCutFS() *cutFS {
