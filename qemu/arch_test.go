@@ -121,7 +121,14 @@ func archBoot(t *testing.T, img qemu.Image, mem int, run archRun) {
 	waitUpstream(t, lab)
 	dnsmasq := closetDnsmasq(t, dhcpNS, boxAddr, "10m")
 	disk := qemu.CopyT(t, img.Disk)
-	files := map[string]string{"ntpbox.conf": archConfig, "cmdline.txt": "ntpbox.testsyscall=dns:" + strconv.Itoa(run.hookAfter) + "\n"}
+	// The test hook's parameter goes on the end of the image's own
+	// cmdline.txt, if it has one (arm64's: the Raspberry Pi's kernel
+	// command line, whose words init skips), as a user adds parameters.
+	cmdline := "ntpbox.testsyscall=dns:" + strconv.Itoa(run.hookAfter)
+	if b, err := (qemu.DiskFile{Disk: disk, Name: "cmdline.txt"}).Read(); err == nil && strings.TrimSpace(string(b)) != "" {
+		cmdline = strings.TrimSpace(string(b)) + " " + cmdline
+	}
+	files := map[string]string{"ntpbox.conf": archConfig, "cmdline.txt": cmdline + "\n"}
 	for name, data := range files {
 		if err := (qemu.DiskFile{Disk: disk, Name: name}).Write([]byte(data)); err != nil {
 			t.Fatal(err)
