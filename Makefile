@@ -92,10 +92,7 @@ FUZZ_TARGETS := \
 	./dhcpopt:FuzzLeaseFile ./dhcpopt:FuzzExchange \
 	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./dnssrv:FuzzMDNS ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed ./appliance:FuzzUevent ./appliance:FuzzSavedTime
 fuzz:
-	set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
-		$(GO) test -run XXX -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) build/fuzz.sh $(FUZZ_TARGETS)
 
 # The 386 image (make image ARCH=386) under qemu-system-i386 -cpu
 # pentium3 from SeaBIOS, pcnet and IDE: a DHCP lease from dnsmasq, a real

@@ -220,7 +220,25 @@ func writeCopy(fsys fileSystem, path string, data []byte, perm os.FileMode) erro
 		}
 		created = true
 	}
-	if err := overwrite(fsys, name, Encode(target, gen+1, data), perm, created); err != nil {
+	b := Encode(target, gen+1, data)
+	err := overwrite(fsys, name, b, perm, created)
+	if err != nil && !created {
+		// A copy can read back intact and still have a cluster chain the
+		// kernel cannot follow past its data after a power cut
+		// ("fat_free: invalid cluster chain"): writing over it, or
+		// cutting it, then fails (EIO). Start it afresh, as a broken
+		// one: with errors=continue the unlink drops the entry even
+		// when freeing its chain fails, and the new file gets new
+		// clusters.
+		if rerr := fsys.Remove(name); rerr != nil {
+			err = fmt.Errorf("%w; removing it to write it afresh: %v", err, rerr)
+		} else if werr := overwrite(fsys, name, b, perm, true); werr != nil {
+			err = fmt.Errorf("%w; written afresh: %v", err, werr)
+		} else {
+			err = nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
