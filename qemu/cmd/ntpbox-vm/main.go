@@ -54,13 +54,18 @@ func main() {
 		c.Kernel, c.NoScreen = qemu.ArchImage(*dir, *arch).Kernel, true
 		c.Extra = []string{"-M", "virt", "-cpu", "cortex-a53"}
 		c.Append = append(c.Append, "console=ttyAMA0")
-		if *disk != "" && *mem < 176 {
-			fmt.Fprintf(os.Stderr, "ntpbox-vm: -arch arm64 -disk: UEFI needs -m 176 or more to load the kernel\n")
-			os.Exit(2)
-		}
 	}
 	if *disk != "" {
 		c.Kernel, c.Initramfs, c.Append, c.Disk = "", "", nil, *disk
+	}
+	if *disk != "" && *arch == "arm64" {
+		// The disk is the boot device (bootindex), so AAVMF connects
+		// only it and not its network boot stack on the NIC, which
+		// would leave no room for the 31 MB kernel below -m 176
+		// (docs/appliance.md).
+		c.Disk = ""
+		c.Extra = append(c.Extra, "-drive", "file="+*disk+",format=raw,if=none,id=hd0",
+			"-device", "virtio-blk-pci,drive=hd0,bootindex=0")
 	}
 	os.Exit(run(c, *disk != "" && (*uefi || *arch == "arm64")))
 }
