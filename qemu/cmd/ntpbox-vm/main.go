@@ -5,8 +5,9 @@
 //	ip netns exec ntpbox-cl-XXXXXXXX ntpdig 198.18.0.2
 //
 // With -disk it boots a disk image (build/disk.sh) through the firmware
-// instead, SeaBIOS or, with -uefi, OVMF; the address then comes from the
-// image's cmdline.txt, and QEMU writes to the image.
+// instead, SeaBIOS or, with -uefi, OVMF (-arch arm64: AAVMF, always); the
+// address then comes from the image's cmdline.txt, and QEMU writes to the
+// image.
 //
 // Ctrl-A X quits QEMU; Ctrl-A C then system_powerdown presses the power
 // button. The lab is removed when QEMU exits.
@@ -31,11 +32,11 @@ func main() {
 	appendArgs := flag.String("append", "ntpbox.address=198.18.0.2/24", "kernel `parameters` (ntpbox.DIRECTIVE=ARGS ...)")
 	disk := flag.String("disk", "", "boot this disk `image` through the firmware instead (it is written to)")
 	uefi := flag.Bool("uefi", false, "with -disk: boot through OVMF (package ovmf) instead of SeaBIOS")
-	arch := flag.String("arch", "amd64", "the image's `architecture`: amd64, or 386 (qemu-system-i386 -cpu pentium3, the oldest CPU the 386 image is tested on)")
+	arch := flag.String("arch", "amd64", "the image's `architecture`: amd64, 386 (qemu-system-i386 -cpu pentium3, the oldest CPU the 386 image is tested on) or arm64 (qemu-system-aarch64 -M virt -cpu cortex-a53; -disk boots through AAVMF, UEFI only)")
 	flag.Parse()
 	bin, ok := qemu.Binaries[*arch]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "ntpbox-vm: -arch %s: amd64 or 386\n", *arch)
+		fmt.Fprintf(os.Stderr, "ntpbox-vm: -arch %s: amd64, 386 or arm64\n", *arch)
 		os.Exit(2)
 	}
 	c := qemu.Config{
@@ -47,15 +48,40 @@ func main() {
 		// (the image has no vmlinux).
 		c.Kernel, c.Extra = qemu.ArchImage(*dir, *arch).Kernel, []string{"-cpu", "pentium3"}
 	}
+	if *arch == "arm64" {
+		// QEMU's virt board: no screen, the console on its PL011 (the
+		// last console= is /dev/console); the kernel is the Image.
+		c.Kernel, c.NoScreen = qemu.ArchImage(*dir, *arch).Kernel, true
+		c.Extra = []string{"-M", "virt", "-cpu", "cortex-a53"}
+		c.Append = append(c.Append, "console=ttyAMA0")
+	}
 	if *disk != "" {
 		c.Kernel, c.Initramfs, c.Append, c.Disk = "", "", nil, *disk
 	}
-	os.Exit(run(c, *disk != "" && *uefi))
+	if *disk != "" && *arch == "arm64" {
+		// The disk is the boot device (bootindex), so AAVMF connects
+		// only it and not its network boot stack on the NIC, which
+		// would leave no room for the 31 MB kernel below -m 176
+		// (docs/appliance.md).
+		c.Disk = ""
+		c.Extra = append(c.Extra, "-drive", "file="+*disk+",format=raw,if=none,id=hd0",
+			"-device", "virtio-blk-pci,drive=hd0,bootindex=0")
+	}
+	os.Exit(run(c, *disk != "" && (*uefi || *arch == "arm64")))
 }
 
-// ovmfVars returns a writable copy of OVMF's variable store.
-func ovmfVars() (string, error) {
-	b, err := os.ReadFile("/usr/share/OVMF/OVMF_VARS.fd")
+// firmware is the UEFI firmware of QEMU's machine: code and the
+// variable store to copy.
+func firmware(c qemu.Config) (code, vars string) {
+	if c.Binary == qemu.Binaries["arm64"] {
+		return qemu.AAVMFCode, qemu.AAVMFVars
+	}
+	return "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"
+}
+
+// varsCopy returns a writable copy of a UEFI variable store.
+func varsCopy(name string) (string, error) {
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return "", err
 	}
@@ -70,13 +96,14 @@ func ovmfVars() (string, error) {
 
 func run(c qemu.Config, uefi bool) int {
 	if uefi {
-		vars, err := ovmfVars()
+		code, store := firmware(c)
+		vars, err := varsCopy(store)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ntpbox-vm: %v\n", err)
 			return 1
 		}
 		defer os.Remove(vars)
-		c.UEFICode, c.UEFIVars = "/usr/share/OVMF/OVMF_CODE.fd", vars
+		c.UEFICode, c.UEFIVars = code, vars
 	}
 	// The terminal's Ctrl-C belongs to the guest; SIGTERM stops the VM.
 	signal.Ignore(syscall.SIGINT)
