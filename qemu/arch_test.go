@@ -108,6 +108,8 @@ type archRun struct {
 	// vm is the QEMU set-up for a copy of the disk image; archBoot adds
 	// the memory and the NIC's tap.
 	vm func(disk string) qemu.Config
+	// after, if set, checks the board's own console lines at the end.
+	after func(t *testing.T, vm *qemu.VM)
 }
 
 func archBoot(t *testing.T, img qemu.Image, mem int, run archRun) {
@@ -238,6 +240,9 @@ func archBoot(t *testing.T, img qemu.Image, mem int, run archRun) {
 	waitAnswers(t, lab, boxAddr, 3, 10*time.Second)
 	if _, err := vm.Expect(appliance.SentinelServing, time.Second); err != nil {
 		t.Errorf("no %q on the console: %v", appliance.SentinelServing, err)
+	}
+	if run.after != nil {
+		run.after(t, vm)
 	}
 }
 

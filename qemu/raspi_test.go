@@ -414,6 +414,19 @@ func TestRaspi3B(t *testing.T) {
 				NIC: "usb-net", SerialPort: 1,
 				Extra: []string{"-M", "raspi3b", "-smp", "4",
 					"-kernel", kernel, "-dtb", dtbPath, "-initrd", initrd, "-append", line}}
+		},
+		// The SD card is the persistent partition, and the NIC is the
+		// USB one.
+		after: func(t *testing.T, vm *qemu.VM) {
+			for _, want := range []string{
+				"Machine model: Raspberry Pi 3 Model B",
+				`msg="persistent partition mounted" component=init device=/dev/mmcblk0p1 target=/perm`,
+				"cdc_ether", "at 198.18.0.150/24 on usb0 (DHCP lease from " + autoDnsmasqAddr,
+			} {
+				if discConsoleCount(vm, want) == 0 {
+					t.Errorf("no %q on the console", want)
+				}
+			}
 		}})
 }
 
