@@ -221,6 +221,14 @@ func (s *Servo) Applied() float64 { return s.applied }
 // Skew returns the standard error of Frequency, in ppm.
 func (s *Servo) Skew() float64 { return s.skew }
 
+// Widen makes the skew at least skew ppm: the clock's frequency was
+// seen to jump by about that much.
+func (s *Servo) Widen(skew float64) {
+	if !math.IsNaN(skew) {
+		s.skew = min(max(s.skew, skew), s.cfg.MaxFrequency)
+	}
+}
+
 // Residual returns the residual frequency of the last update in ppm: the
 // part of the measured frequency error the update did not correct.
 func (s *Servo) Residual() float64 { return s.residual }

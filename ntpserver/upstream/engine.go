@@ -67,12 +67,17 @@ type SourceID int
 // use; it never reads time.Now or sleeps: time comes from the clock and
 // the arguments.
 type Engine struct {
-	cfg   Config
-	clk   clock.Clock
-	log   *slog.Logger
-	servo *discipline.Servo
-	rng   *rand.Rand
-	epoch time.Time // raw clock time 0 of the engine's float64 time axis
+	lastCross time.Time // the last crossCheck
+	// The last jumped sample: its source, sign and time (noteJump).
+	lastJumpSrc  *source
+	lastJumpSign int
+	lastJumpAt   time.Time
+	cfg          Config
+	clk          clock.Clock
+	log          *slog.Logger
+	servo        *discipline.Servo
+	rng          *rand.Rand
+	epoch        time.Time // raw clock time 0 of the engine's float64 time axis
 
 	sources []*source
 	nextID  SourceID

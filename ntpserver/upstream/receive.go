@@ -109,11 +109,24 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 // clock.
 func (e *Engine) useSample(s *source, sm sample, t4 time.Time) {
 	now := e.cooked(t4)
-	errInEstimate, expected := 0.0, 0.0
+	errInEstimate, expected, rate, dev := 0.0, 0.0, 0.0, 0.0
 	if s.stats.ok {
 		pred, psd := s.stats.predict(sm.t)
-		errInEstimate = math.Abs(sm.offset - pred)
+		dev = sm.offset - pred
+		errInEstimate = math.Abs(dev)
 		expected = math.Hypot(s.stats.sd, psd)
+		if n := s.stats.newest(); sm.t > n.t {
+			// After a jumped sample, the two newest are both past the
+			// change: the slope between them is the new frequency.
+			// Otherwise the change came after the newest sample: the
+			// distance from the line over the time since then is a
+			// lower bound of it.
+			if s.jumped {
+				rate = (sm.offset-n.offset)/(sm.t-n.t) - s.stats.slope
+			} else {
+				rate = (sm.offset - pred) / (sm.t - n.t)
+			}
+		}
 	}
 	e.accept(s, sm)
 	e.log.Debug("sample", "source", s.name, "offset", durationOf(sm.offset), "delay", durationOf(sm.delay),
@@ -121,6 +134,20 @@ func (e *Engine) useSample(s *source, sm sample, t4 time.Time) {
 	shortened := false
 	if expected > 0 {
 		z := errInEstimate / max(expected, minStdDevFloor)
+		was := s.jumped
+		// A jump: far off the line, by more than the sample's own
+		// distance can explain (a delayed packet errs by at most half
+		// its extra delay). Once jumped, the window holds the jumped
+		// sample and its sd has grown, so z alone no longer shows the
+		// next one.
+		s.jumped = errInEstimate > 2*sm.distance() && (z > jumpZ || was)
+		s.jumpRate = 0
+		// A rate beyond any oscillator's error is not a frequency
+		// change but a step of the source's time (or ours).
+		if s.jumped && math.Abs(rate) <= maxJumpRate {
+			s.jumpRate = rate
+		}
+		e.noteJump(s, was, dev, t4)
 		s.innovation = innovationDecay*s.innovation + (1-innovationDecay)*min(z*z, 100)
 		if s.innovation > innovationLimit && len(s.stats.window()) > s.stats.params().minKeep {
 			s.stats.shorten()
@@ -193,3 +220,64 @@ func (e *Engine) accept(s *source, sm sample) bool {
 }
 
 func precisionSeconds(p int8) float64 { return math.Ldexp(1, int(p)) }
+
+// crossCheckInterval: crossCheck polls the other sources at most this
+// often.
+const crossCheckInterval = 64 * time.Second
+
+// crossCheck is ntpbox's, not chrony's: source s's newest sample lay far
+// off its prediction. Either s changed or our clock's frequency did (a
+// VM moved, a fan stopped); the other sources tell which, but at a poll
+// of up to 1024 s their samples are old and, in the selection, would
+// outvote the one source that saw the change. So each other source is
+// polled within seconds, at most once per crossCheckInterval. In the
+// frequency-step scenario this took the served time back within the
+// bound (see scenario_hard_test.go).
+func (e *Engine) crossCheck(s *source, now time.Time) {
+	if !e.lastCross.IsZero() && now.Sub(e.lastCross) < crossCheckInterval && now.After(e.lastCross) {
+		return
+	}
+	e.lastCross = now
+	k := 0
+	for _, o := range e.sources {
+		if o == s || o.stopped || o.reach == 0 || (o.xmt != 0 && !o.answered) {
+			continue
+		}
+		k++
+		if at := now.Add(time.Duration(k) * burstInterval); o.nextPoll.After(at) {
+			o.nextPoll = at
+		}
+	}
+}
+
+// noteJump keeps track of jumped samples (see source.jumped): the first
+// one polls the other sources (crossCheck), and a jump counts as
+// confirmed (source.jumpOK) by a second jumped sample of the same sign,
+// from s or from another source within two crossCheckIntervals. A single
+// sample far off, such as one measured while the clock stalled, moves
+// nothing.
+func (e *Engine) noteJump(s *source, was bool, dev float64, now time.Time) {
+	if !s.jumped {
+		s.jumpRun, s.jumpOK = 0, false
+		return
+	}
+	sign := 1
+	if dev < 0 {
+		sign = -1
+	}
+	if was && sign == s.jumpSign {
+		s.jumpRun++
+	} else {
+		s.jumpRun = 1
+	}
+	s.jumpSign = sign
+	s.jumpOK = s.jumpRun >= 2
+	if o := e.lastJumpSrc; o != nil && o != s && e.lastJumpSign == sign && now.Sub(e.lastJumpAt) < 2*crossCheckInterval {
+		s.jumpOK = true
+		o.jumpOK = o.jumped && o.jumpSign == sign
+	}
+	e.lastJumpSrc, e.lastJumpSign, e.lastJumpAt = s, sign, now
+	if !was {
+		e.crossCheck(s, now)
+	}
+}

@@ -30,6 +30,15 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		sfw += 1 / (skew * skew)
 	}
 	est := discipline.Estimate{Offset: so / sw, Freq: sf / sfw, Skew: math.Sqrt(1 / sfw)}
+	for _, s := range combined {
+		if s.jumped && s.jumpOK {
+			// A frequency jump: our own frequency is no longer known
+			// better than the jump (ntpbox's; chrony's skew only moves
+			// by the gain), so the new estimate gets its weight and
+			// the bound grows at the jump's rate until it is learnt.
+			e.servo.Widen(math.Abs(s.jumpRate) * 1e6)
+		}
+	}
 
 	at := e.applyTime(raw)
 	act := e.servo.Update(at, est, e.nextEvent(at))

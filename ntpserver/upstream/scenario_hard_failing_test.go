@@ -55,5 +55,38 @@ func TestHardFrequencySteps(t *testing.T) {
 	// skew of a window the runs test has just shortened gives the new
 	// frequency less weight, so the clock follows a step more slowly;
 	// in the lab the same change halved p50 and p95 (see the commit).
+	//
+	// With jump handling (a sample far off its line is a jump; the
+	// other sources are polled at once; a confirmed jump gives the
+	// source's offset from its newest sample and widens our skew by its
+	// rate; clock updates on every combined source's sample): seed 1
+	// p95 70.7 µs, max 10.6 ms, 97.48% in bound. Over seeds 1-12
+	// (TestHardFrequencyStepSeeds): p95 35.8-94.2 µs (before: 60-2010),
+	// in bound 97.48-99.93% (before: 96.59-97.63%), 8 of 12 at 99% or
+	// more. What is left is the wait for the first poll after a step: at
+	// poll 1024 s nothing sees the clock run 20 ppm off for up to 500 s
+	// (seed 1's second step), while the bound grows at maxclockerror.
 	n.check(t, hour, 100e-6, 10e-3)
+}
+
+// TestHardFrequencyStepSeeds is TestHardFrequencySteps over twelve
+// seeds: the polls fall at other times relative to the steps.
+func TestHardFrequencyStepSeeds(t *testing.T) {
+	for seed := uint64(1); seed <= 12; seed++ {
+		s := hardDefaults()
+		s.seed = seed
+		s.clocks[0].FreqSteps = []clocktest.FreqStep{{At: 2 * hour, PPM: 20}, {At: 5 * hour, PPM: -20}}
+		n := newHardLAN(t, s)
+		n.run(time.Hour, false)
+		n.run(6*time.Hour, true)
+		b := n.boxes[0]
+		ps := b.probe.Stats(hour)
+		t.Logf("seed %d: true error p95 %s max %s; %.2f%% in bound", seed, us(b.errs.Percentile(95)), us(b.errs.MaxAbs), 100*ps.InBoundShare())
+		if e := b.errs.Percentile(95); e > 100e-6 {
+			t.Errorf("seed %d: true error p95 %s, want <= 100 µs", seed, us(e))
+		}
+		if sh := ps.InBoundShare(); sh < 0.99 {
+			t.Errorf("seed %d: %.2f%% inside the served bound, want >= 99%%", seed, 100*sh)
+		}
+	}
 }

@@ -77,7 +77,23 @@ type source struct {
 	// straight line describes the source, more when the regression
 	// window has grown longer than the clock's frequency stays put.
 	innovation float64
-	updates    int // good samples since the last clock update
+	// jumped: the newest sample lay far off the regression's prediction
+	// (more than jumpZ standard errors, or after a jumped sample any
+	// number, and more than twice its own distance): the clock's
+	// frequency has changed, and once the jump is confirmed, until a
+	// sample agrees with the line again, the source's offset is the
+	// newest sample's, not the line's, which still leans on the samples
+	// from before (ntpbox's; chrony waits for its runs test).
+	jumped bool
+	// jumpRun counts consecutive jumped samples of sign jumpSign;
+	// jumpOK: the jump is confirmed (see Engine.noteJump).
+	jumpRun, jumpSign int
+	jumpOK            bool
+	// jumpRate is the frequency change the jump shows (s/s): the newest
+	// sample's distance from the line over the time since the sample
+	// before it, a lower bound.
+	jumpRate float64
+	updates  int // good samples since the last clock update
 
 	// Selection.
 	state        string // chronyc's S column

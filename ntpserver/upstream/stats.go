@@ -23,7 +23,10 @@ const (
 	// innovationDecay and innovationLimit: see source.innovation.
 	innovationDecay = 0.75
 	innovationLimit = 3
-	minStdDevFloor  = 1e-7 // s: floor for weights, below any real network jitter
+	jumpZ           = 5
+	maxJumpRate     = 500e-6 // s/s: Linux's largest frequency correction
+	unknownJumpSkew = 100    // ppm: the skew of a source whose frequency jumped by an unknown amount
+	minStdDevFloor  = 1e-7   // s: floor for weights, below any real network jitter
 )
 
 // sample is one measurement, on the engine's cooked time axis.
