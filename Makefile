@@ -108,6 +108,10 @@ fuzz:
 # 3 and seccomp checks, at 128 MiB (the disk the boot device, so UEFI
 # leaves the NIC alone) and at 176 MiB with no boot device named.
 # Vets GOARCH=arm64.
+# The same image's Raspberry Pi path: the Pi firmware's files on its FAT
+# partition, checked against config.txt (TestRaspiFiles), and -M raspi3b
+# booting the kernel, DTB and initramfs config.txt names, from the image
+# as SD card, with usb-net (TestRaspi3B): the same lease and stratum 3.
 test-arch: deps
 	GOARCH=386 $(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
@@ -116,7 +120,7 @@ test-arch: deps
 	NTPBOX_IMAGE_386=$(CURDIR)/$(IMAGE)/386 KERNEL_CACHE=$(abspath $(KERNEL_CACHE)) NTPBOX_REQUIRE_TOOLS=1 \
 		$(GO) test -count=1 -run '^TestKernelSh386$$' ./initramfs
 	NTPBOX_IMAGE_386=$(CURDIR)/$(IMAGE)/386 NTPBOX_IMAGE_ARM64=$(CURDIR)/$(IMAGE)/arm64 NTPBOX_REQUIRE_TOOLS=1 \
-		$(GO) test -count=1 -timeout 40m -run '^TestArch' -v ./qemu
+		$(GO) test -count=1 -timeout 40m -run '^(TestArch|TestRaspi)' -v ./qemu
 
 # The load tests of issue 11 at full size (floods of DHCP, DNS and NTP
 # against the disk image); `make test` runs a short form of each.
@@ -149,7 +153,8 @@ deps:
 # ARCH=386: the same from linux-image-686 into out/image/386, and
 # ntpbox-386.img, which boots through BIOS. ARCH=arm64: from
 # linux-image-arm64 into out/image/arm64, and ntpbox-arm64.img, which
-# boots through UEFI (systemd-boot-efi:arm64's BOOTAA64.EFI).
+# boots through UEFI (systemd-boot-efi:arm64's BOOTAA64.EFI) and on a
+# Raspberry Pi 3 or 4 through its own firmware (raspi-firmware).
 image: $(if $(filter amd64,$(ARCH)),build,build-arch)
 	kdir=$$(build/kernel.sh $(KERNEL_CACHE) $(ARCH)) && \
 	$(GO) run ./initramfs/cmd/mkimage -arch $(ARCH) -init $(ARCH_BIN) -config initramfs/ntpbox.conf -kernel-dir "$$kdir" -compress-modules -out $(ARCH_IMAGE) \

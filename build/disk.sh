@@ -26,6 +26,22 @@
 # vmlinuz there is Debian's uncompressed arm64 Image, itself an EFI
 # program (the kernel's EFI stub), which systemd-boot starts.
 #
+# The same arm64 image boots a Raspberry Pi 3 B, 3 B+ or 4 B through the
+# Pi's own firmware, which reads the MBR and the FAT partition: from
+# Debian's raspi-firmware (non-free-firmware; build/kernel.sh CACHE
+# arm64 raspi-firmware) bootcode.bin (the Pi 3's second stage; the
+# Pi 4's is in its EEPROM), start*.elf and fixup*.dat (the GPU firmware,
+# all variants: config.txt options pick them), and its copyright file
+# as LICENCE.raspi-firmware (the Broadcom licence asks that copies carry
+# it); the kernel package's Pi DTBs (bcm2837-rpi-*.dtb, bcm2711-rpi-
+# *.dtb, found by their upstream names: upstream_kernel=1); config.txt,
+# which names /vmlinuz and /initrd.zst; and cmdline.txt, the kernel's
+# command line there (console on the mini UART, ttyS1, which
+# enable_uart=1 turns on). init also reads cmdline.txt's ntpbox.*
+# parameters, on every machine. The firmware's version, SHA256 and
+# licence go to the manifest. arm64's image is 128 MiB (the firmware
+# takes 22 MB).
+#
 # ARCH 386 writes DIR/ntpbox-386.img, which boots through BIOS only
 # (syslinux is the same for both; a 386 PC has no 64-bit UEFI, and
 # systemd-boot's 32-bit EFI binary is not shipped): no EFI/ and loader/.
@@ -53,8 +69,16 @@ case $arch in
 arm64)
 	cmdline="console=ttyAMA0,115200 panic=10"
 	efiname=BOOTAA64.EFI bios= mbr=
+	mib=${NTPBOX_DISK_MIB:-128}
 	sddir=$(build/kernel.sh "${KERNEL_CACHE:-out/cache}" arm64 systemd-boot-efi)
 	sdboot=$sddir/usr/lib/systemd/boot/efi/systemd-bootaa64.efi
+	pifw=$(build/kernel.sh "${KERNEL_CACHE:-out/cache}" arm64 raspi-firmware)
+	kdir=$(build/kernel.sh "${KERNEL_CACHE:-out/cache}" arm64)
+	pidtbs=$(ls "$kdir"/usr/lib/linux-image-*/broadcom/bcm2711-rpi-*.dtb "$kdir"/usr/lib/linux-image-*/broadcom/bcm2837-rpi-*.dtb 2>/dev/null || true)
+	if [ -z "$pidtbs" ]; then
+		echo "disk: no Raspberry Pi DTBs (usr/lib/linux-image-*/broadcom/bcm2711-rpi-*.dtb, bcm2837-rpi-*.dtb) in $kdir" >&2
+		exit 1
+	fi
 	;;
 esac
 for f in $mbr $sdboot mcopy mkfs.fat syslinux sfdisk; do
@@ -98,6 +122,27 @@ printf 'title ntpbox\nlinux /vmlinuz\ninitrd /initrd.zst\noptions %s\n' "$cmdlin
 cp "$dir/vmlinuz" "$tmp/files/vmlinuz"
 cp "$dir/initramfs.cpio.zst" "$tmp/files/initrd.zst"
 cp "$conf" "$tmp/files/ntpbox.conf"
+if [ -n "${pifw:-}" ]; then
+	mkdir "$tmp/files/pi"
+	cp "$pifw"/usr/lib/raspi-firmware/bootcode.bin "$pifw"/usr/lib/raspi-firmware/start*.elf \
+		"$pifw"/usr/lib/raspi-firmware/fixup*.dat $pidtbs "$tmp/files/pi/"
+	cp "$pifw/usr/share/doc/raspi-firmware/copyright" "$tmp/files/pi/LICENCE.raspi-firmware"
+	cat >"$tmp/files/pi/config.txt" <<'CFG'
+# The Raspberry Pi firmware's settings (Pi 3 B, 3 B+, 4 B); UEFI ignores
+# this file. The kernel and initramfs are the ones systemd-boot loads.
+arm_64bit=1
+kernel=vmlinuz
+initramfs initrd.zst followkernel
+# The DTBs are the kernel package's, under their upstream names
+# (bcm2837-rpi-3-b.dtb, bcm2837-rpi-3-b-plus.dtb, bcm2711-rpi-4-b.dtb).
+upstream_kernel=1
+# The serial console on GPIO 14/15 (the mini UART, ttyS1 in cmdline.txt).
+enable_uart=1
+CFG
+	# The kernel's command line on a Pi: one line.
+	printf 'console=tty0 console=ttyS1,115200 panic=10\n' >"$tmp/files/pi/cmdline.txt"
+	stamp "$tmp/files/pi/"*
+fi
 [ -z "$sdboot" ] || cp "$sdboot" "$tmp/files/$efiname"
 stamp "$tmp/files/"* "$tmp/files/loader/"* "$tmp/files/loader/entries/"*
 
@@ -113,6 +158,9 @@ files="vmlinuz initrd.zst ntpbox.conf"
 for f in $files; do
 	mcopy -m -i "$part" "$tmp/files/$f" "::/$f"
 done
+if [ -n "${pifw:-}" ]; then
+	mcopy -m -i "$part" "$tmp/files/pi/"* ::/
+fi
 
 dd if="$part" of="$img" bs=512 seek=$start conv=notrunc status=none
 [ -z "$mbr" ] || dd if="$mbr" of="$img" bs=440 count=1 conv=notrunc status=none
@@ -123,5 +171,10 @@ size=$(stat -c %s "$out") sum=$(sha256sum <"$out" | cut -c1-64)
 if [ -f "$dir/manifest.txt" ]; then
 	sed -i '/^# disk image: /d' "$dir/manifest.txt"
 	echo "# disk image: $(basename "$out") $size bytes, sha256 $sum" >>"$dir/manifest.txt"
+	sed -i '/^# raspi-firmware: /d' "$dir/manifest.txt"
+	if [ -n "${pifw:-}" ]; then
+		read -r _ pver pdeb psha <"$pifw/.package"
+		echo "# raspi-firmware: $pver ($pdeb, sha256 $psha; Debian non-free-firmware): bootcode.bin start*.elf fixup*.dat; licence: Broadcom's, binary redistribution for Raspberry Pi devices only (Proprietary_1 in its copyright file, on the disk as LICENCE.raspi-firmware)" >>"$dir/manifest.txt"
+	fi
 fi
 echo "$out: $size bytes, sha256 $sum"

@@ -9,7 +9,9 @@
 #   build/kernel.sh [CACHE [ARCH [PACKAGE]]]   default CACHE: out/cache, ARCH: amd64
 #
 # With PACKAGE, the same for that package of ARCH instead of the kernel
-# (arm64's disk image takes systemd-boot-efi:arm64's BOOTAA64.EFI so).
+# (arm64's disk image takes systemd-boot-efi:arm64's BOOTAA64.EFI so,
+# and the Raspberry Pi's boot firmware from raspi-firmware). The
+# directory's .package file has "PACKAGE VERSION DEB SHA256".
 #
 # amd64 uses the host's apt lists. 386 and arm64 use private ones, in
 # CACHE/apt-i386 and CACHE/apt-arm64, made from the host's sources with
@@ -38,6 +40,29 @@ if [ "$arch" != amd64 ]; then
 	apt=(-o APT::Architecture=$debarch -o APT::Architectures=$debarch
 		-o Dir::State::Lists="$priv/lists" -o Dir::State::status="$priv/status"
 		-o Dir::Cache="$priv/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+fi
+# arm64's private lists also take the non-free-firmware component of
+# every source that has main (raspi-firmware, the Raspberry Pi's boot
+# firmware, is there): the host's sources.list.d copied with that
+# component added, in place of the host's own.
+if [ "$arch" = arm64 ]; then
+	parts=$priv/sources.list.d
+	rm -rf "$parts"
+	mkdir -p "$parts"
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		sed -E '/^Components:/{/[[:space:]]non-free-firmware([[:space:]]|$)/!s/[[:space:]]main([[:space:]]|$)/ main non-free-firmware\1/}' "$f" >"$parts/$(basename "$f")"
+	done
+	for f in /etc/apt/sources.list.d/*.list; do
+		[ -e "$f" ] || continue
+		sed -E '/^deb[[:space:]]/{/[[:space:]]non-free-firmware([[:space:]]|$)/!s/[[:space:]]main([[:space:]]|$)/ main non-free-firmware\1/}' "$f" >"$parts/$(basename "$f")"
+	done
+	list=$priv/sources.list
+	: >"$list"
+	if [ -f /etc/apt/sources.list ]; then
+		sed -E '/^deb[[:space:]]/{/[[:space:]]non-free-firmware([[:space:]]|$)/!s/[[:space:]]main([[:space:]]|$)/ main non-free-firmware\1/}' /etc/apt/sources.list >"$list"
+	fi
+	apt+=(-o Dir::Etc::SourceParts="$parts" -o Dir::Etc::SourceList="$list")
 fi
 kpkg() {
 	if [ -n "$only" ]; then
@@ -117,4 +142,7 @@ if ! unpacked_ok; then
 		exit 1
 	fi
 fi
+# What was unpacked, for manifests: package, version, the .deb's name
+# and SHA256.
+printf '%s %s %s %s\n' "$pkg" "$ver" "$(basename "$deb")" "$sha" >"$dir/.package"
 echo "$dir"

@@ -232,14 +232,16 @@ type Arch struct {
 // systemd-boot starts) adds virtio's MMIO transport (QEMU's virt board),
 // the Raspberry Pi's NICs (smsc95xx on the Pi 3B, lan78xx on the 3B+,
 // genet, i.e. bcmgenet, on the Pi 4), its SD controllers (sdhci-iproc,
-// bcm2835 mmc; mmc_block is built in) and its USB controller (dwc2),
-// USB 3 on platform buses (xhci-plat-hcd), and the Pi's random number
-// generator.
+// bcm2835 mmc; mmc_block is built in) and its USB controller (dwc2,
+// with its PHY, phy-generic), USB 3 on platform buses (xhci-plat-hcd),
+// the Pi's random number generator, and USB network adapters of the CDC
+// Ethernet and RNDIS kinds (cdc_ether, rndis_host: QEMU's raspi3b has
+// no NIC of its own, and its usb-net is both; so are many USB dongles).
 var Arches = map[string]Arch{
 	"amd64": {Machine: elf.EM_X86_64, KernelFlavour: "-amd64", PVH: true},
 	"arm64": {Machine: elf.EM_AARCH64, KernelFlavour: "-arm64",
 		Modules: []string{"virtio_mmio", "smsc95xx", "lan78xx", "genet", "sdhci_iproc", "bcm2835",
-			"dwc2", "xhci_plat_hcd", "bcm2835_rng"},
+			"dwc2", "phy_generic", "xhci_plat_hcd", "bcm2835_rng", "cdc_ether", "rndis_host"},
 		Lacks: []string{"forcedeth", "intel_rng", "amd_rng", "uhci_hcd"}},
 	"386": {Machine: elf.EM_386, KernelFlavour: "-686", Modules: []string{
 		"ata_generic", "pata_via", "sata_via", "pata_sis", "sata_sis", "pata_amd", "pata_cs5536", "pata_atiixp",

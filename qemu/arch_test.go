@@ -108,6 +108,8 @@ type archRun struct {
 	// vm is the QEMU set-up for a copy of the disk image; archBoot adds
 	// the memory and the NIC's tap.
 	vm func(disk string) qemu.Config
+	// after, if set, checks the board's own console lines at the end.
+	after func(t *testing.T, vm *qemu.VM)
 }
 
 func archBoot(t *testing.T, img qemu.Image, mem int, run archRun) {
@@ -121,7 +123,14 @@ func archBoot(t *testing.T, img qemu.Image, mem int, run archRun) {
 	waitUpstream(t, lab)
 	dnsmasq := closetDnsmasq(t, dhcpNS, boxAddr, "10m")
 	disk := qemu.CopyT(t, img.Disk)
-	files := map[string]string{"ntpbox.conf": archConfig, "cmdline.txt": "ntpbox.testsyscall=dns:" + strconv.Itoa(run.hookAfter) + "\n"}
+	// The test hook's parameter goes on the end of the image's own
+	// cmdline.txt, if it has one (arm64's: the Raspberry Pi's kernel
+	// command line, whose words init skips), as a user adds parameters.
+	cmdline := "ntpbox.testsyscall=dns:" + strconv.Itoa(run.hookAfter)
+	if b, err := (qemu.DiskFile{Disk: disk, Name: "cmdline.txt"}).Read(); err == nil && strings.TrimSpace(string(b)) != "" {
+		cmdline = strings.TrimSpace(string(b)) + " " + cmdline
+	}
+	files := map[string]string{"ntpbox.conf": archConfig, "cmdline.txt": cmdline + "\n"}
 	for name, data := range files {
 		if err := (qemu.DiskFile{Disk: disk, Name: name}).Write([]byte(data)); err != nil {
 			t.Fatal(err)
@@ -231,6 +240,9 @@ func archBoot(t *testing.T, img qemu.Image, mem int, run archRun) {
 	waitAnswers(t, lab, boxAddr, 3, 10*time.Second)
 	if _, err := vm.Expect(appliance.SentinelServing, time.Second); err != nil {
 		t.Errorf("no %q on the console: %v", appliance.SentinelServing, err)
+	}
+	if run.after != nil {
+		run.after(t, vm)
 	}
 }
 

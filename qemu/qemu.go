@@ -34,8 +34,8 @@ type Config struct {
 	// NoScreen leaves out the PC's VGA screen: arm64's virt board has
 	// none, its console is the PL011 serial port (ttyAMA0).
 	NoScreen bool
-	// NIC is the QEMU network device model (virtio-net-pci, e1000, ...);
-	// default virtio-net-pci. It is used only with Tap.
+	// NIC is the QEMU network device model (virtio-net-pci, e1000,
+	// usb-net, ...); default virtio-net-pci. It is used only with Tap.
 	NIC   string
 	Tap   string // tap interface the NIC is wired to; "" for no NIC
 	MAC   string // default 52:54:00:12:34:56
@@ -49,6 +49,11 @@ type Config struct {
 	// Console, if set, gets every console line as it comes, with the
 	// time since QEMU started.
 	Console func(at time.Duration, line string)
+	// SerialPort is the board's serial port (in QEMU's -serial order)
+	// that is the console captured; the ones before it are left
+	// unconnected. 0 for most boards; the Raspberry Pi's console is its
+	// mini UART, raspi3b's second port (ttyS1).
+	SerialPort int
 }
 
 // Args returns the QEMU command line (without the binary).
@@ -83,6 +88,9 @@ func (c Config) Args() []string {
 		}
 		args = append(args, "-drive", "file="+c.Disk+",format=raw,if="+dif)
 	}
+	for range c.SerialPort {
+		args = append(args, "-serial", "null")
+	}
 	if c.Interactive {
 		args = append(args, "-nographic", "-serial", "mon:stdio")
 	} else {
@@ -96,10 +104,15 @@ func (c Config) Args() []string {
 		if mac == "" {
 			mac = "52:54:00:12:34:56"
 		}
+		dev := nic + ",netdev=n0,mac=" + mac
+		if !strings.HasPrefix(nic, "usb-") {
+			// romfile= skips the iPXE ROM: nothing boots from the
+			// network. (A USB NIC has no ROM.)
+			dev += ",romfile="
+		}
 		args = append(args,
 			"-netdev", "tap,id=n0,ifname="+c.Tap+",script=no,downscript=no",
-			// romfile= skips the iPXE ROM: nothing boots from the network.
-			"-device", nic+",netdev=n0,mac="+mac+",romfile=")
+			"-device", dev)
 	}
 	// No RNG device: old PCs have none, and TCG's default CPU has no
 	// RDRAND, so the guest boots as those machines do, with a random
