@@ -106,7 +106,8 @@ fuzz:
 # virt -cpu cortex-a53 through Debian's UEFI firmware (AAVMF):
 # systemd-boot, virtio-blk on MMIO, virtio-net, the same lease, stratum
 # 3 and seccomp checks, at 128 MiB (the disk the boot device, so UEFI
-# leaves the NIC alone). Vets GOARCH=arm64.
+# leaves the NIC alone) and at 176 MiB with no boot device named.
+# Vets GOARCH=arm64.
 # The same image's Raspberry Pi path: the Pi firmware's files on its FAT
 # partition, checked against config.txt (TestRaspiFiles), and -M raspi3b
 # booting the kernel, DTB and initramfs config.txt names, from the image
