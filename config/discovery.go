@@ -289,8 +289,9 @@ func anyIPv4(as []netip.Addr) bool {
 // NTP server's name needs, and nothing that lower-casing could change
 // into something else.
 func domainName(s string) (string, bool) {
+	// One final dot (the root) may be written; "a.." has an empty label.
 	name := strings.TrimSuffix(s, ".")
-	if !looksLikeHostname(name) { // which also bounds it to 253 characters, as DNS does
+	if strings.HasSuffix(name, ".") || !looksLikeHostname(name) { // which also bounds it to 253 characters, as DNS does
 		return "", false
 	}
 	return asciiLower(name), true
