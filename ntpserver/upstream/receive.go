@@ -232,7 +232,7 @@ const crossCheckInterval = 64 * time.Second
 // outvote the one source that saw the change. So each other source is
 // polled within seconds, at most once per crossCheckInterval. In the
 // frequency-step scenario this took the served time back within the
-// bound (see scenario_hard_test.go).
+// bound (see scenario_hard_failing_test.go).
 func (e *Engine) crossCheck(s *source, now time.Time) {
 	if !e.lastCross.IsZero() && now.Sub(e.lastCross) < crossCheckInterval && now.After(e.lastCross) {
 		return

@@ -31,7 +31,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 	}
 	est := discipline.Estimate{Offset: so / sw, Freq: sf / sfw, Skew: math.Sqrt(1 / sfw)}
 	for _, s := range combined {
-		if s.jumped && s.jumpOK {
+		if s.jumpOK {
 			// A frequency jump: our own frequency is no longer known
 			// better than the jump (ntpbox's; chrony's skew only moves
 			// by the gain), so the new estimate gets its weight and

@@ -30,7 +30,7 @@ func (s *source) selectInfo(now float64) selInfo {
 	dist := n.rootDelay/2 + n.rootDisp + n.delay/2 + n.disp +
 		age*(st.skew+st.params().clockError) + st.sd + osd
 	freq, skew := st.slope*1e6, st.skew*1e6
-	if s.jumped && s.jumpOK {
+	if s.jumpOK {
 		line, _ := st.predict(n.t)
 		off = n.offset + (st.slope+s.jumpRate)*age
 		dist += math.Abs(n.offset - line)
