@@ -25,8 +25,10 @@ import (
 type Linux struct {
 	Log *slog.Logger
 
-	drivers sync.Mutex      // one LoadDrivers at a time: boot's and the uevent watcher's
-	loaded  map[string]bool // the modules loaded so far, not tried again
+	drivers sync.Mutex       // one LoadDrivers at a time: boot's and the uevent watcher's
+	loaded  map[string]bool  // the modules loaded so far, not tried again
+	aliases *AliasIndex      // modules.alias, read once
+	matched map[string][]int // each modalias seen so far: its aliases' indices
 	// lastEvent is when the uevent watcher last saw an event (Unix
 	// nanoseconds), for FindFAT's settling.
 	lastEvent atomic.Int64
@@ -110,15 +112,18 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 	if err := unix.Uname(&uts); err != nil {
 		return nil, fmt.Errorf("uname: %w", err)
 	}
-	dir := filepath.Join("/lib/modules", unix.ByteSliceToString(uts.Release[:]))
-	f, err := os.Open(filepath.Join(dir, "modules.alias"))
-	if err != nil {
-		return nil, err
-	}
-	aliases, err := ParseAliases(f)
-	f.Close()
-	if err != nil {
-		return nil, err
+	if l.aliases == nil {
+		dir := filepath.Join("/lib/modules", unix.ByteSliceToString(uts.Release[:]))
+		f, err := os.Open(filepath.Join(dir, "modules.alias"))
+		if err != nil {
+			return nil, err
+		}
+		aliases, err := ParseAliases(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		l.aliases, l.matched = NewAliasIndex(aliases), map[string][]int{}
 	}
 	prober, err := kmodule.NewProber(kmodule.ProbeOpts{})
 	if err != nil {
@@ -150,12 +155,29 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 		return n
 	}
 	for round := 0; round < 8; round++ {
-		if load(MatchModules(aliases, modaliases())) == 0 {
+		if load(l.match(modaliases())) == 0 {
 			break
 		}
 	}
 	load(extra)
 	return loaded, errors.Join(errs...)
+}
+
+// match returns the modules for the modaliases, in modules.alias's
+// order. Each modalias is matched once per boot: the uevent watcher
+// calls LoadDrivers after every burst of events, mostly for devices
+// already seen.
+func (l *Linux) match(modaliases []string) []string {
+	var idx []int
+	for _, m := range modaliases {
+		hit, ok := l.matched[m]
+		if !ok {
+			hit = l.aliases.matches(m)
+			l.matched[m] = hit
+		}
+		idx = append(idx, hit...)
+	}
+	return l.aliases.modules(idx)
 }
 
 // modaliases returns the modalias of every device on every bus.

@@ -155,13 +155,26 @@ func (in *Init) watchSandbox(ctx context.Context, spec ServiceSpec, p Process) {
 	lvl(msg, "service", spec.Name, "pid", p.Pid(), "uid", st.UID, "capeff", st.CapEff, "no_new_privs", st.NoNewPrivs, "seccomp", st.Seccomp)
 }
 
+// othersWait is the longest the other services wait for NTP to be ready.
+const othersWait = 2 * time.Second
+
 // startServices supervises each service in its own goroutine, NTP first:
-// the others start once NTP's first process has started. ntp is the
-// NTP supervisor's Ready and OnReady. It returns a channel closed once
+// the others start once NTP's first run is ready (it listens), or
+// othersWait after it started, whichever comes first. Each service is a
+// fresh exec of the 16 MB binary; on one slow CPU (an old PC, QEMU's
+// TCG) four starting at once made NTP's first reply 0.3-0.5 s later.
+// ready and onReady are the NTP supervisor's Ready and OnReady. It returns a channel closed once
 // every supervisor has stopped its service (after ctx is done).
 func (in *Init) startServices(ctx context.Context, hooks map[string]string, ready func() bool, onReady func(p Process, run int)) <-chan struct{} {
 	done := make(chan struct{})
-	ntpStarted := make(chan struct{})
+	ntpStarted, ntpReady := make(chan struct{}), make(chan struct{})
+	var readyOnce sync.Once
+	ntpOnReady := func(p Process, run int) {
+		readyOnce.Do(func() { close(ntpReady) })
+		if onReady != nil {
+			onReady(p, run)
+		}
+	}
 	pids := &servicePids{m: map[string]int{}}
 	if _, ok := hooks["testrss"]; ok {
 		go in.logRSS(ctx, pids)
@@ -189,7 +202,7 @@ func (in *Init) startServices(ctx context.Context, hooks map[string]string, read
 			},
 		}
 		if i == 0 {
-			sup.Ready, sup.OnReady = ready, onReady
+			sup.Ready, sup.OnReady = ready, ntpOnReady
 		}
 		c := make(chan struct{})
 		running = append(running, c)
@@ -199,6 +212,12 @@ func (in *Init) startServices(ctx context.Context, hooks map[string]string, read
 			if i > 0 {
 				select {
 				case <-ntpStarted:
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case <-ntpReady:
+				case <-time.After(othersWait):
 				case <-ctx.Done():
 					return
 				}

@@ -3,6 +3,7 @@ package appliance
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,5 +146,51 @@ func TestStateWritesMinInterval(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// The other services start once NTP listens, so that on a slow CPU
+// they do not delay its first reply; or othersWait after NTP started,
+// if it never does.
+func TestOthersStartAfterNTPListens(t *testing.T) {
+	for _, listens := range []bool{true, false} {
+		t.Run(fmt.Sprintf("listens=%v", listens), func(t *testing.T) {
+			sys := newFakeSystem("console=ttyS0 ntpbox.address=198.18.0.2/24 ntpbox.allow=all")
+			sys.listening = false
+			r := startInitOn(t, sys)
+			first := <-r.st.started
+			start := time.Now()
+			if first.pid != 100 {
+				t.Fatalf("first start is pid %d", first.pid)
+			}
+			wait := othersWait
+			if listens {
+				wait = 300 * time.Millisecond
+			}
+			select {
+			case p := <-r.st.started:
+				t.Fatalf("another service (pid %d, argv %v) started %v after NTP, before NTP listened", p.pid, r.st.argv[len(r.st.argv)-1], time.Since(start))
+			case <-time.After(wait - 100*time.Millisecond):
+			}
+			if listens {
+				sys.mu.Lock()
+				sys.listening = true
+				sys.mu.Unlock()
+				r.waitConsole(t, SentinelServing+" (run 1, pid 100, udp port 123)")
+			}
+			for range len(ServiceSpecs) - 1 {
+				select {
+				case <-r.st.started:
+				case <-time.After(othersWait + 5*time.Second):
+					t.Fatalf("the other services did not start (%d starts)", len(r.st.argv))
+				}
+			}
+			if !listens && time.Since(start) < othersWait-50*time.Millisecond {
+				t.Errorf("the others started %v after NTP; want them held %v", time.Since(start), othersWait)
+			}
+			r.shutdown <- syscall.SIGTERM
+			<-r.sys.powerOff
+			<-r.done
+		})
 	}
 }
