@@ -91,7 +91,7 @@ FUZZ_TARGETS := \
 	./control/cmdmon:FuzzCmdmonRequest ./control/cmdmon:FuzzDecodeReply \
 	./dhcpopt:FuzzHandle ./dhcpopt:FuzzHandle6 ./dhcpopt:FuzzARP ./dhcpopt:FuzzParseServers \
 	./dhcpopt:FuzzLeaseFile ./dhcpopt:FuzzExchange \
-	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./dnssrv:FuzzMDNS ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed ./appliance:FuzzUevent ./appliance:FuzzSavedTime ./appliance:FuzzMatchModules
+	./dnssrv:FuzzServeDNS ./dnssrv:FuzzTCPFraming ./dnssrv:FuzzMDNS ./internal/persist:FuzzNewest ./internal/persist:FuzzServe ./appliance:FuzzParseSeed ./appliance:FuzzUevent ./appliance:FuzzSavedTime ./appliance:FuzzMatchModules ./appliance:FuzzModuleDeps
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) build/fuzz.sh $(FUZZ_TARGETS)
 

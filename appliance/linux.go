@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/ntpbox/ntpbox/internal/persist"
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
-	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,6 +29,8 @@ type Linux struct {
 	loaded  map[string]bool  // the modules loaded so far, not tried again
 	aliases *AliasIndex      // modules.alias, read once
 	matched map[string][]int // each modalias seen so far: its aliases' indices
+	deps    *ModuleDeps      // modules.dep, read once
+	kmod    *kmodLoader
 	// lastEvent is when the uevent watcher last saw an event (Unix
 	// nanoseconds), for FindFAT's settling.
 	lastEvent atomic.Int64
@@ -102,7 +104,8 @@ func (l *Linux) DisableCtrlAltDel() error {
 
 // LoadDrivers matches every /sys/bus/*/devices/*/modalias against the
 // initramfs's modules.alias and loads the matches with their
-// dependencies (modules.dep), through u-root's kmodule. Loading a bus
+// dependencies (modules.dep), decompressing each with one zstd decoder
+// (kmodLoader). Loading a bus
 // driver (virtio_pci) adds devices (the virtio NIC), so it goes round
 // until a round loads nothing new.
 func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
@@ -114,21 +117,21 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 	}
 	if l.aliases == nil {
 		dir := filepath.Join("/lib/modules", unix.ByteSliceToString(uts.Release[:]))
-		f, err := os.Open(filepath.Join(dir, "modules.alias"))
+		aliases, err := readModFile(filepath.Join(dir, "modules.alias"), ParseAliases)
 		if err != nil {
 			return nil, err
 		}
-		aliases, err := ParseAliases(f)
-		f.Close()
+		deps, err := readModFile(filepath.Join(dir, "modules.dep"), ParseModuleDeps)
 		if err != nil {
 			return nil, err
 		}
-		l.aliases, l.matched = NewAliasIndex(aliases), map[string][]int{}
+		kmod, err := newKmodLoader(dir)
+		if err != nil {
+			return nil, err
+		}
+		l.aliases, l.matched, l.deps, l.kmod = NewAliasIndex(aliases), map[string][]int{}, deps, kmod
 	}
-	prober, err := kmodule.NewProber(kmodule.ProbeOpts{})
-	if err != nil {
-		return nil, fmt.Errorf("modules.dep: %w", err)
-	}
+	inKernel := procModules()
 	if l.loaded == nil {
 		l.loaded = map[string]bool{}
 	}
@@ -145,7 +148,7 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 				continue
 			}
 			tried[m], n = true, n+1
-			if err := prober.Probe(m, ""); err != nil {
+			if err := l.deps.Load(m, inKernel, l.kmod.load); err != nil {
 				errs = append(errs, fmt.Errorf("load module %s: %w", m, err))
 				continue
 			}
@@ -161,6 +164,17 @@ func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 	}
 	load(extra)
 	return loaded, errors.Join(errs...)
+}
+
+// readModFile opens and parses one of modules.alias and modules.dep.
+func readModFile[T any](name string, parse func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	return parse(f)
 }
 
 // match returns the modules for the modaliases, in modules.alias's
@@ -180,14 +194,21 @@ func (l *Linux) match(modaliases []string) []string {
 	return l.aliases.modules(idx)
 }
 
-// modaliases returns the modalias of every device on every bus.
+// modaliases returns the modalias of every device on every bus. It
+// reads the directories rather than globbing /sys/bus/*/devices/*/modalias:
+// Glob stats every candidate, 3.8x the time on a host with 310 devices,
+// and under QEMU's TCG each round of driver loading spent 100-180 ms here.
 func modaliases() []string {
-	files, _ := filepath.Glob("/sys/bus/*/devices/*/modalias")
 	var out []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err == nil {
-			out = append(out, string(bytes.TrimSpace(b)))
+	buses, _ := os.ReadDir("/sys/bus")
+	for _, bus := range buses {
+		dir := "/sys/bus/" + bus.Name() + "/devices/"
+		devs, _ := os.ReadDir(dir)
+		for _, d := range devs {
+			b, err := os.ReadFile(dir + d.Name() + "/modalias")
+			if err == nil {
+				out = append(out, string(bytes.TrimSpace(b)))
+			}
 		}
 	}
 	return out

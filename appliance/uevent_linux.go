@@ -5,6 +5,8 @@ package appliance
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -48,12 +50,34 @@ func (l *Linux) WatchDisks(ctx context.Context) (<-chan struct{}, error) {
 				l.Log.Error("panic", "in", "uevent watcher", "panic", r)
 			}
 		}()
+		// Drivers load in their own goroutine: a load waits for boot's
+		// LoadDrivers to end, and events read late are stamped late,
+		// which held FindFAT's settling 0.5 s at every diskless boot.
+		loads := make(chan struct{}, 1)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					l.Log.Error("panic", "in", "hot-plug driver loading", "panic", r)
+				}
+			}()
+			for {
+				select {
+				case <-loads:
+					l.loadHotplugDrivers()
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
 		buf := make([]byte, 64<<10)
 		var loadAt time.Time // a driver load is due then
 		for ctx.Err() == nil {
 			if !loadAt.IsZero() && !time.Now().Before(loadAt) {
 				loadAt = time.Time{}
-				l.loadHotplugDrivers()
+				select {
+				case loads <- struct{}{}:
+				default: // one is due already
+				}
 			}
 			n, from, err := unix.Recvfrom(fd, buf, 0)
 			switch {
@@ -76,8 +100,7 @@ func (l *Linux) WatchDisks(ctx context.Context) (<-chan struct{}, error) {
 				l.Log.Debug("uevent ignored", "err", err)
 				continue
 			}
-			if ev.Subsystem != "module" && ev.Subsystem != "drivers" {
-				// A device's, not a module loading.
+			if ev.MayPrecedeDisk() && !boundNIC(ev) {
 				l.lastEvent.Store(time.Now().UnixNano())
 			}
 			if ev.NeedsDriver() {
@@ -102,4 +125,14 @@ func (l *Linux) loadHotplugDrivers() {
 	if err != nil {
 		l.Log.Warn("load drivers for new devices", "err", err)
 	}
+}
+
+// boundNIC reports whether ev is a driver binding to a network device
+// (virtio_net to the NIC's virtio device): no disk follows it.
+func boundNIC(ev Uevent) bool {
+	if ev.Action != "bind" || ev.DevPath == "" || strings.Contains(ev.DevPath, "..") {
+		return false
+	}
+	_, err := os.Stat("/sys" + ev.DevPath + "/net")
+	return err == nil
 }

@@ -85,3 +85,43 @@ func FuzzUevent(f *testing.F) {
 		}
 	})
 }
+
+// The NIC's, the console's and the input devices' events do not hold
+// FindFAT's settling; a USB device's, a SCSI host's, a block device's
+// and an unknown subsystem's do.
+func TestMayPrecedeDisk(t *testing.T) {
+	for sub, want := range map[string]bool{
+		"usb": true, "scsi": true, "scsi_host": true, "block": true, "pci": true, "nvme": true, "mmc_host": true,
+		"virtio": true, "platform": true, "some_new_bus": true,
+		"net": false, "queues": false, "input": false, "tty": false, "module": false, "drivers": false, "bus": false, "class": false,
+	} {
+		ev, err := ParseUevent(uev("add@/devices/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM="+sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ev.MayPrecedeDisk(); got != want {
+			t.Errorf("%s: MayPrecedeDisk = %v, want %v", sub, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		fields []string
+		want   bool
+	}{
+		{[]string{"SUBSYSTEM=pci", "PCI_CLASS=20000", "MODALIAS=pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"}, false}, // virtio NIC
+		{[]string{"SUBSYSTEM=pci", "PCI_CLASS=30000"}, false},                                                                   // VGA
+		{[]string{"SUBSYSTEM=pci", "PCI_CLASS=10601"}, true},                                                                    // AHCI
+		{[]string{"SUBSYSTEM=pci", "PCI_CLASS=C0330"}, true},                                                                    // xHCI
+		{[]string{"SUBSYSTEM=pci"}, true},
+		{[]string{"SUBSYSTEM=virtio", "MODALIAS=virtio:d00000001v00001AF4"}, false}, // net
+		{[]string{"SUBSYSTEM=virtio", "MODALIAS=virtio:d00000002v00001AF4"}, true},  // block
+		{[]string{"SUBSYSTEM=virtio", "MODALIAS=virtio:d00000008v00001AF4"}, true},  // SCSI
+	} {
+		ev, err := ParseUevent(uev(append([]string{"bind@/devices/x", "ACTION=bind", "DEVPATH=/devices/x"}, tc.fields...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ev.MayPrecedeDisk(); got != tc.want {
+			t.Errorf("%v: MayPrecedeDisk = %v, want %v", tc.fields, got, tc.want)
+		}
+	}
+}
