@@ -104,18 +104,17 @@ func (l *Linux) DisableCtrlAltDel() error {
 
 // LoadDrivers matches every /sys/bus/*/devices/*/modalias against the
 // initramfs's modules.alias and loads the matches with their
-// dependencies (modules.dep), decompressing each with one zstd decoder
-// (kmodLoader). Loading a bus
-// driver (virtio_pci) adds devices (the virtio NIC), so it goes round
-// until a round loads nothing new.
+// dependencies (modules.dep), through kmodLoader. Loading a bus driver
+// (virtio_pci) adds devices (the virtio NIC), so it goes round until a
+// round loads nothing new.
 func (l *Linux) LoadDrivers(extra ...string) ([]string, error) {
 	l.drivers.Lock()
 	defer l.drivers.Unlock()
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err != nil {
-		return nil, fmt.Errorf("uname: %w", err)
-	}
 	if l.aliases == nil {
+		var uts unix.Utsname
+		if err := unix.Uname(&uts); err != nil {
+			return nil, fmt.Errorf("uname: %w", err)
+		}
 		dir := filepath.Join("/lib/modules", unix.ByteSliceToString(uts.Release[:]))
 		aliases, err := readModFile(filepath.Join(dir, "modules.alias"), ParseAliases)
 		if err != nil {
