@@ -38,6 +38,12 @@ func privBoot(t *testing.T, cmdline string) (*qemu.Lab, *qemu.VM, string) {
 			t.Fatal(err)
 		}
 	}
+	// DNS and web start once NTP listens: wait for them to listen too.
+	for _, s := range []string{"msg=dns ", webListening} {
+		if _, err := discWaitLine(vm, s, bootTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitAnswers(t, lab, qemu.LabVMAddr, 0, bootTimeout)
 	return lab, vm, disk
 }

@@ -32,6 +32,7 @@ func TestStatusPageFromLAN(t *testing.T) {
 	if _, err := vm.Expect(appliance.SentinelServing, bootTimeout); err != nil {
 		t.Fatal(err)
 	}
+	waitWeb(t, vm)
 	url := "http://" + qemu.LabVMAddr + "/"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -64,5 +65,17 @@ func TestStatusPageFromLAN(t *testing.T) {
 				t.Error(err)
 			}
 		}
+	}
+}
+
+// webListening is the web service's log line once it listens.
+const webListening = `msg="http: status page and /metrics"`
+
+// waitWeb waits until the web service listens. It starts once NTP
+// listens (or 2 s after NTP started), so "serving" comes before it.
+func waitWeb(t *testing.T, vm *qemu.VM) {
+	t.Helper()
+	if _, err := discWaitLine(vm, webListening, bootTimeout); err != nil {
+		t.Fatal(err)
 	}
 }
