@@ -43,7 +43,7 @@ func Example() {
 	// Output:
 	// stratum: 2 leap: none
 	// within 1 ms: true
-	// ^* 198.18.0.1 reach 377
-	// ^+ 198.18.0.2 reach 377
+	// ^+ 198.18.0.1 reach 377
+	// ^* 198.18.0.2 reach 377
 	// ^x 198.18.0.3 reach 377
 }
