@@ -177,6 +177,10 @@ func (e *Engine) useSample(s *source, sm sample, t4 time.Time) {
 const (
 	skewPollDrift   = 0.5e-3 // s: the most a poll interval may let the frequency's uncertainty build up
 	skewPollSamples = 16     // a source's first samples only
+	// skewPollMin is the shortest such interval: 8 s, the average that
+	// ntpd's default `discard average 3` and chronyd's `ratelimit
+	// interval 3` allow a client, so that public servers do not limit us.
+	skewPollMin = 8 * time.Second
 )
 
 // skewPoll is ntpbox's, not chrony's. After the iburst's four samples,
@@ -187,20 +191,21 @@ const (
 // ppm, 7.7 ms after 65 s, in one of two runs; chronyd's guest stayed
 // within 3 ms). So during its first skewPollSamples samples a source is
 // polled sooner than its interval while skew × interval exceeds
-// skewPollDrift, but never sooner than an iburst's 2 s. In the
-// simulated noisy start (TestStartNoisyFrequencyKnownSoon, eight seeds)
-// the largest |error| from 20 s to 300 s fell from 0.34–2.15 ms (at
-// 70 s, the first poll at minpoll) to 0.08–0.25 ms.
+// skewPollDrift, but never sooner than skewPollMin. In the simulated
+// noisy start (TestStartNoisyFrequencyKnownSoon, eight seeds) the
+// largest |error| from 20 s to 300 s fell from 0.34–2.15 ms (at 70 s,
+// the first poll at minpoll) to 0.08–0.42 ms (0.08–0.25 ms with a 2 s
+// floor, which public servers could rate-limit).
 func (s *source) skewPoll() {
 	if s.burstTotal > 0 || s.lastTx.IsZero() || !s.stats.ok || s.updates > skewPollSamples {
 		return
 	}
 	iv := pollInterval(s.poll)
-	if s.stats.skew*iv.Seconds() <= skewPollDrift {
-		return
+	if iv <= skewPollMin || s.stats.skew*iv.Seconds() <= skewPollDrift {
+		return // only ever sooner
 	}
 	lim := time.Duration(skewPollDrift / s.stats.skew * float64(time.Second))
-	s.nextPoll = s.lastTx.Add(max(lim, burstInterval))
+	s.nextPoll = s.lastTx.Add(max(lim, skewPollMin))
 }
 
 // measure computes a sample from the reply, on the cooked clock.
