@@ -197,7 +197,9 @@ const (
 // the first poll at minpoll) to 0.08–0.42 ms (0.08–0.25 ms with a 2 s
 // floor, which public servers could rate-limit).
 func (s *source) skewPoll() {
-	if s.burstTotal > 0 || s.lastTx.IsZero() || !s.stats.ok || s.updates > skewPollSamples {
+	// goodRx, not updates (reset at each clock update): a source's
+	// first samples only, however noisy. And never past a RATE kiss.
+	if s.burstTotal > 0 || s.lastTx.IsZero() || !s.stats.ok || s.goodRx > skewPollSamples || s.kodMinPoll > 0 {
 		return
 	}
 	iv := pollInterval(s.poll)

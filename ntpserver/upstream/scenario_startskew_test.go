@@ -38,3 +38,73 @@ func TestStartNoisyFrequencyKnownSoon(t *testing.T) {
 		}
 	}
 }
+
+// A server that sent a RATE kiss during the iburst is not polled sooner
+// for the frequency's sake: skewPoll stays above the kiss's floor
+// (2^7 s at least), even on a link so noisy that the frequency stays
+// uncertain for long.
+func TestStartNoisyRespectsRateKiss(t *testing.T) {
+	s := lanSetup()
+	s.link = clocktest.Link{Delay: 600 * time.Microsecond, Jitter: 4 * time.Millisecond}
+	w := newWorld(t, s)
+	id := w.ids[0]
+	w.Server(id).Kiss = func(t float64) string {
+		if t < 3 {
+			return "RATE"
+		}
+		return ""
+	}
+	var at []float64 // when the kissing server's samples came
+	last := time.Duration(-1)
+	w.Every = time.Second
+	w.Observe = func(s *clocktest.Sim) {
+		r := w.source(id)
+		if r.LastRx >= 0 && (last < 0 || r.LastRx < last) {
+			at = append(at, s.Elapsed())
+		}
+		last = r.LastRx
+	}
+	w.Run(time.Hour)
+	r := w.source(id)
+	if r.KissCode != "RATE" {
+		t.Fatalf("kiss %q, want RATE", r.KissCode)
+	}
+	short := 1e9
+	for i := 1; i < len(at); i++ {
+		short = min(short, at[i]-at[i-1])
+	}
+	t.Logf("after a RATE kiss at start: %d samples in 1 h, shortest interval %.0f s, poll %d", len(at), short, r.Poll)
+	if len(at) < 2 || short < 120 {
+		t.Errorf("samples from the kissing server %.0f s apart (%d in 1 h), want >= 128 s", short, len(at))
+	}
+}
+
+// However noisy the link, skewPoll polls sooner only during a source's
+// first samples (skewPollSamples, 16): then minpoll holds.
+func TestStartNoisyPollsSoonerOnlyAtFirst(t *testing.T) {
+	s := lanSetup()
+	s.link = clocktest.Link{Delay: 600 * time.Microsecond, Jitter: 4 * time.Millisecond}
+	w := newWorld(t, s)
+	id := w.ids[0]
+	var at []float64
+	last := time.Duration(-1)
+	w.Every = time.Second
+	w.Observe = func(s *clocktest.Sim) {
+		r := w.source(id)
+		if r.LastRx >= 0 && (last < 0 || r.LastRx < last) {
+			at = append(at, s.Elapsed())
+		}
+		last = r.LastRx
+	}
+	w.Run(time.Hour)
+	soon := 0
+	for i := 1; i < len(at); i++ {
+		if d := at[i] - at[i-1]; d < 60 && at[i] > 20 {
+			soon++
+		}
+	}
+	t.Logf("%d samples in 1 h, %d of them less than 60 s after the previous (after the iburst)", len(at), soon)
+	if soon == 0 || soon > 16 {
+		t.Errorf("%d samples sooner than minpoll after the iburst, want 1–16", soon)
+	}
+}
