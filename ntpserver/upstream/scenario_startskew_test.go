@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver/clocktest"
+	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
 // The QEMU lab's start: a clock 100 ppm off and 0.5 s wrong, samples as
@@ -54,17 +55,7 @@ func TestStartNoisyRespectsRateKiss(t *testing.T) {
 		}
 		return ""
 	}
-	var at []float64 // when the kissing server's samples came
-	last := time.Duration(-1)
-	w.Every = time.Second
-	w.Observe = func(s *clocktest.Sim) {
-		r := w.source(id)
-		if r.LastRx >= 0 && (last < 0 || r.LastRx < last) {
-			at = append(at, s.Elapsed())
-		}
-		last = r.LastRx
-	}
-	w.Run(time.Hour)
+	at := sampleTimes(w, id, time.Hour) // when the kissing server's samples came
 	r := w.source(id)
 	if r.KissCode != "RATE" {
 		t.Fatalf("kiss %q, want RATE", r.KissCode)
@@ -86,17 +77,7 @@ func TestStartNoisyPollsSoonerOnlyAtFirst(t *testing.T) {
 	s.link = clocktest.Link{Delay: 600 * time.Microsecond, Jitter: 4 * time.Millisecond}
 	w := newWorld(t, s)
 	id := w.ids[0]
-	var at []float64
-	last := time.Duration(-1)
-	w.Every = time.Second
-	w.Observe = func(s *clocktest.Sim) {
-		r := w.source(id)
-		if r.LastRx >= 0 && (last < 0 || r.LastRx < last) {
-			at = append(at, s.Elapsed())
-		}
-		last = r.LastRx
-	}
-	w.Run(time.Hour)
+	at := sampleTimes(w, id, time.Hour)
 	soon := 0
 	for i := 1; i < len(at); i++ {
 		if d := at[i] - at[i-1]; d < 60 && at[i] > 20 {
@@ -107,4 +88,22 @@ func TestStartNoisyPollsSoonerOnlyAtFirst(t *testing.T) {
 	if soon == 0 || soon > 16 {
 		t.Errorf("%d samples sooner than minpoll after the iburst, want 1–16", soon)
 	}
+}
+
+// sampleTimes runs w for d and returns when source id's samples came
+// (s since the start), seen each second as its LastRx falling.
+func sampleTimes(w *world, id upstream.SourceID, d time.Duration) []float64 {
+	var at []float64
+	last := time.Duration(-1)
+	w.Every = time.Second
+	w.Observe = func(s *clocktest.Sim) {
+		r := w.source(id)
+		if r.LastRx >= 0 && (last < 0 || r.LastRx < last) {
+			at = append(at, s.Elapsed())
+		}
+		last = r.LastRx
+	}
+	w.Run(d)
+	w.Observe = nil
+	return at
 }
