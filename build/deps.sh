@@ -23,5 +23,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get -o DPkg::Lock::Timeout=600 update -q
+"$(dirname "$0")/apt-update.sh" || echo "deps: apt-get update failed; installing from the lists apt has" >&2
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}"

@@ -71,18 +71,22 @@ kpkg() {
 	fi
 	apt-cache "${apt[@]}" depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
 }
+here=$(cd "$(dirname "$0")" && pwd)
 update() {
 	if [ "$arch" = amd64 ]; then
-		[ "$(id -u)" = 0 ] && apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+		[ "$(id -u)" = 0 ] && "$here/apt-update.sh"
 	else
 		echo "kernel: updating the private $debarch apt lists in $priv" >&2
-		apt-get "${apt[@]}" update -q >&2
+		"$here/apt-update.sh" "${apt[@]}"
 	fi
 }
 # The private lists are nobody else's to update: refresh them daily, so
 # that the kernel they name is still on the mirror.
+# A refresh that still fails after apt-update.sh's retries is not the
+# end: apt keeps every index it did fetch (and the older ones), and the
+# kernel is looked up in those; only when none names it does this fail.
 if [ "$arch" != amd64 ] && [ -z "$(find "$priv/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 -print -quit)" ]; then
-	update
+	update || echo "kernel: the private $debarch apt lists could not all be refreshed; looking for the kernel in what apt has" >&2
 fi
 pkg=$(kpkg || true)
 if [ -z "$pkg" ]; then

@@ -5,9 +5,78 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
+
+// fakeAptGet makes a directory to put first on PATH, holding an apt-get
+// whose "update" fails as a mirror in the middle of a sync makes it fail
+// (exit 100) the first fails times (every time for -1), counting the
+// attempts in the directory's file "updates"; every other command is the
+// real apt-get's.
+func fakeAptGet(t *testing.T, fails int) string {
+	t.Helper()
+	real, err := exec.LookPath("apt-get")
+	if err != nil {
+		needs(t, "apt-get: %v", err)
+	}
+	dir := t.TempDir()
+	script := `#!/bin/sh
+for a; do
+	if [ "$a" = update ]; then
+		n=$(($(cat "` + dir + `/updates" 2>/dev/null || echo 0) + 1))
+		echo $n >"` + dir + `/updates"
+		if [ ` + strconv.Itoa(fails) + ` -lt 0 ] || [ $n -le ` + strconv.Itoa(fails) + ` ]; then
+			echo "E: Failed to fetch http://deb.debian.org/debian-security/dists/bookworm-security/main/binary-i386/Packages.xz  File has unexpected size (371952 != 372316). Mirror sync in progress?" >&2
+			exit 100
+		fi
+		exit 0
+	fi
+done
+exec ` + real + ` "$@"
+`
+	if err := os.WriteFile(filepath.Join(dir, "apt-get"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestAptUpdateRetries: build/apt-update.sh tries apt-get update again
+// after a failure (stop 22's CI failed on one index of a mirror in the
+// middle of a sync), and gives up with apt-get's status after
+// APT_UPDATE_TRIES attempts.
+func TestAptUpdateRetries(t *testing.T) {
+	for _, tc := range []struct {
+		fails, tries, want int
+		code               int
+	}{
+		{fails: 2, tries: 4, want: 3, code: 0},
+		{fails: 0, tries: 4, want: 1, code: 0},
+		{fails: -1, tries: 2, want: 2, code: 100},
+	} {
+		bin := fakeAptGet(t, tc.fails)
+		var e bytes.Buffer
+		c := exec.Command("../build/apt-update.sh")
+		c.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "APT_UPDATE_TRIES="+strconv.Itoa(tc.tries), "APT_UPDATE_WAIT=0")
+		c.Stderr = &e
+		err := c.Run()
+		code := 0
+		if x, ok := err.(*exec.ExitError); ok {
+			code = x.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := os.ReadFile(filepath.Join(bin, "updates"))
+		if code != tc.code || strings.TrimSpace(string(n)) != strconv.Itoa(tc.want) {
+			t.Errorf("%d failures, %d tries: exit %d after %s attempts, want exit %d after %d; stderr:\n%s", tc.fails, tc.tries, code, n, tc.code, tc.want, e.String())
+		}
+		if tc.code != 0 && !strings.Contains(e.String(), "failed 2 times (exit 100); giving up") {
+			t.Errorf("no clear message when giving up: %q", e.String())
+		}
+	}
+}
 
 // runKernelSh runs build/kernel.sh with cache and returns its output.
 func runKernelSh(t *testing.T, cache string) (dir, stderr string, err error) {
@@ -153,6 +222,28 @@ func TestKernelSh386(t *testing.T) {
 	if priv, _ := filepath.Glob(filepath.Join(cache, "apt-i386/lists/*binary-i386_Packages*")); len(priv) == 0 {
 		t.Errorf("no private i386 index under %s/apt-i386/lists", cache)
 	}
+
+	// A mirror in the middle of a sync (stop 22's CI): the day-old
+	// private lists cannot be refreshed, apt-get update fails every
+	// time, and kernel.sh still finds the kernel in the lists it has.
+	old := time.Now().Add(-48 * time.Hour)
+	lists, _ := filepath.Glob(filepath.Join(priv, "apt-i386/lists/*"))
+	for _, f := range lists {
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := fakeAptGet(t, -1)
+	c = exec.Command("../build/kernel.sh", priv, "386")
+	c.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "APT_UPDATE_TRIES=2", "APT_UPDATE_WAIT=0")
+	var o bytes.Buffer
+	e.Reset()
+	c.Stdout, c.Stderr = &o, &e
+	if err := c.Run(); err != nil || strings.TrimSpace(o.String()) != dir ||
+		!strings.Contains(e.String(), "attempt 1 of 2") || !strings.Contains(e.String(), "could not all be refreshed") {
+		t.Errorf("lists that cannot be refreshed: %v, printed %q, want %q; stderr:\n%s", err, o.String(), dir, e.String())
+	}
+
 	if pcnet == "" {
 		return
 	}
