@@ -20,6 +20,7 @@ import (
 type orphanLAN struct {
 	*clocktest.Net
 	up    *clocktest.Server
+	ups   []*clocktest.Server // with orphanSetup.ownUpstreams: box i's upstream
 	boxes []*lanBox
 }
 
@@ -41,6 +42,9 @@ type orphanSetup struct {
 	// notServing turns the sync-loop check off, as on boxes whose NTP
 	// port is closed.
 	notServing bool
+	// ownUpstreams gives each box its own upstream server object at
+	// 198.18.0.1 (orphanLAN.ups), so that each can lose it at its own time.
+	ownUpstreams bool
 }
 
 // twoBoxes are two clocks that differ in offset, frequency error and
@@ -85,7 +89,15 @@ func newOrphanLAN(t testing.TB, s orphanSetup) *orphanLAN {
 	}
 	src := config.Source{IBurst: true, MinPoll: s.minPoll, MaxPoll: s.maxPoll, Port: 123}
 	for _, b := range n.boxes {
-		b.upID = b.AddServer(n.up, clocktest.LAN, src)
+		up := n.up
+		if s.ownUpstreams {
+			if len(n.ups) > 0 {
+				up = clocktest.NewServer("198.18.0.1:123")
+				up.RootDisp = n.up.RootDisp
+			}
+			n.ups = append(n.ups, up)
+		}
+		b.upID = b.AddServer(up, clocktest.LAN, src)
 		b.index[b.upID] = 0
 		for _, p := range n.boxes {
 			if p != b {

@@ -133,7 +133,14 @@ func (e *Engine) candidates(now float64) (cands []*source, wait bool) {
 			s.state = stateJittery
 			continue
 		}
-		if s.reach != 0 {
+		// One departure from chrony: an orphan (a box serving its local
+		// clock at the orphan stratum) does not keep a dead source
+		// selectable. Its window can hold samples from before it lost its
+		// own upstream, and with them a box kept its dead upstream
+		// selected, and so did not follow the orphan leader, until those
+		// samples left the window (TestOrphanUpstreamsDieApart: up to
+		// 130 s more; the orphan VM test failed once so, CI of d68a1ab).
+		if s.reach != 0 && s.stratum < e.orphanStratum() {
 			maxReachSampleAgo = max(maxReachSampleAgo, now-s.stats.window()[0].t)
 		}
 		maxSelReach = max(maxSelReach, s.reach)
