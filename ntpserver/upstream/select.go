@@ -112,6 +112,7 @@ func (e *Engine) candidates(now float64) (cands []*source, wait bool) {
 		maxSelReach, maxBadReach uint8
 		maxSelSize               int
 		maxReachSampleAgo        float64
+		orphanStratum            = e.orphanStratum()
 	)
 	for _, s := range e.sources {
 		s.state = stateUnselectable
@@ -140,7 +141,7 @@ func (e *Engine) candidates(now float64) (cands []*source, wait bool) {
 		// selected, and so did not follow the orphan leader, until those
 		// samples left the window (TestOrphanUpstreamsDieApart: up to
 		// 130 s more; the orphan VM test failed once so, CI of d68a1ab).
-		if s.reach != 0 && s.stratum < e.orphanStratum() {
+		if s.reach != 0 && s.stratum < orphanStratum {
 			maxReachSampleAgo = max(maxReachSampleAgo, now-s.stats.window()[0].t)
 		}
 		maxSelReach = max(maxSelReach, s.reach)
@@ -152,7 +153,6 @@ func (e *Engine) candidates(now float64) (cands []*source, wait bool) {
 	// not older than the oldest sample of a reachable source (chrony).
 	// Orphans (stratum >= the local orphan stratum) are set aside.
 	var orphan *source
-	orphanStratum := e.orphanStratum()
 	for _, s := range ok {
 		switch {
 		case s.reach == 0 && now-s.stats.newest().t > maxReachSampleAgo:
