@@ -60,9 +60,11 @@ func (p provider) Unresolved() int { return p.ntp.Unresolved() }
 // ServerStats is `serverstats`: the NTP server's counters, with chrony's
 // meaning (hits are the requests of allowed clients that were answered
 // or rate limited; drops the rate-limited ones; log drops the client
-// records evicted to make room), and the RATE replies.
+// records evicted to make room), the RATE replies, and interleaved
+// mode's replies and timestamps held.
 func (p provider) ServerStats() control.ServerStats {
 	st := p.ntp.ServerStats()
 	limited := st.Dropped[ntpserver.DropRateLimited.String()]
-	return control.ServerStats{NTPHits: st.Answered + limited, NTPDrops: limited, LogDrops: st.Evicted, KoDs: st.Kissed}
+	return control.ServerStats{NTPHits: st.Answered + limited, NTPDrops: limited, LogDrops: st.Evicted, KoDs: st.Kissed,
+		InterleavedHits: st.Interleaved, Timestamps: st.Timestamps, TimestampSpan: st.TimestampSpan}
 }

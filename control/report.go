@@ -49,7 +49,10 @@ type Provider interface {
 // started, with chronyc's meaning: NTPHits counts the NTP requests of
 // allowed clients (answered or not), NTPDrops those dropped by the rate
 // limit; CmdHits and CmdDrops the requests to the command port (UDP
-// 323) from allowed hosts. The others are 0 until ntpbox counts them.
+// 323) from allowed hosts; the interleaved replies and the timestamps
+// held for them; LogDrops the client records evicted to make room. The
+// NTS and authentication counters of chronyc's report are 0: ntpbox has
+// no NTS and no keys.
 type ServerStats struct {
 	NTPHits         uint64 `json:"ntp_hits"`
 	NTPDrops        uint64 `json:"ntp_drops"`

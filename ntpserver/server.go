@@ -92,6 +92,10 @@ type Stats struct {
 	// RATE kiss-o'-death (counted in Answered too), and client records
 	// evicted to make room.
 	Kissed, Evicted uint64
+	// Interleaved mode (0 without it): requests answered in it, the
+	// transmit times held for the next ones, and the seconds between
+	// the oldest and newest of those.
+	Interleaved, Timestamps, TimestampSpan uint64
 }
 
 // Stats sums the counters of every serving loop.
@@ -99,6 +103,10 @@ func (s *Server) Stats() Stats {
 	st := Stats{Dropped: map[string]uint64{}}
 	if s.clients != nil {
 		st.Kissed, st.Evicted = s.clients.Kissed(), s.clients.Evicted()
+	}
+	if s.xleave != nil {
+		n, span := s.xleave.held()
+		st.Interleaved, st.Timestamps, st.TimestampSpan = s.xleave.hits.Load(), uint64(n), span
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package ntpserver
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ntpbox/ntpbox/ntpserver/wire"
 )
@@ -43,6 +44,7 @@ type xleaveTable struct {
 	m    map[wire.Time64]xleaveEntry
 	ring [xleaveSize]wire.Time64 // keys in the order they came, for eviction
 	next int
+	hits atomic.Uint64 // interleaved replies sent (chronyc serverstats)
 }
 
 type xleaveEntry struct {
@@ -63,7 +65,33 @@ func (x *xleaveTable) take(rx wire.Time64) (wire.Time64, bool) {
 		delete(x.m, rx)
 	}
 	x.mu.Unlock()
-	return e.tx, ok && e.tx != 0
+	ok = ok && e.tx != 0
+	if ok {
+		x.hits.Add(1)
+	}
+	return e.tx, ok
+}
+
+// held returns how many transmit times are kept and the seconds between
+// the receive timestamps of the oldest and newest of them (chronyc
+// serverstats: NTP timestamps held, NTP timestamp span).
+func (x *xleaveTable) held() (n int, span uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var lo, hi wire.Time64
+	for k := range x.m {
+		if n == 0 || k-lo > 1<<63 { // k before lo, in serial arithmetic
+			lo = k
+		}
+		if n == 0 || hi-k > 1<<63 {
+			hi = k
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return n, uint64(hi.Sub(lo).Seconds())
 }
 
 // put records the transmit time of the reply whose receive timestamp is
