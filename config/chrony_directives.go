@@ -91,9 +91,3 @@ func unimplemented(name string) (msg string, ok bool) {
 	}
 	return "", false
 }
-
-// msgNotHonoured is the warning for a setting that is parsed and checked
-// but that the sync engine does not act on yet, and what it does instead.
-func msgNotHonoured(what, instead string) string {
-	return what + " is parsed but not honoured by ntpbox yet; " + instead
-}

@@ -77,9 +77,6 @@ func (p *parser) source(l *line) error {
 		case "key", "nts":
 			err = fmt.Errorf("option %q: %s", name, msgNoAuth)
 		case "xleave":
-			if !src.XLeave {
-				p.warn(l, msgNotHonoured("option \"xleave\"", "requests are sent in basic mode"))
-			}
 			src.XLeave = true
 		default:
 			var ok bool

@@ -48,7 +48,7 @@ func TestSourcesGood(t *testing.T) {
 			src("ntp1", false, func(s *Source) {
 				s.Options = []string{"copy", "extfield"}
 				s.XLeave, s.MaxDelay = true, 0.3
-			}), 3}, // copy, extfield, and xleave is not honoured yet
+			}), 2}, // copy and extfield
 		{"unimplemented option listed once", "server ntp1 copy COPY",
 			src("ntp1", false, func(s *Source) { s.Options = []string{"copy"} }), 1},
 		{"maxsources on a server is ignored", "server ntp1 maxsources 2", src("ntp1", false, nil), 1},

@@ -74,8 +74,8 @@ func TestTuningGood(t *testing.T) {
 			if !reflect.DeepEqual(cfg.Tuning, want) {
 				t.Errorf("Tuning %+v\nwant   %+v", cfg.Tuning, want)
 			}
-			if w := honouredWarnings(warnings); len(w) != 0 {
-				t.Errorf("warnings %v, want none but 'not honoured yet'", w)
+			if len(warnings) != 0 {
+				t.Errorf("warnings %v, want none", warnings)
 			}
 			lines := strings.Split(tt.text, "\n")
 			name := strings.ToLower(strings.Fields(lines[len(lines)-1])[0])
@@ -203,8 +203,8 @@ func TestSourceOptionsGood(t *testing.T) {
 				if got := cfg.Sources[0]; !reflect.DeepEqual(got, want) {
 					t.Errorf("got  %+v\nwant %+v", got, want)
 				}
-				if w := honouredWarnings(warnings); len(w) != 0 {
-					t.Errorf("warnings %v, want none but 'not honoured yet'", w)
+				if len(warnings) != 0 {
+					t.Errorf("warnings %v, want none", warnings)
 				}
 			})
 		}
@@ -316,7 +316,7 @@ maxdistance 8
 	if err != nil {
 		t.Fatalf("rendered config does not parse: %v\n%s", err, out)
 	}
-	if w := honouredWarnings(warnings); len(w) != 0 {
+	if w := warnings; len(w) != 0 {
 		t.Errorf("rendered config warns: %v", w)
 	}
 	if a, b := settings(cfg), settings(back); !reflect.DeepEqual(a, b) {
@@ -374,29 +374,12 @@ func TestValidateTuning(t *testing.T) {
 	}
 }
 
-// honouredWarnings drops the warnings about settings the sync engine
-// does not act on yet (msgNotHonoured): those are expected, one per
-// such option or directive.
-func honouredWarnings(ws []Warning) []Warning {
-	var out []Warning
-	for _, w := range ws {
-		if !strings.Contains(w.Msg, "not honoured by ntpbox yet") {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-// The settings the engine does not act on yet say so, once per line,
-// rather than passing silently.
-func TestNotHonouredWarns(t *testing.T) {
-	for _, tc := range []struct{ text, want string }{
-		{"server ntp1 xleave xleave", `test.conf:1: server: option "xleave" is parsed but not honoured by ntpbox yet; requests are sent in basic mode`},
-	} {
-		_, warnings := mustParse(t, tc.text)
-		if len(warnings) != 1 || warnings[0].String() != tc.want {
-			t.Errorf("%q: warnings %v, want [%s]", tc.text, warnings, tc.want)
-		}
+// Options and directives that were once parsed but not acted on are
+// honoured now, and say nothing.
+func TestHonouredSayNothing(t *testing.T) {
+	c, warnings := mustParse(t, "server ntp1 xleave xleave")
+	if len(warnings) != 0 || len(c.Sources) != 1 || !c.Sources[0].XLeave {
+		t.Errorf("server ntp1 xleave: warnings %v, sources %+v; want XLeave and no warning", warnings, c.Sources)
 	}
 	// Honoured now: no warning.
 	for _, text := range []string{"fallbackdrift 16 19", "server ntp1 presend 9", "server ntp1 asymmetry 0.2", "server ntp1 filter 3"} {

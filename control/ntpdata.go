@@ -60,6 +60,7 @@ func NTPData(s upstream.SourceReport) NTPDataReport {
 		Leap: n.Leap, Version: n.Version, Mode: n.Mode, Stratum: n.Stratum, Poll: n.Poll, Precision: n.Precision,
 		RootDelay: n.RootDelay, RootDispersion: n.RootDispersion, RefID: n.RefID, RefTime: n.RefTime,
 		Offset: n.Offset, PeerDelay: n.Delay, PeerDispersion: n.Dispersion, ResponseTime: n.ResponseTime,
+		Interleaved:    n.Interleaved,
 		Tests:          0x3ff,
 		TxTimestamping: 'D', RxTimestamping: 'K',
 		TotalTx: uint64(n.TotalTx), TotalRx: uint64(s.ValidRx), TotalValidRx: uint64(s.ValidRx), TotalGoodRx: uint64(s.GoodRx),

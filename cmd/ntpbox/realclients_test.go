@@ -190,3 +190,80 @@ pidfile %[1]s/chronyd.pid
 	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
 	return dir + "/chronyd.sock"
 }
+
+// ntpbox with `xleave` polls a real chronyd in interleaved mode:
+// chronyd counts the interleaved requests it answered, ntpbox's ntpdata
+// says Interleaved: Yes, the interleaved replies keep giving samples
+// (Total good RX grows to 8 at one poll a second), the source is
+// selected, and the offset stays sane (one host clock on both ends).
+func TestXleaveToChronyd(t *testing.T) {
+	requireTools(t, "ip", "setpriv", "chronyd", "chronyc")
+	ns := newNetns(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700) // chronyd refuses a command socket in a directory others can read
+	conf := writeFile(t, dir, "chrony.conf", fmt.Sprintf(`bindaddress 127.0.0.11
+allow all
+local stratum 2
+cmdport 0
+bindcmdaddress %[1]s/chronyd.sock
+pidfile %[1]s/chronyd.pid
+`, dir))
+	ns.start("setpriv", "--bounding-set", "-sys_time", "--", "chronyd", "-x", "-d", "-u", "root", "-f", conf)
+	sock := dir + "/ntpbox.sock"
+	f := writeFile(t, dir, "ntpbox.conf", fmt.Sprintf("server 127.0.0.11 iburst minpoll 0 maxpoll 0 xleave\nallow all\nbindaddress 127.0.0.1\nbindcmdaddress %s\n", sock))
+	ns.start(ntpboxBin, "serve", "-x", "-f", f)
+	goodRx := regexp.MustCompile(`Total good RX\s*:\s*(\d+)`)
+	var data string
+	waitFor(t, "ntpbox's interleaved exchanges with chronyd", 40*time.Second, func() bool {
+		out, err := ns.output(5*time.Second, ntpboxBin, "ntpdata", "-s", sock)
+		data = out
+		m := goodRx.FindStringSubmatch(out)
+		n := 0
+		if m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		return err == nil && regexp.MustCompile(`Interleaved\s*:\s*Yes`).MatchString(out) && n >= 8
+	})
+	t.Logf("ntpbox ntpdata:\n%s", data)
+	m := regexp.MustCompile(`Offset\s*:\s*([+-]?[0-9.e+-]+) seconds`).FindStringSubmatch(data)
+	if m == nil {
+		t.Fatalf("no offset in ntpbox ntpdata")
+	}
+	if off, _ := strconv.ParseFloat(m[1], 64); math.Abs(off) > saneOffset {
+		t.Errorf("offset %v s in interleaved mode", off)
+	}
+	stats, err := ns.output(5*time.Second, "chronyc", "-h", dir+"/chronyd.sock", "serverstats")
+	t.Logf("chronyd's serverstats:\n%s", stats)
+	if m := regexp.MustCompile(`Interleaved NTP packets\s*:\s*(\d+)`).FindStringSubmatch(stats); err != nil || m == nil || m[1] == "0" {
+		t.Errorf("chronyd answered no interleaved request: %v", err)
+	}
+	if out := ntpboxStatus(t, ns, sock, "sources"); !strings.Contains(out, "^* 127.0.0.11") {
+		t.Errorf("the interleaved source is not selected:\n%s", out)
+	}
+
+	// A second box polls the first one in interleaved mode: ntpbox's
+	// server side answers ntpbox's client side.
+	sock2 := dir + "/ntpbox2.sock"
+	f2 := writeFile(t, dir, "ntpbox2.conf", fmt.Sprintf("server 127.0.0.1 iburst minpoll 0 maxpoll 0 xleave\nallow all\nbindaddress 127.0.0.2\nbindcmdaddress %s\n", sock2))
+	ns.start(ntpboxBin, "serve", "-x", "-f", f2)
+	waitFor(t, "the second box's interleaved exchanges with the first", 40*time.Second, func() bool {
+		out, err := ns.output(5*time.Second, ntpboxBin, "ntpdata", "-s", sock2)
+		data = out
+		m := goodRx.FindStringSubmatch(out)
+		n := 0
+		if m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		return err == nil && regexp.MustCompile(`Interleaved\s*:\s*Yes`).MatchString(out) && n >= 8
+	})
+	t.Logf("the second box's ntpdata:\n%s", data)
+	if m := regexp.MustCompile(`Offset\s*:\s*([+-]?[0-9.e+-]+) seconds`).FindStringSubmatch(data); m == nil {
+		t.Errorf("no offset in the second box's ntpdata")
+	} else if off, _ := strconv.ParseFloat(m[1], 64); math.Abs(off) > saneOffset {
+		t.Errorf("second box: offset %v s in interleaved mode", off)
+	}
+	st := ntpboxStatus(t, ns, sock, "serverstats")
+	if n, err := strconv.Atoi(labelled(st, "Interleaved NTP packets")); err != nil || n == 0 {
+		t.Errorf("the first box answered no interleaved request:\n%s", st)
+	}
+}

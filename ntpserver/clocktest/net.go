@@ -237,7 +237,7 @@ func (b *Box) poll(id upstream.SourceID) {
 	if reply == nil {
 		return
 	}
-	n.sendReply(b, id, reply, arrive+r.srv.ProcTime.Seconds(), r.link)
+	n.sendReply(b, id, reply, arrive+(r.srv.ProcTime+r.srv.TxLatency).Seconds(), r.link)
 }
 
 // sendReply puts a reply sent at true time t on the link back to box b.

@@ -1,6 +1,7 @@
 package clocktest
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -19,6 +20,19 @@ type Server struct {
 	RootDelay time.Duration
 	RootDisp  time.Duration
 	ProcTime  time.Duration // between receive and transmit timestamps
+	// TxLatency is how long after its transmit timestamp a reply
+	// leaves: a server's network stack, which a basic-mode client
+	// cannot see (it reads the server's time TxLatency/2 early).
+	TxLatency time.Duration
+	// Interleaved makes the server answer interleaved requests as
+	// chronyd does: it keeps the real transmit time of each reply,
+	// keyed by the reply's receive timestamp (lowest bit 1), and sends
+	// it in the reply to a request whose origin is that timestamp, with
+	// the request's receive field as the origin.
+	Interleaved bool
+	sent        map[wire.Time64]wire.Time64
+	// InterleavedReplies counts the interleaved replies sent.
+	InterleavedReplies int
 
 	// Offset is the server clock's error (server minus true time, s).
 	Offset func(t float64) float64
@@ -101,6 +115,24 @@ func (s *Server) answer(w *World, req []byte, t float64) []byte {
 	if drop != ntpserver.DropNone {
 		return nil
 	}
-	wire.PutTransmit(out, wire.TimeToNTP(rx.Add(s.ProcTime)))
+	tx := wire.TimeToNTP(rx.Add(s.ProcTime))
+	if s.Interleaved && kiss == 0 {
+		tx &^= 1
+		rxNTP := wire.TimeToNTP(rx) | 1
+		binary.BigEndian.PutUint64(out[wire.OffReceive:], uint64(rxNTP))
+		if s.sent == nil || len(s.sent) > 4096 {
+			s.sent = make(map[wire.Time64]wire.Time64)
+		}
+		origin := wire.Time64(binary.BigEndian.Uint64(req[wire.OffOrigin:]))
+		if prev, ok := s.sent[origin]; ok && origin&1 == 1 {
+			delete(s.sent, origin)
+			copy(out[wire.OffOrigin:wire.OffOrigin+8], req[wire.OffReceive:wire.OffReceive+8])
+			tx = prev
+			s.InterleavedReplies++
+		}
+		// When this reply really leaves.
+		s.sent[rxNTP] = wire.TimeToNTP(rx.Add(s.ProcTime+s.TxLatency)) &^ 1
+	}
+	wire.PutTransmit(out, tx)
 	return out[:n]
 }

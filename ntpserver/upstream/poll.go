@@ -74,6 +74,7 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 		Precision: 32, // reveal nothing about our clock, as chrony
 		Transmit:  e.nonce(),
 	}
+	e.interleavedRequest(s, &p)
 	n := p.Encode(buf)
 	s.xmt, s.t1, s.p1, s.answered = p.Transmit, now, e.servo.Pending(now), false
 	s.lastTx = now
@@ -88,8 +89,16 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	switch {
 	case s.presendDone > 0:
 		s.presendDone--
+		if s.presendDone > 0 {
+			interval = presendDelay
+		}
 	case s.poll >= s.cfg.Presend && s.burstTotal == 0:
+		// In interleaved mode two requests go ahead, so that the
+		// server has the transmit time of a fresh reply (chrony).
 		s.presendDone, presend = 1, true
+		if s.cfg.XLeave {
+			s.presendDone = 2
+		}
 		interval = presendDelay
 	}
 	if !presend && s.burstTotal == 0 {

@@ -36,7 +36,10 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	if p.Decode(pkt) != nil || p.Mode != wire.ModeServer || p.Version < 1 || p.Version > 4 {
 		return
 	}
-	if p.Origin != s.xmt { // test 2: not the answer to our request
+	// Test 2: the answer to our request, in basic mode or (`xleave`) in
+	// interleaved mode; test 1: not a repeat of the last reply.
+	inter := p.Origin != s.xmt && s.il.cookie != 0 && p.Origin == s.il.cookie
+	if p.Origin != s.xmt && !inter || s.duplicate(&p) {
 		return
 	}
 	s.answered = true
@@ -48,6 +51,16 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 	t4 = t4.Round(0)
 	// Re-plan the slew once the schedule has settled.
 	defer e.advance(t4)
+	// Interleaved mode keeps the reply's timestamps for the next
+	// request, before any clock update (which re-expresses them).
+	good, kept := false, false
+	keep := func() {
+		if !kept {
+			kept = true
+			e.keepTimestamps(s, &p, t4, inter, good)
+		}
+	}
+	defer keep()
 
 	if p.Leap == wire.LeapUnsynchronised && p.Stratum == 0 {
 		e.kissed(s, &p, t4)
@@ -78,7 +91,13 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 		return
 	}
 
-	sm, ok := e.measure(s, &p, t4, rootDelay, rootDisp)
+	var sm sample
+	var ok bool
+	if inter {
+		sm, ok = e.measureInterleaved(s, &p)
+	} else {
+		sm, ok = e.measure(s, &p, t4, rootDelay, rootDisp)
+	}
 	s.lastMeas = sm
 	if !ok || !s.stats.delayRatioOK(&sm, s.cfg.MaxDelayRatio) || !s.stats.delayOK(&sm) {
 		test := "A (delay, times)"
@@ -91,12 +110,15 @@ func (e *Engine) Receive(id SourceID, pkt []byte, t4 time.Time, local netip.Addr
 		e.log.Debug("sample dropped", "source", s.name, "test", test, "offset", durationOf(sm.offset),
 			"delay", durationOf(sm.delay), "mindelay", durationOf(s.stats.baseDelay()), "sd", durationOf(s.stats.sd))
 		e.adjustPoll(s, badPacketAdj)
+		keep()
 		if fs, ok := s.filterMissed(); ok {
 			e.useSample(s, fs, t4)
 		}
 		return
 	}
 	s.goodRx++
+	good = true
+	keep()
 	if sm, ok = s.filterAdd(sm); !ok {
 		return
 	}
@@ -212,18 +234,25 @@ func (s *source) skewPoll() {
 
 // measure computes a sample from the reply, on the cooked clock.
 func (e *Engine) measure(s *source, p *wire.Packet, t4 time.Time, rootDelay, rootDisp float64) (sample, bool) {
-	t1ntp := wire.TimeToNTP(s.t1)
-	t4ntp := wire.TimeToNTP(t4)
-	p4 := e.servo.Pending(t4)
+	return e.measureTimes(s, localTime{s.t1, s.p1}, p.Receive, p.Transmit, localTime{t4, e.servo.Pending(t4)},
+		p.Transmit.Sub(p.Receive).Seconds(), rootDelay, rootDisp, p.Precision)
+}
+
+// measureTimes is the four-timestamp arithmetic: our request left at t1,
+// the server received it at t2, a reply left the server at t3 and
+// arrived at t4 (in interleaved mode the reply and the request need not
+// be of one exchange, and the intervals may both be negative). response
+// is the server's processing time, prec its precision (log2 s).
+func (e *Engine) measureTimes(s *source, t1 localTime, t2, t3 wire.Time64, t4 localTime, response, rootDelay, rootDisp float64, prec8 int8) (sample, bool) {
 	// Differences of NTP timestamps are era-safe and exact to the
-	// nanosecond; the cooked corrections p1 and p4 are added after.
-	t2t1 := p.Receive.Sub(t1ntp).Seconds() - s.p1
-	t3t4 := p.Transmit.Sub(t4ntp).Seconds() - p4
-	local := t4.Sub(s.t1).Seconds() + p4 - s.p1
-	remote := p.Transmit.Sub(p.Receive).Seconds()
-	prec := precisionSeconds(e.cfg.Precision) + precisionSeconds(p.Precision)
+	// nanosecond; the cooked corrections are added after.
+	t2t1 := t2.Sub(wire.TimeToNTP(t1.raw)).Seconds() - t1.p
+	t3t4 := t3.Sub(wire.TimeToNTP(t4.raw)).Seconds() - t4.p
+	local := t4.raw.Sub(t1.raw).Seconds() + t4.p - t1.p
+	remote := t3.Sub(t2).Seconds()
+	prec := precisionSeconds(e.cfg.Precision) + precisionSeconds(prec8)
 	sm := sample{
-		t:         (e.sec(s.t1) + s.p1 + e.sec(t4) + p4) / 2,
+		t:         (e.cookedOf(t1) + e.cookedOf(t4)) / 2,
 		offset:    (t2t1 + t3t4) / 2,
 		delay:     max(math.Abs(local-remote), prec),
 		rootDelay: rootDelay,
@@ -238,8 +267,9 @@ func (e *Engine) measure(s *source, p *wire.Packet, t4 time.Time, rootDelay, roo
 		skew = s.stats.skew
 	}
 	sm.disp = prec + skew*math.Abs(local)
-	// chrony's test A: a sane delay and server processing time.
-	if sm.delay > s.cfg.MaxDelay || remote < 0 || remote > maxResponseTime || local < 0 ||
+	// chrony's test A: a sane delay and server processing time, and
+	// the intervals of one sign (both negative only in interleaved mode).
+	if sm.delay > s.cfg.MaxDelay || response < 0 || response > maxResponseTime || (local < 0) != (remote < 0) ||
 		math.IsNaN(sm.offset) || math.IsInf(sm.offset, 0) {
 		return sample{}, false
 	}

@@ -125,7 +125,11 @@ func (e *Engine) reframe(now float64, act discipline.Action) {
 	for _, s := range e.sources {
 		s.stats.adjust(now, act.DOffset, act.DFreq)
 		s.filterAdjust(now, act.DOffset, act.DFreq)
-		if s.xmt != 0 && !s.answered {
+		s.il.localRx.reframe(e, now, act)
+		s.il.prevTx.reframe(e, now, act)
+		// The request's time after its reply too: interleaved mode
+		// keeps it (keepTimestamps).
+		if s.xmt != 0 {
 			t1 := e.sec(s.t1) + s.p1
 			s.p1 += act.DOffset + act.DFreq*1e-6*(t1-now) - step.Seconds()
 			s.t1 = s.t1.Add(step)

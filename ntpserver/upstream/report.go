@@ -76,6 +76,7 @@ func ntpData(s *source, pivot time.Time) NTPData {
 	d.Offset = durationOf(s.lastMeas.measured)
 	d.Delay = durationOf(s.lastMeas.delay)
 	d.Dispersion = durationOf(s.lastMeas.disp)
+	d.Interleaved = s.il.last
 	if !p.Receive.IsZero() && !p.Transmit.IsZero() {
 		d.ResponseTime = p.Transmit.Sub(p.Receive)
 	}

@@ -83,6 +83,7 @@ type NTPData struct {
 	Delay        time.Duration `json:"delay"`
 	Dispersion   time.Duration `json:"dispersion"`
 	ResponseTime time.Duration `json:"response_time"` // the server's transmit minus receive time
+	Interleaved  bool          `json:"interleaved"`   // the reply was in interleaved mode (`xleave`)
 	TotalTx      int           `json:"total_tx"`      // requests sent ("Total TX")
 }
 

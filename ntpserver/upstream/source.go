@@ -52,6 +52,8 @@ type source struct {
 	t1       time.Time   // system clock when sent
 	p1       float64     // cooked minus system clock then
 	answered bool
+	// il is the interleaved mode's (`xleave`) memory of the last reply.
+	il interleaved
 
 	// The last valid packet.
 	stratum int
