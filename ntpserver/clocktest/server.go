@@ -30,7 +30,12 @@ type Server struct {
 	// it in the reply to a request whose origin is that timestamp, with
 	// the request's receive field as the origin.
 	Interleaved bool
-	sent        map[wire.Time64]wire.Time64
+	// DaemonTx: the server has no kernel transmit timestamps, and
+	// keeps for an interleaved reply the transmit time the earlier
+	// reply already carried (as ntpbox's and chronyd's servers do
+	// without one).
+	DaemonTx bool
+	sent     map[wire.Time64]wire.Time64
 	// InterleavedReplies counts the interleaved replies sent.
 	InterleavedReplies int
 
@@ -132,6 +137,9 @@ func (s *Server) answer(w *World, req []byte, t float64) []byte {
 		}
 		// When this reply really leaves.
 		s.sent[rxNTP] = wire.TimeToNTP(rx.Add(s.ProcTime+s.TxLatency)) &^ 1
+		if s.DaemonTx {
+			s.sent[rxNTP] = wire.TimeToNTP(rx.Add(s.ProcTime)) &^ 1 // what the basic reply carries
+		}
 	}
 	wire.PutTransmit(out, tx)
 	return out[:n]

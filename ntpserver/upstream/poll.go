@@ -90,13 +90,14 @@ func (e *Engine) Transmit(id SourceID, now time.Time, buf []byte) int {
 	case s.presendDone > 0:
 		s.presendDone--
 		if s.presendDone > 0 {
-			interval = presendDelay
+			// The second of interleaved mode's two.
+			presend, interval = true, presendDelay
 		}
 	case s.poll >= s.cfg.Presend && s.burstTotal == 0:
 		// In interleaved mode two requests go ahead, so that the
 		// server has the transmit time of a fresh reply (chrony).
 		s.presendDone, presend = 1, true
-		if s.cfg.XLeave {
+		if s.il.cookie != 0 {
 			s.presendDone = 2
 		}
 		interval = presendDelay

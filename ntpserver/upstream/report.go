@@ -77,7 +77,13 @@ func ntpData(s *source, pivot time.Time) NTPData {
 	d.Delay = durationOf(s.lastMeas.delay)
 	d.Dispersion = durationOf(s.lastMeas.disp)
 	d.Interleaved = s.il.last
-	if !p.Receive.IsZero() && !p.Transmit.IsZero() {
+	switch {
+	case s.il.last:
+		// Interleaved: the reply's transmit time is of the reply
+		// before, which answered the request received at remoteRx
+		// then (chrony's remote_request_receive).
+		d.ResponseTime = durationOf(s.il.response)
+	case !p.Receive.IsZero() && !p.Transmit.IsZero():
 		d.ResponseTime = p.Transmit.Sub(p.Receive)
 	}
 	return d

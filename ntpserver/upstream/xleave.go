@@ -72,8 +72,12 @@ type interleaved struct {
 	// cookie is the receive field of the request outstanding, which an
 	// interleaved reply has as its origin; 0: it went in basic mode.
 	cookie wire.Time64
-	// last: the last valid reply was interleaved (chronyc ntpdata).
-	last bool
+	// last: the last valid reply was interleaved (chronyc ntpdata);
+	// response is the server's processing time it showed (the
+	// transmit time it sent less its receive time of the request
+	// that reply answered).
+	last     bool
+	response float64
 }
 
 // interleavedRequest fills p's origin and receive fields when the
@@ -81,8 +85,7 @@ type interleaved struct {
 // records the cookie.
 func (e *Engine) interleavedRequest(s *source, p *wire.Packet) {
 	s.il.cookie = 0
-	// txSinceRx counts this request already.
-	if !s.cfg.XLeave || s.txSinceRx > maxClientInterleavedTx || s.il.remoteRx == 0 || s.il.localRx.zero() {
+	if !s.interleavable() {
 		return
 	}
 	p.Origin = s.il.remoteRx
@@ -107,6 +110,9 @@ func (e *Engine) keepTimestamps(s *source, p *wire.Packet, t4 time.Time, inter, 
 		return
 	}
 	il := &s.il
+	if inter {
+		il.response = math.Abs(p.Transmit.Sub(il.remoteRx).Seconds())
+	}
 	il.remoteRx, il.remoteTx = p.Receive, p.Transmit
 	il.rootDelay, il.rootDisp = p.RootDelay.Duration().Seconds(), p.RootDispersion.Duration().Seconds()
 	il.synced = p.Leap != wire.LeapUnsynchronised && p.Stratum >= 1 && p.Stratum < 16 &&
@@ -121,9 +127,18 @@ func (e *Engine) keepTimestamps(s *source, p *wire.Packet, t4 time.Time, inter, 
 }
 
 // duplicate is chrony's test 1 in interleaved mode: the reply repeats
-// the timestamps of the last one.
+// both timestamps of the last one. (One alone may repeat: a server
+// without a kernel transmit timestamp sends, interleaved, the transmit
+// time its basic reply already carried.)
 func (s *source) duplicate(p *wire.Packet) bool {
-	return s.il.remoteRx != 0 && (p.Receive == s.il.remoteRx || p.Transmit == s.il.remoteTx)
+	return s.il.remoteRx != 0 && p.Receive == s.il.remoteRx && p.Transmit == s.il.remoteTx
+}
+
+// interleavable reports whether the next request can go in interleaved
+// mode (chrony's condition in transmit_timeout). txSinceRx counts that
+// request already.
+func (s *source) interleavable() bool {
+	return s.cfg.XLeave && s.txSinceRx <= maxClientInterleavedTx && s.il.remoteRx != 0 && !s.il.localRx.zero()
 }
 
 // measureInterleaved is measure for an interleaved reply: the exchange
