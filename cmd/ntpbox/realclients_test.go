@@ -212,26 +212,7 @@ pidfile %[1]s/chronyd.pid
 	sock := dir + "/ntpbox.sock"
 	f := writeFile(t, dir, "ntpbox.conf", fmt.Sprintf("server 127.0.0.11 iburst minpoll 0 maxpoll 0 xleave\nallow all\nbindaddress 127.0.0.1\nbindcmdaddress %s\n", sock))
 	ns.start(ntpboxBin, "serve", "-x", "-f", f)
-	goodRx := regexp.MustCompile(`Total good RX\s*:\s*(\d+)`)
-	var data string
-	waitFor(t, "ntpbox's interleaved exchanges with chronyd", 40*time.Second, func() bool {
-		out, err := ns.output(5*time.Second, ntpboxBin, "ntpdata", "-s", sock)
-		data = out
-		m := goodRx.FindStringSubmatch(out)
-		n := 0
-		if m != nil {
-			n, _ = strconv.Atoi(m[1])
-		}
-		return err == nil && regexp.MustCompile(`Interleaved\s*:\s*Yes`).MatchString(out) && n >= 8
-	})
-	t.Logf("ntpbox ntpdata:\n%s", data)
-	m := regexp.MustCompile(`Offset\s*:\s*([+-]?[0-9.e+-]+) seconds`).FindStringSubmatch(data)
-	if m == nil {
-		t.Fatalf("no offset in ntpbox ntpdata")
-	}
-	if off, _ := strconv.ParseFloat(m[1], 64); math.Abs(off) > saneOffset {
-		t.Errorf("offset %v s in interleaved mode", off)
-	}
+	waitInterleaved(t, ns, sock, "ntpbox following chronyd")
 	stats, err := ns.output(5*time.Second, "chronyc", "-h", dir+"/chronyd.sock", "serverstats")
 	t.Logf("chronyd's serverstats:\n%s", stats)
 	if m := regexp.MustCompile(`Interleaved NTP packets\s*:\s*(\d+)`).FindStringSubmatch(stats); err != nil || m == nil || m[1] == "0" {
@@ -246,24 +227,35 @@ pidfile %[1]s/chronyd.pid
 	sock2 := dir + "/ntpbox2.sock"
 	f2 := writeFile(t, dir, "ntpbox2.conf", fmt.Sprintf("server 127.0.0.1 iburst minpoll 0 maxpoll 0 xleave\nallow all\nbindaddress 127.0.0.2\nbindcmdaddress %s\n", sock2))
 	ns.start(ntpboxBin, "serve", "-x", "-f", f2)
-	waitFor(t, "the second box's interleaved exchanges with the first", 40*time.Second, func() bool {
-		out, err := ns.output(5*time.Second, ntpboxBin, "ntpdata", "-s", sock2)
+	waitInterleaved(t, ns, sock2, "the second box following the first")
+	st := ntpboxStatus(t, ns, sock, "serverstats")
+	if n, err := strconv.Atoi(labelled(st, "Interleaved NTP packets")); err != nil || n == 0 {
+		t.Errorf("the first box answered no interleaved request:\n%s", st)
+	}
+}
+
+// waitInterleaved waits until the box with control socket sock has 8
+// good samples and its last reply was interleaved (ntpbox ntpdata), and
+// checks the offset of that reply: both ends read this host's clock.
+func waitInterleaved(t *testing.T, ns *netns, sock, what string) {
+	t.Helper()
+	goodRx := regexp.MustCompile(`Total good RX\s*:\s*(\d+)`)
+	var data string
+	waitFor(t, what+": interleaved exchanges", 40*time.Second, func() bool {
+		out, err := ns.output(5*time.Second, ntpboxBin, "ntpdata", "-s", sock)
 		data = out
-		m := goodRx.FindStringSubmatch(out)
 		n := 0
-		if m != nil {
+		if m := goodRx.FindStringSubmatch(out); m != nil {
 			n, _ = strconv.Atoi(m[1])
 		}
 		return err == nil && regexp.MustCompile(`Interleaved\s*:\s*Yes`).MatchString(out) && n >= 8
 	})
-	t.Logf("the second box's ntpdata:\n%s", data)
-	if m := regexp.MustCompile(`Offset\s*:\s*([+-]?[0-9.e+-]+) seconds`).FindStringSubmatch(data); m == nil {
-		t.Errorf("no offset in the second box's ntpdata")
-	} else if off, _ := strconv.ParseFloat(m[1], 64); math.Abs(off) > saneOffset {
-		t.Errorf("second box: offset %v s in interleaved mode", off)
+	t.Logf("%s: ntpbox ntpdata:\n%s", what, data)
+	m := regexp.MustCompile(`Offset\s*:\s*([+-]?[0-9.e+-]+) seconds`).FindStringSubmatch(data)
+	if m == nil {
+		t.Fatalf("%s: no offset in ntpbox ntpdata", what)
 	}
-	st := ntpboxStatus(t, ns, sock, "serverstats")
-	if n, err := strconv.Atoi(labelled(st, "Interleaved NTP packets")); err != nil || n == 0 {
-		t.Errorf("the first box answered no interleaved request:\n%s", st)
+	if off, _ := strconv.ParseFloat(m[1], 64); math.Abs(off) > saneOffset {
+		t.Errorf("%s: offset %v s in interleaved mode", what, off)
 	}
 }
