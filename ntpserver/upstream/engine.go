@@ -106,6 +106,12 @@ type Engine struct {
 	fbAt   float64
 
 	hist history // the clock's last 24 hours (history.go)
+
+	// wander is the largest frequency jump of our own oscillator seen
+	// after a source's start-up (ppm), and wanderRaw the system clock
+	// time of it: see wanderAt.
+	wander    float64
+	wanderRaw time.Time
 }
 
 // reference is what the last clock update said about our clock.

@@ -37,6 +37,9 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 			// by the gain), so the new estimate gets its weight and
 			// the bound grows at the jump's rate until it is learnt.
 			e.servo.Widen(math.Abs(s.jumpRate) * 1e6)
+			if s.goodRx > skewPollSamples {
+				e.noteWander(raw, math.Abs(s.jumpRate)*1e6)
+			}
 		}
 	}
 
@@ -198,7 +201,41 @@ func (e *Engine) rootDispAt(raw time.Time) float64 {
 // fixed 15 ppm. A step or a frequency jump widens the skew (see
 // discipline), so the bound after one grows faster.
 func (e *Engine) dispRate() float64 {
-	return (e.servo.Skew() + math.Abs(e.servo.Residual()) + e.cfg.Tuning.MaxClockError) * 1e-6
+	return (e.servo.Skew() + math.Abs(e.servo.Residual()) + e.cfg.Tuning.MaxClockError + e.wanderAt(e.ref.raw)) * 1e-6
+}
+
+// wanderTau is how long a frequency jump of our oscillator is
+// remembered: the time constant of wanderAt's decay.
+const wanderTau = 12 * time.Hour
+
+// noteWander remembers a confirmed jump of our frequency by ppm at
+// system clock time raw (see wanderAt).
+func (e *Engine) noteWander(raw time.Time, ppm float64) {
+	if w := e.wanderAt(raw); ppm > w {
+		e.wander, e.wanderRaw = ppm, raw
+		e.log.Info("frequency jump: the served bound grows faster for hours", "jump_ppm", ppm)
+	}
+}
+
+// wanderAt is the frequency jump an oscillator that has jumped may
+// make again, at system clock time raw (ppm): the largest jump seen
+// after a source's start-up, decaying with time constant wanderTau.
+// maxclockerror is the stability of a quiet oscillator; one that has
+// once jumped by 20 ppm (a VM moved to another host, a fan stopped)
+// may do it again, and nothing sees the next jump until a poll, up to
+// 1024 s later. Until then the served bound has to grow at the jump's
+// rate to stay honest; once the jump is learnt, the skew's part of the
+// rate is back to the quiet one, so without this the bound only covers
+// the first jump's aftermath.
+func (e *Engine) wanderAt(raw time.Time) float64 {
+	if e.wander == 0 {
+		return 0
+	}
+	dt := raw.Sub(e.wanderRaw)
+	if dt < 0 {
+		dt = -dt
+	}
+	return e.wander * math.Exp(-dt.Seconds()/wanderTau.Seconds())
 }
 
 // pushStatus tells the kernel the synchronisation state: synchronised

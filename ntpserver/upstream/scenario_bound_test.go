@@ -64,3 +64,54 @@ func TestHoldoverDayBound(t *testing.T) {
 		t.Errorf("median bound %s after 24 h, more than 3× the 99th percentile of the error (%s)", us(medBound), us(p99))
 	}
 }
+
+// An oscillator that has jumped once may jump again, and in holdover
+// nothing sees it: the bound served after a jump has been seen must
+// grow at the jump's rate (wanderAt), not at the quiet maxclockerror.
+// The box syncs for 3 h, its frequency steps by +20 ppm at 1.5 h (seen
+// and learnt), its sources go away at 3 h, and the frequency steps by
+// another +20 ppm at 4 h. Each minute of the 6 h holdover the served
+// time must be inside the served bound, over 3 seeds.
+//
+// Without the remembered jump the bound grows at the skew + 1 ppm and
+// the error at 20 ppm: measured (2026-12-05), every seed is outside
+// the bound from about 4.1 h on, 296 of 360 minutes, at worst 16× the
+// bound (360 ms off, 22 ms served). With it: inside all 360 minutes,
+// at worst 0.87-0.89× the bound; at the end 355-361 ms off, 401-412 ms
+// served.
+func TestHoldoverAfterFrequencyJumpBound(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		s := lanSetup()
+		s.seed = seed
+		s.cfg.Local = parseLocal(t, "stratum 10")
+		s.clock.FreqSteps = []clocktest.FreqStep{{At: 1.5 * 3600, PPM: 20}, {At: 4 * 3600, PPM: 20}}
+		w := newWorld(t, s)
+		for _, id := range w.ids {
+			w.Server(id).Up = clocktest.Outage(3*3600, 1e12)
+		}
+		w.Run(3 * time.Hour)
+		var b boundCount
+		var lastErr, lastDist float64
+		w.Every = time.Minute
+		w.Observe = func(*clocktest.Sim) {
+			err, dist, synced := b.observe(w)
+			if !synced {
+				t.Fatalf("seed %d: unsynchronised %.0f s into the holdover", seed, w.Elapsed()-3*3600)
+			}
+			lastErr, lastDist = err, dist
+		}
+		w.Run(6 * time.Hour)
+		w.Observe = nil
+		t.Logf("seed %d: %d of %d minutes inside the bound (worst %.2f× the bound); at the end |error| %s, bound %s",
+			seed, b.inside, b.synced, b.worst, us(math.Abs(lastErr)), us(lastDist))
+		if b.inside != b.synced {
+			t.Errorf("seed %d: served time outside its bound in %d of %d minutes (worst %.2f× the bound)",
+				seed, b.synced-b.inside, b.synced, b.worst)
+		}
+		// Not a blanket either: 20 ppm over the 5 h since the step is
+		// 360 ms; the bound may be a few times that, not seconds.
+		if lastDist > 3*math.Abs(lastErr)+0.1 {
+			t.Errorf("seed %d: bound %s at the end, more than 3× the error %s (+100 ms)", seed, us(lastDist), us(math.Abs(lastErr)))
+		}
+	}
+}
