@@ -113,3 +113,36 @@ func holdoverMinutes(t *testing.T, w *world, seed uint64, d time.Duration) (b bo
 	w.Observe = nil
 	return b, lastErr, lastDist
 }
+
+// Only jumps of the time the box follows are remembered (noteWander
+// takes the combined sources' confirmed jumps): our oscillator's shows
+// in every source, while one server of three whose own frequency jumps
+// (slewing a large correction at 50 ppm) is outvoted and must not widen
+// the bound for hours. Two worlds: our frequency steps by 20 ppm at 2 h,
+// or server 1's by 50 ppm; an hour later the served bound must grow at
+// the jump's rate in the first and at the quiet rate (skew + residual +
+// maxclockerror, a few ppm) in the second. Measured (2026-12-05):
+// 19.30 and 1.02 ppm. (With one server the box follows its jump, and
+// then remembering it is right: relative to what it serves, the box's
+// time runs off at that rate between polls.)
+func TestWanderOnlyOurOscillator(t *testing.T) {
+	for _, ours := range []bool{true, false} {
+		s := lanSetup()
+		if ours {
+			s.clock.FreqSteps = []clocktest.FreqStep{{At: 2 * 3600, PPM: 20}}
+		}
+		w := newWorld(t, s)
+		if !ours {
+			w.Server(w.ids[0]).Offset = func(t float64) float64 { return max(0, t-2*3600) * 50e-6 }
+		}
+		w.Run(3 * time.Hour)
+		rate := w.Engine.SyncState().DispRate * 1e6
+		t.Logf("our oscillator jumped: %v; the bound grows at %.2f ppm", ours, rate)
+		if ours && rate < 15 {
+			t.Errorf("our frequency jumped by 20 ppm an hour ago, but the bound grows at %.2f ppm", rate)
+		}
+		if !ours && rate > 5 {
+			t.Errorf("one source's frequency jumped, not ours, but the bound grows at %.2f ppm", rate)
+		}
+	}
+}
