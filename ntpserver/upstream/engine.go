@@ -107,11 +107,13 @@ type Engine struct {
 
 	hist history // the clock's last 24 hours (history.go)
 
-	// wander is the largest frequency jump of our own oscillator seen
-	// after a source's start-up (ppm), and wanderRaw the system clock
-	// time of it: see wanderAt.
-	wander    float64
-	wanderRaw time.Time
+	// wander is the largest frequency jump of our own oscillator learnt
+	// (ppm), and wanderT the cooked time of it: see wanderAt. While
+	// jumpPending, learnJump waits for the frequency after a jump first
+	// seen at cooked time jumpAt, from frequency jumpFreq (ppm).
+	wander, wanderT  float64
+	jumpPending      bool
+	jumpFreq, jumpAt float64
 }
 
 // reference is what the last clock update said about our clock.

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/ntpbox/ntpbox/ntpserver/clock"
@@ -30,6 +31,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		sfw += 1 / (skew * skew)
 	}
 	est := discipline.Estimate{Offset: so / sw, Freq: sf / sfw, Skew: math.Sqrt(1 / sfw)}
+	freqBefore, jumping := e.servo.Frequency(), false
 	for _, s := range combined {
 		if s.jumpOK {
 			// A frequency jump: our own frequency is no longer known
@@ -37,9 +39,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 			// by the gain), so the new estimate gets its weight and
 			// the bound grows at the jump's rate until it is learnt.
 			e.servo.Widen(math.Abs(s.jumpRate) * 1e6)
-			if s.goodRx > skewPollSamples {
-				e.noteWander(raw, math.Abs(s.jumpRate)*1e6)
-			}
+			jumping = jumping || s.goodRx > skewPollSamples
 		}
 	}
 
@@ -91,6 +91,7 @@ func (e *Engine) update(raw time.Time, now float64, combined, surv []*source) {
 		rootDelay: n.rootDelay + n.delay,
 		rootDisp:  n.rootDisp + n.disp + b.stats.skew*max(now-n.t, 0) + b.sel.sd,
 	}
+	e.learnJump(after, freqBefore, jumping, combined)
 	e.leap = leapVote(surv, e.ref.raw)
 	if e.leap == wire.LeapNone && e.leapTZ != nil {
 		// leapsectz: the zone's table when the sources say nothing
@@ -199,43 +200,77 @@ func (e *Engine) rootDispAt(raw time.Time) float64 {
 // seconds per second: the skew of our frequency, the residual frequency
 // the last update left uncorrected and maxclockerror (chrony's), not a
 // fixed 15 ppm. A step or a frequency jump widens the skew (see
-// discipline), so the bound after one grows faster.
+// discipline), so the bound after one grows faster; and a box whose
+// oscillator has jumped keeps a faster rate for hours (wanderAt).
 func (e *Engine) dispRate() float64 {
-	return (e.servo.Skew() + math.Abs(e.servo.Residual()) + e.cfg.Tuning.MaxClockError + e.wanderAt(e.ref.raw)) * 1e-6
+	return (e.servo.Skew() + math.Abs(e.servo.Residual()) + e.cfg.Tuning.MaxClockError + e.wanderAt(e.ref.at)) * 1e-6
 }
 
 // wanderTau is how long a frequency jump of our oscillator is
-// remembered: the time constant of wanderAt's decay.
-const wanderTau = 12 * time.Hour
+// remembered: the time constant of wanderAt's decay. wanderSettle is
+// the longest learnJump waits for the frequency after a jump to be
+// known.
+const (
+	wanderTau    = 12 * 3600.0 // s
+	wanderSettle = 2 * 3600.0  // s
+)
 
-// noteWander remembers a confirmed jump of our frequency by ppm at
-// system clock time raw (see wanderAt).
-func (e *Engine) noteWander(raw time.Time, ppm float64) {
-	if w := e.wanderAt(raw); ppm > w {
-		e.wander, e.wanderRaw = ppm, raw
-		e.log.Info("frequency jump: the served bound grows faster for hours", "jump_ppm", ppm)
+// learnJump remembers how far our frequency jumped (see wanderAt), at
+// cooked time now, after an update that started from frequency
+// freqBefore (ppm); jumping: a combined source past its start-up
+// (skewPollSamples) had a confirmed jump. The jump is measured as what
+// the discipline learnt, the frequency once no combined source is
+// jumped any more against the frequency before the first jumped update,
+// not as a jumped sample's rate: a step of the time (our clock stepped
+// from outside, a VM resumed, the only source stepping) jumps samples
+// too, but leaves the frequency where it was. It counts once that
+// change is known (our skew at most a third of it) and is more than
+// maxclockerror; after wanderSettle it is dropped.
+func (e *Engine) learnJump(now, freqBefore float64, jumping bool, combined []*source) {
+	if jumping && !e.jumpPending {
+		e.jumpPending, e.jumpFreq, e.jumpAt = true, freqBefore, now
+		return
+	}
+	if !e.jumpPending || slices.ContainsFunc(combined, func(s *source) bool { return s.jumped }) {
+		return
+	}
+	df, skew := math.Abs(e.servo.Frequency()-e.jumpFreq), e.servo.Skew()
+	switch {
+	case skew <= df/3:
+		if df > e.cfg.Tuning.MaxClockError {
+			e.noteWander(now, min(df, maxJumpRate*1e6))
+		}
+	case skew < e.cfg.Tuning.MaxClockError || now-e.jumpAt > wanderSettle:
+	default:
+		return // not known yet
+	}
+	e.jumpPending = false
+}
+
+// noteWander remembers a frequency jump of ppm at cooked time now.
+func (e *Engine) noteWander(now, ppm float64) {
+	if ppm > e.wanderAt(now) {
+		e.wander, e.wanderT = ppm, now
+		e.log.Info("our frequency jumped: the served bound grows faster for hours", "jump_ppm", ppm)
 	}
 }
 
 // wanderAt is the frequency jump an oscillator that has jumped may
-// make again, at system clock time raw (ppm): the largest jump seen
-// after a source's start-up, decaying with time constant wanderTau.
-// maxclockerror is the stability of a quiet oscillator; one that has
-// once jumped by 20 ppm (a VM moved to another host, a fan stopped)
-// may do it again, and nothing sees the next jump until a poll, up to
-// 1024 s later. Until then the served bound has to grow at the jump's
-// rate to stay honest; once the jump is learnt, the skew's part of the
-// rate is back to the quiet one, so without this the bound only covers
-// the first jump's aftermath.
-func (e *Engine) wanderAt(raw time.Time) float64 {
+// make again, at cooked time now (ppm): the largest jump learnt,
+// decaying with time constant wanderTau. maxclockerror is the
+// stability of a quiet oscillator; one that has once jumped by 20 ppm
+// (a VM moved to another host, a fan stopped) may do it again, and
+// nothing sees the next jump until a poll, up to 1024 s later. Until
+// then the served bound has to grow at the jump's rate to stay honest;
+// once the jump is learnt, the skew's part of the rate is back to the
+// quiet one, so without this the bound only covers the first jump's
+// aftermath. dispRate takes it at the last update, so in holdover it
+// stays at the rate of that update.
+func (e *Engine) wanderAt(now float64) float64 {
 	if e.wander == 0 {
 		return 0
 	}
-	dt := raw.Sub(e.wanderRaw)
-	if dt < 0 {
-		dt = -dt
-	}
-	return e.wander * math.Exp(-dt.Seconds()/wanderTau.Seconds())
+	return e.wander * math.Exp(-math.Abs(now-e.wanderT)/wanderTau)
 }
 
 // pushStatus tells the kernel the synchronisation state: synchronised
