@@ -208,8 +208,8 @@ func (e *Engine) dispRate() float64 {
 
 // wanderTau is how long a frequency jump of our oscillator is
 // remembered: the time constant of wanderAt's decay. wanderSettle is
-// the longest learnJump waits for the frequency after a jump to be
-// known.
+// how long after a jump learnJump stops waiting for a frequency that no
+// jumped source disturbs any more to become known.
 const (
 	wanderTau    = 12 * 3600.0 // s
 	wanderSettle = 2 * 3600.0  // s
@@ -225,7 +225,11 @@ const (
 // from outside, a VM resumed, the only source stepping) jumps samples
 // too, but leaves the frequency where it was. It counts once that
 // change is known (our skew at most a third of it) and is more than
-// maxclockerror; after wanderSettle it is dropped.
+// maxclockerror. It waits while any combined source is still jumped, or
+// no update comes (holdover), however long; once none is jumped, it is
+// dropped if our skew is under maxclockerror without the change being
+// known (a small jump can be lost so), or if wanderSettle has passed
+// since the jump.
 func (e *Engine) learnJump(now, freqBefore float64, jumping bool, combined []*source) {
 	if jumping && !e.jumpPending {
 		e.jumpPending, e.jumpFreq, e.jumpAt = true, freqBefore, now
