@@ -60,6 +60,16 @@ var goldenTrackings = map[string]upstream.TrackingReport{
 		RootDelay: 13639022 * time.Nanosecond, RootDispersion: 1100737 * time.Nanosecond, UpdateInterval: 64200 * time.Millisecond,
 		Leap: "Normal", ClockControl: true,
 	},
+	// ntpbox's one line of its own, after chronyc's: only when the bound
+	// allows for a jump of our oscillator.
+	"remembered-jump": {
+		RefID: 0xC6120001, RefName: "198.18.0.1", Stratum: 3,
+		RefTime:    time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC),
+		SystemTime: 41 * time.Microsecond, LastOffset: -93 * time.Microsecond, RMSOffset: 120 * time.Microsecond,
+		Frequency: 23.125, ResidualFreq: 0.012, Skew: 0.85,
+		RootDelay: 420 * time.Microsecond, RootDispersion: 2 * time.Millisecond, UpdateInterval: 1024 * time.Second,
+		Leap: "Normal", ClockControl: true, RememberedJump: 19.8314,
+	},
 	"unsynchronised": {Leap: "Not synchronised", RefTime: time.Unix(0, 0)},
 	"local-fast-leap": {
 		RefID: 0x7F7F0101, Stratum: 3, RefTime: time.Date(2030, 6, 30, 23, 59, 0, 0, time.FixedZone("CEST", 7200)),

@@ -37,6 +37,9 @@ func FormatTracking(w io.Writer, t upstream.TrackingReport) error {
 	fmt.Fprintf(&b, "Root dispersion : %.9f seconds\n", t.RootDispersion.Seconds())
 	fmt.Fprintf(&b, "Update interval : %.1f seconds\n", t.UpdateInterval.Seconds())
 	fmt.Fprintf(&b, "Leap status     : %s\n", leapStatus(t.Leap))
+	if t.RememberedJump != 0 { // ntpbox's own line: chronyc has none
+		fmt.Fprintf(&b, "Remembered jump : %.3f ppm\n", t.RememberedJump)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -49,6 +49,7 @@ var (
 	trackingRootDelay  = desc("chrony_tracking_root_delay_seconds", "This is the total of the network path delays to the stratum-1 computer from which the computer is ultimately synchronised")
 	trackingRootDisp   = desc("chrony_tracking_root_dispersion_seconds", "Chrony tracking total of all measurement errors to the NTP root")
 	trackingUpdate     = desc("chrony_tracking_update_interval_seconds", "The time elapsed since the last measurement from the reference source was processed, in seconds")
+	trackingJump       = desc("ntpbox_tracking_remembered_jump_ppms", "The frequency jump of the box's own oscillator that the served root dispersion still allows for, in PPMs; 0 when none was learnt")
 	trackingLeap       = desc("chrony_tracking_leap_status", "Chrony tracking leap status: 0 normal, 1 insert second, 2 delete second, 3 not synchronised")
 
 	srcLabels        = []string{"source_address", "source_name"}
@@ -167,6 +168,7 @@ func collectTracking(ch chan<- prometheus.Metric, t upstream.TrackingReport) {
 	ch <- gauge(trackingRootDelay, t.RootDelay.Seconds())
 	ch <- gauge(trackingRootDisp, t.RootDispersion.Seconds())
 	ch <- gauge(trackingUpdate, t.UpdateInterval.Seconds())
+	ch <- gauge(trackingJump, t.RememberedJump)
 	leap, ok := leapCodes[t.Leap]
 	if !ok {
 		leap = 3

@@ -22,7 +22,8 @@ func testNTPData() *NTPData {
 	return &NTPData{
 		Tracking: upstream.TrackingReport{RefID: 0xC6120001, RefName: "198.18.0.1", Stratum: 3, RefTime: time.Unix(1796400000, 0),
 			SystemTime: 12 * time.Microsecond, LastOffset: -34 * time.Microsecond, RMSOffset: 50 * time.Microsecond, Frequency: -12.5,
-			Skew: 0.2, RootDelay: 2 * time.Millisecond, RootDispersion: time.Millisecond, UpdateInterval: 64 * time.Second, Leap: "Normal"},
+			Skew: 0.2, RootDelay: 2 * time.Millisecond, RootDispersion: time.Millisecond, UpdateInterval: 64 * time.Second, Leap: "Normal",
+			RememberedJump: 1.5},
 		Sources: []upstream.SourceReport{{Name: "198.18.0.1", Addr: netip.MustParseAddrPort("198.18.0.1:123"), Mode: "^", State: "*",
 			Stratum: 2, Poll: 6, Reach: 0o377, LastRx: 10 * time.Second, AdjustedOffset: -40 * time.Microsecond, ErrorBound: time.Millisecond,
 			NP: 8, NR: 4, Span: 400 * time.Second, Frequency: 0.01, FreqSkew: 0.1, Offset: 5 * time.Microsecond, StdDev: 20 * time.Microsecond}},
@@ -84,12 +85,16 @@ chrony_serverstats_ntp_packets_dropped_total 7
 # HELP chrony_tracking_info Chrony tracking info
 # TYPE chrony_tracking_info gauge
 chrony_tracking_info{tracking_address="198.18.0.1",tracking_name="198.18.0.1",tracking_refid="C6120001"} 1
+# HELP ntpbox_tracking_remembered_jump_ppms The frequency jump of the box's own oscillator that the served root dispersion still allows for, in PPMs; 0 when none was learnt
+# TYPE ntpbox_tracking_remembered_jump_ppms gauge
+ntpbox_tracking_remembered_jump_ppms 1.5
 # HELP ntpbox_ntp_ratelimit_kod_total NTP requests answered with a RATE kiss-o'-death by the rate limiter.
 # TYPE ntpbox_ntp_ratelimit_kod_total counter
 ntpbox_ntp_ratelimit_kod_total 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(expect), "chrony_tracking_last_offset_seconds", "chrony_tracking_stratum",
-		"chrony_sources_state_info", "chrony_serverstats_ntp_packets_dropped_total", "chrony_tracking_info", "ntpbox_ntp_ratelimit_kod_total"); err != nil {
+		"chrony_sources_state_info", "chrony_serverstats_ntp_packets_dropped_total", "chrony_tracking_info", "ntpbox_ntp_ratelimit_kod_total",
+		"ntpbox_tracking_remembered_jump_ppms"); err != nil {
 		t.Error(err)
 	}
 	if n, err := testutil.GatherAndCount(reg, "chrony_clients_ntp_interval_seconds"); err != nil || n != 1 {

@@ -118,6 +118,7 @@ func (e *Engine) Tracking() TrackingReport {
 		r.RefTime = e.ref.raw.UTC()
 		r.RootDelay = durationOf(e.ref.rootDelay)
 		r.RootDispersion = durationOf(e.rootDispAt(raw))
+		r.RememberedJump = e.wanderAt(e.ref.at)
 		r.Leap = leapName(e.leap)
 	}
 	return r

@@ -104,4 +104,10 @@ type TrackingReport struct {
 	UpdateInterval time.Duration `json:"update_interval"`
 	Leap           string        `json:"leap"`          // "Normal", "Insert second", "Delete second", "Not synchronised"
 	ClockControl   bool          `json:"clock_control"` // false under -x
+	// RememberedJump is the frequency jump of our own oscillator that the
+	// served bound still allows for (ppm, decaying over hours; 0 when
+	// none was learnt): the root dispersion grows faster by this much
+	// until it fades. Not in chronyc's report; ntpbox tracking prints it
+	// only when it is not 0.
+	RememberedJump float64 `json:"remembered_jump"`
 }

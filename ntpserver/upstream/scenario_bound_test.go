@@ -158,7 +158,16 @@ func TestWanderOnlyOurOscillator(t *testing.T) {
 			w := newWorld(t, s)
 			w.Run(3 * time.Hour)
 			rate := w.Engine.SyncState().DispRate * 1e6
-			t.Logf("%s, seed %d: the bound grows at %.2f ppm an hour later", c.name, seed, rate)
+			jump := w.Engine.Tracking().RememberedJump
+			t.Logf("%s, seed %d: the bound grows at %.2f ppm an hour later; tracking's remembered jump %.2f ppm", c.name, seed, rate, jump)
+			// tracking shows the part of the rate that is the remembered
+			// jump, and nothing when none was learnt.
+			if c.ours && (jump < 15 || jump > rate) {
+				t.Errorf("%s, seed %d: tracking's remembered jump %.2f ppm, want 15 ppm to the rate (%.2f)", c.name, seed, jump, rate)
+			}
+			if !c.ours && jump != 0 {
+				t.Errorf("%s, seed %d: not our frequency, but tracking remembers a jump of %.2f ppm", c.name, seed, jump)
+			}
 			if c.ours && rate < 15 {
 				t.Errorf("%s, seed %d: the bound grows at %.2f ppm, want >= 15", c.name, seed, rate)
 			}
