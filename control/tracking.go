@@ -9,9 +9,12 @@ import (
 	"github.com/ntpbox/ntpbox/ntpserver/upstream"
 )
 
-// This file prints `tracking` and `clients` as chronyc 4.3 does.
+// This file prints `tracking` and `clients` as chronyc 4.3 does (and
+// `tracking` one line of ntpbox's own after chronyc's, when our
+// oscillator's frequency jump is remembered).
 
-// FormatTracking writes t as `chronyc tracking` does.
+// FormatTracking writes t as `chronyc tracking` does, then "Remembered
+// jump" if t.RememberedJump is not 0.
 //
 //	Reference ID    : C0A80001 (ntp1.example.net)
 //	Stratum         : 3

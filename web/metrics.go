@@ -49,7 +49,7 @@ var (
 	trackingRootDelay  = desc("chrony_tracking_root_delay_seconds", "This is the total of the network path delays to the stratum-1 computer from which the computer is ultimately synchronised")
 	trackingRootDisp   = desc("chrony_tracking_root_dispersion_seconds", "Chrony tracking total of all measurement errors to the NTP root")
 	trackingUpdate     = desc("chrony_tracking_update_interval_seconds", "The time elapsed since the last measurement from the reference source was processed, in seconds")
-	trackingJump       = desc("ntpbox_tracking_remembered_jump_ppms", "The frequency jump of the box's own oscillator that the served root dispersion still allows for, in PPMs; 0 when none was learnt")
+	trackingJump       = desc("ntpbox_tracking_remembered_jump_ppms", "The frequency jump of the box's own oscillator that the served root dispersion still allows for, in PPMs; 0 when none is remembered or the box is not synchronised to a source.")
 	trackingLeap       = desc("chrony_tracking_leap_status", "Chrony tracking leap status: 0 normal, 1 insert second, 2 delete second, 3 not synchronised")
 
 	srcLabels        = []string{"source_address", "source_name"}

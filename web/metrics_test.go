@@ -85,7 +85,7 @@ chrony_serverstats_ntp_packets_dropped_total 7
 # HELP chrony_tracking_info Chrony tracking info
 # TYPE chrony_tracking_info gauge
 chrony_tracking_info{tracking_address="198.18.0.1",tracking_name="198.18.0.1",tracking_refid="C6120001"} 1
-# HELP ntpbox_tracking_remembered_jump_ppms The frequency jump of the box's own oscillator that the served root dispersion still allows for, in PPMs; 0 when none was learnt
+# HELP ntpbox_tracking_remembered_jump_ppms The frequency jump of the box's own oscillator that the served root dispersion still allows for, in PPMs; 0 when none is remembered or the box is not synchronised to a source.
 # TYPE ntpbox_tracking_remembered_jump_ppms gauge
 ntpbox_tracking_remembered_jump_ppms 1.5
 # HELP ntpbox_ntp_ratelimit_kod_total NTP requests answered with a RATE kiss-o'-death by the rate limiter.

@@ -34,8 +34,8 @@ func (c *Client) Tracking(ctx context.Context) (upstream.TrackingReport, error) 
 }
 
 // DecodeTracking decodes RPY_Tracking (76 bytes): the report, and the
-// reference's address (zero when it has none). ClockControl is not in
-// the protocol and stays false.
+// reference's address (zero when it has none). ClockControl and
+// RememberedJump are not in the protocol and stay false and 0.
 func DecodeTracking(d []byte) (upstream.TrackingReport, netip.Addr) {
 	addr, _, _ := getIPAddr(d[4:])
 	t := upstream.TrackingReport{

@@ -105,9 +105,11 @@ type TrackingReport struct {
 	Leap           string        `json:"leap"`          // "Normal", "Insert second", "Delete second", "Not synchronised"
 	ClockControl   bool          `json:"clock_control"` // false under -x
 	// RememberedJump is the frequency jump of our own oscillator that the
-	// served bound still allows for (ppm, decaying over hours; 0 when
-	// none was learnt): the root dispersion grows faster by this much
-	// until it fades. Not in chronyc's report; ntpbox tracking prints it
-	// only when it is not 0.
-	RememberedJump float64 `json:"remembered_jump"`
+	// served bound still allows for (ppm, decaying over hours): the root
+	// dispersion grows faster by this much until it fades. 0 when none
+	// is remembered, when the box is not synchronised to a source, and
+	// in a report read over chrony's command port, which has no field
+	// for it. Not in chronyc's report: tracking prints it, and the JSON
+	// has it, only when it is not 0.
+	RememberedJump float64 `json:"remembered_jump,omitempty"`
 }
