@@ -21,10 +21,15 @@ type clientReport struct {
 	stratum int
 	offset  float64 // seconds
 	leap    string
+	// bound is the error the tool itself puts on its offset (ntpdate's
+	// "+/- ERR": half its delay plus the server's dispersion), 0 where
+	// it gives none. A tool descheduled between its own timestamps on a
+	// busy machine measures a longer delay and says so here.
+	bound float64
 }
 
 var (
-	ntpdateLine = regexp.MustCompile(`([+-]?\d+\.\d+) \+/- \d+\.\d+ (\S+) s(\d+) (\S+)`)
+	ntpdateLine = regexp.MustCompile(`([+-]?\d+\.\d+) \+/- (\d+\.\d+) (\S+) s(\d+) (\S+)`)
 	chronyQLine = regexp.MustCompile(`System clock wrong by ([+-]?\d+\.\d+) seconds`)
 	queryLine   = regexp.MustCompile(`stratum (\d+), refid (\S+), leap (\S+), version (\d), offset ([+-]\d+\.\d+) s`)
 )
@@ -37,8 +42,9 @@ func ntpdateQ(t *testing.T, ns *netns, addr string) clientReport {
 		t.Fatalf("ntpdate -q %s: %v\n%s", addr, err, out)
 	}
 	off, _ := strconv.ParseFloat(m[1], 64)
-	st, _ := strconv.Atoi(m[3])
-	return clientReport{"ntpdate", st, off, m[4]}
+	bound, _ := strconv.ParseFloat(m[2], 64)
+	st, _ := strconv.Atoi(m[4])
+	return clientReport{"ntpdate", st, off, m[5], bound}
 }
 
 func ntpdigJ(t *testing.T, ns *netns, addr string) clientReport {
@@ -52,7 +58,7 @@ func ntpdigJ(t *testing.T, ns *netns, addr string) clientReport {
 	if err != nil || json.Unmarshal([]byte(strings.TrimSpace(out)), &r) != nil {
 		t.Fatalf("ntpdig -j %s: %v\n%s", addr, err, out)
 	}
-	return clientReport{"ntpdig", r.Stratum, r.Offset, r.Leap}
+	return clientReport{"ntpdig", r.Stratum, r.Offset, r.Leap, 0}
 }
 
 // chronydQ is chronyd's one-shot measurement, without the right to set
@@ -78,7 +84,7 @@ func ntpboxQuery(t *testing.T, ns *netns, addr string) (r clientReport, refid st
 	}
 	st, _ := strconv.Atoi(m[1])
 	off, _ := strconv.ParseFloat(m[5], 64)
-	return clientReport{"ntpbox query", st, off, m[3]}, m[2]
+	return clientReport{"ntpbox query", st, off, m[3], 0}, m[2]
 }
 
 func TestRealClientsAcceptNtpbox(t *testing.T) {
@@ -87,9 +93,13 @@ func TestRealClientsAcceptNtpbox(t *testing.T) {
 	startNtpbox(t, ns, "local stratum 3\nallow all\nbindaddress 127.0.0.1\n", "127.0.0.1")
 
 	for _, r := range []clientReport{ntpdateQ(t, ns, "127.0.0.1"), ntpdigJ(t, ns, "127.0.0.1")} {
-		t.Logf("%s: stratum %d offset %+.6f leap %s", r.tool, r.stratum, r.offset, r.leap)
-		if r.stratum != 3 || math.Abs(r.offset) > saneOffset || r.leap != "no-leap" {
-			t.Errorf("%s reports stratum %d offset %v leap %s; want 3, |offset| < %v, no-leap", r.tool, r.stratum, r.offset, r.leap, saneOffset)
+		t.Logf("%s: stratum %d offset %+.6f +/- %.6f leap %s", r.tool, r.stratum, r.offset, r.bound, r.leap)
+		// The served clock is this machine's (-x), so the offset is the
+		// tool's measuring error: at most saneOffset beyond the error
+		// the tool itself claims (CI once saw ntpdate -0.010720 s while
+		// ntpdig, a second later, read -0.000023 s).
+		if r.stratum != 3 || math.Abs(r.offset) > saneOffset+r.bound || r.leap != "no-leap" {
+			t.Errorf("%s reports stratum %d offset %v +/- %v leap %s; want 3, |offset| < %v + its own error, no-leap", r.tool, r.stratum, r.offset, r.bound, r.leap, saneOffset)
 		}
 	}
 	if off := chronydQ(t, ns, "127.0.0.1"); math.Abs(off) > saneOffset {
